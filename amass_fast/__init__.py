@@ -1,0 +1,38 @@
+"""amass-fast: AMASS to 25 fps 2D stick-figure training clips, fast.
+
+Public API (imported lazily so that `import amass_fast` and `amass-fast --help` stay quick):
+
+    fk, resample_poses, project, convert, convert_batch, available_backends   (amass_fast.kernels)
+    load_body_model, default_body_model, BodyModel                            (amass_fast.body_models)
+    load_sequence, Sequence                                                    (amass_fast.formats)
+    StickClips                                                                 (amass_fast.dataset)
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "fk": "kernels", "resample_poses": "kernels", "project": "kernels", "convert": "kernels",
+    "convert_batch": "kernels", "available_backends": "kernels", "set_num_threads": "kernels",
+    "load_body_model": "body_models", "default_body_model": "body_models", "BodyModel": "body_models",
+    "load_sequence": "formats", "Sequence": "formats",
+    "StickClips": "dataset",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'amass_fast' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"amass_fast.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

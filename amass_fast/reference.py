@@ -1,0 +1,286 @@
+"""Float64 NumPy reference of the hot path.
+
+This file is the readable specification of the math in ``csrc/amass_math.h``. The C++/CUDA header and the
+numba fallback (``amass_fast/numba_backend.py``) mirror it function by function, with the same names, so a
+reader can hold the three side by side:
+
+    rodrigues          axis-angle [3] -> rotation matrix [3, 3]
+    aa_to_quat         axis-angle [3] -> unit quaternion (w, x, y, z)
+    quat_slerp         shortest-path spherical interpolation of two unit quaternions
+    quat_to_mat        unit quaternion -> rotation matrix [3, 3]
+    quat_to_aa         unit quaternion -> axis-angle [3] (only for ``resample_poses``)
+    joint_chain        local rotations [J, 3, 3] + rest joints -> world joint positions [J, 3]
+    source_position    output frame k -> (i0, i1, alpha) in the source sequence, by time
+    interpolate_frame  slerp/lerp of one source-frame pair -> local rotations + translation
+    stick_keypoints    world joints -> the stick schema's keypoints [8, 3] (row 7 is the body's left axis)
+    clip_camera        first-frame keypoints + clip's lowest ankle -> 2D camera (right axis, origin)
+    project_keypoints  keypoints [8, 3] + camera -> one frame of sticks [20]
+
+Everything here is float64 and loops in Python: it is slow on purpose, to be obviously right.
+
+Conventions (DESIGN.md section 3): AMASS world is Z-up with ground plane XY; screen space is x right, y up,
+metres. ``view="front"`` turns the camera so that the body faces it at the clip's first frame; the body's facing
+comes from its hips (left hip - right hip is the body's left axis), so that ``project`` on joints alone agrees with
+the fused ``convert``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Parents of the 22 body joints shared by SMPL, SMPL+H and SMPL-X.
+BODY_PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19], dtype=np.int64)
+NUM_BODY_JOINTS = 22
+
+# SMPL joint indices used by the stick5 schema.
+PELVIS, L_HIP, R_HIP, L_ANKLE, R_ANKLE, HEAD = 0, 1, 2, 7, 8, 15
+L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST = 16, 17, 20, 21
+
+# Rows of the keypoint record that stick_keypoints writes.
+KP_HEAD, KP_NECK, KP_L_WRIST, KP_R_WRIST, KP_PELVIS, KP_L_ANKLE, KP_R_ANKLE, KP_LEFT_AXIS = range(8)
+NUM_KEYPOINTS = 8
+# stick5 lines as (from, to) keypoint rows: head->neck, neck->left wrist, neck->right wrist,
+# pelvis->left ankle, pelvis->right ankle. Each line is (x1, y1, x2, y2): 5 lines x 4 = 20 values.
+STICK5_LINES = ((KP_HEAD, KP_NECK), (KP_NECK, KP_L_WRIST), (KP_NECK, KP_R_WRIST),
+                (KP_PELVIS, KP_L_ANKLE), (KP_PELVIS, KP_R_ANKLE))
+STICK_DIM = 20
+
+# Below these angles the closed forms lose precision; Taylor series take over.
+SMALL_ANGLE = 1e-4
+# Above this quaternion dot product slerp degenerates to normalised lerp (angle < ~1.4e-3 rad; error < 1e-10).
+SLERP_LERP_DOT = 1.0 - 1e-6
+# Resampled length: frames whose time lands within this many frames of the end count as inside.
+LENGTH_EPS = 1e-6
+
+VIEW_FRONT = 0  # camera yawed relative to the body's facing at the clip's first frame
+VIEW_TOP = 1    # the seed's ground-plane drop: screen (x, y) = world (x, y) - pelvis at the first frame
+
+
+def rodrigues(aa: np.ndarray) -> np.ndarray:
+    """R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|."""
+    t2 = aa[0] * aa[0] + aa[1] * aa[1] + aa[2] * aa[2]
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        a = 1.0 - t2 / 6.0
+        b = 0.5 - t2 / 24.0
+    else:
+        a = math.sin(t) / t
+        b = (1.0 - math.cos(t)) / t2
+    S = np.array([[0.0, -aa[2], aa[1]], [aa[2], 0.0, -aa[0]], [-aa[1], aa[0], 0.0]])
+    return np.eye(3) + a * S + b * (S @ S)
+
+
+def aa_to_quat(aa: np.ndarray) -> np.ndarray:
+    """q = (cos(t/2), sin(t/2)/t * aa)."""
+    t2 = aa[0] * aa[0] + aa[1] * aa[1] + aa[2] * aa[2]
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        s = 0.5 - t2 / 48.0
+    else:
+        s = math.sin(0.5 * t) / t
+    return np.array([math.cos(0.5 * t), s * aa[0], s * aa[1], s * aa[2]])
+
+
+def quat_slerp(q0: np.ndarray, q1: np.ndarray, alpha: float) -> np.ndarray:
+    """Shortest-path slerp; alpha = 0 gives q0, alpha = 1 gives +-q1."""
+    d = float(q0 @ q1)
+    sign = 1.0
+    if d < 0.0:
+        sign, d = -1.0, -d
+    if d > SLERP_LERP_DOT:
+        w0, w1 = 1.0 - alpha, alpha
+    else:
+        theta = math.acos(min(d, 1.0))
+        sin_theta = math.sin(theta)
+        w0 = math.sin((1.0 - alpha) * theta) / sin_theta
+        w1 = math.sin(alpha * theta) / sin_theta
+    q = w0 * q0 + (sign * w1) * q1
+    return q / math.sqrt(float(q @ q))
+
+
+def quat_to_mat(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def quat_to_aa(q: np.ndarray) -> np.ndarray:
+    """Inverse of aa_to_quat, angle in [0, pi]."""
+    w, v = q[0], q[1:]
+    if w < 0.0:
+        w, v = -w, -v
+    n = math.sqrt(float(v @ v))
+    if n < SMALL_ANGLE:
+        # t = 2 atan2(n, w) ~ 2 n / w
+        return (2.0 / w) * v
+    return (2.0 * math.atan2(n, w) / n) * v
+
+
+def joint_chain(rot: np.ndarray, rest: np.ndarray, parents: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """World joint positions. rot [J, 3, 3] local rotations, rest [J, 3] rest-pose joints, parents[j] < j.
+
+    The root rotates about its own rest position and is then translated by ``trans`` (as smplx does):
+    p_0 = rest_0 + trans;  G_0 = R_0;  p_j = p_parent + G_parent (rest_j - rest_parent);  G_j = G_parent R_j.
+    """
+    J = rest.shape[0]
+    G = np.empty((J, 3, 3))
+    p = np.empty((J, 3))
+    G[0] = rot[0]
+    p[0] = rest[0] + trans
+    for j in range(1, J):
+        q = parents[j]
+        p[j] = p[q] + G[q] @ (rest[j] - rest[q])
+        G[j] = G[q] @ rot[j]
+    return p
+
+
+def resampled_length(num_frames: int, src_fps: float, dst_fps: float) -> int:
+    """Output frames k = 0 .. floor((F - 1) / src_fps * dst_fps), i.e. every 1/dst_fps s inside the source."""
+    return int(math.floor((num_frames - 1) * dst_fps / src_fps + LENGTH_EPS)) + 1
+
+
+def source_position(k: int, num_frames: int, src_fps: float, dst_fps: float) -> tuple[int, int, float]:
+    """Output frame k is at t = k / dst_fps s, i.e. source position s = t * src_fps (computed in float64 from k,
+    never accumulated, so 59.99999 fps does not drift). Returns the two neighbouring frames and the weight of i1."""
+    s = k * src_fps / dst_fps
+    i0 = int(math.floor(s))
+    if i0 >= num_frames - 1:
+        return num_frames - 1, num_frames - 1, 0.0
+    if i0 < 0:
+        return 0, 0, 0.0
+    return i0, i0 + 1, s - i0
+
+
+def interpolate_frame(poses: np.ndarray, trans: np.ndarray, i0: int, i1: int, alpha: float, num_joints: int):
+    """Local rotations [J, 3, 3] and translation [3] at a position between source frames i0 and i1."""
+    rot = np.empty((num_joints, 3, 3))
+    for j in range(num_joints):
+        q0 = aa_to_quat(poses[i0, 3 * j:3 * j + 3])
+        q1 = aa_to_quat(poses[i1, 3 * j:3 * j + 3])
+        rot[j] = quat_to_mat(quat_slerp(q0, q1, alpha))
+    t = (1.0 - alpha) * trans[i0] + alpha * trans[i1]
+    return rot, t
+
+
+def stick_keypoints(joints: np.ndarray) -> np.ndarray:
+    """The 7 stick5 points plus the body's left axis (left hip - right hip) as row 7."""
+    kp = np.empty((NUM_KEYPOINTS, 3))
+    kp[KP_HEAD] = joints[HEAD]
+    kp[KP_NECK] = 0.5 * (joints[L_SHOULDER] + joints[R_SHOULDER])
+    kp[KP_L_WRIST] = joints[L_WRIST]
+    kp[KP_R_WRIST] = joints[R_WRIST]
+    kp[KP_PELVIS] = 0.5 * (joints[L_HIP] + joints[R_HIP])
+    kp[KP_L_ANKLE] = joints[L_ANKLE]
+    kp[KP_R_ANKLE] = joints[R_ANKLE]
+    kp[KP_LEFT_AXIS] = joints[L_HIP] - joints[R_HIP]
+    return kp
+
+
+def clip_camera(first_kp: np.ndarray, min_ankle_z: float, yaw_deg: float, view_mode: int) -> np.ndarray:
+    """Camera of one clip as [right_x, right_y, origin_x, origin_y, origin_z].
+
+    front: screen x = the camera's right. A camera that the body faces sees the body's left on screen right, so
+    the right axis is the body's left axis projected on the ground (first frame), then rotated counter-clockwise
+    (seen from above) by ``yaw_deg``: the camera orbits the body by that angle. Origin: the pelvis at the first
+    frame for x, the lowest ankle of the clip for y. top: right = world x, origin = first-frame pelvis (x, y).
+    """
+    ox, oy = first_kp[KP_PELVIS, 0], first_kp[KP_PELVIS, 1]
+    if view_mode == VIEW_TOP:
+        return np.array([1.0, 0.0, ox, oy, 0.0])
+    lx, ly = first_kp[KP_LEFT_AXIS, 0], first_kp[KP_LEFT_AXIS, 1]
+    n = math.sqrt(lx * lx + ly * ly)
+    if n < 1e-9:  # hips vertical (lying on a side): no facing, keep the world axes
+        lx, ly, n = 1.0, 0.0, 1.0
+    lx, ly = lx / n, ly / n
+    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    return np.array([c * lx - s * ly, s * lx + c * ly, ox, oy, min_ankle_z])
+
+
+def project_keypoints(kp: np.ndarray, camera: np.ndarray, view_mode: int) -> np.ndarray:
+    """One frame of stick5 lines [20] in screen space."""
+    rx, ry, ox, oy, oz = camera
+    out = np.empty(STICK_DIM)
+    for line, (a, b) in enumerate(STICK5_LINES):
+        for end, row in enumerate((a, b)):
+            x, y, z = kp[row]
+            if view_mode == VIEW_TOP:
+                sx, sy = x - ox, y - oy
+            else:
+                sx, sy = (x - ox) * rx + (y - oy) * ry, z - oz
+            out[4 * line + 2 * end] = sx
+            out[4 * line + 2 * end + 1] = sy
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole-array entry points (same signatures as the public ones in amass_fast.kernels, float64 NumPy only).
+
+
+def fk(poses: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """poses [F, >=3J] axis-angle, trans [F, 3], rest_joints [J, 3], parents [J] -> joints [F, J, 3]."""
+    poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
+    J = rest.shape[0]
+    out = np.empty((poses.shape[0], J, 3))
+    for f in range(poses.shape[0]):
+        rot = np.stack([rodrigues(poses[f, 3 * j:3 * j + 3]) for j in range(J)])
+        out[f] = joint_chain(rot, rest, parents, trans[f])
+    return out
+
+
+def resample_poses(poses: np.ndarray, trans: np.ndarray, src_fps: float, dst_fps: float = 25.0):
+    """Every joint slerped, translation lerped, by time -> (poses [T, P], trans [T, 3])."""
+    poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
+    F, P = poses.shape
+    T = resampled_length(F, src_fps, dst_fps)
+    out_p, out_t = np.empty((T, P)), np.empty((T, 3))
+    for k in range(T):
+        i0, i1, alpha = source_position(k, F, src_fps, dst_fps)
+        for j in range(P // 3):
+            q = quat_slerp(aa_to_quat(poses[i0, 3 * j:3 * j + 3]), aa_to_quat(poses[i1, 3 * j:3 * j + 3]), alpha)
+            out_p[k, 3 * j:3 * j + 3] = quat_to_aa(q)
+        out_t[k] = (1.0 - alpha) * trans[i0] + alpha * trans[i1]
+    return out_p, out_t
+
+
+def project(joints: np.ndarray, yaw_deg: float = 0.0, view_mode: int = VIEW_FRONT) -> np.ndarray:
+    """World joints of one clip [F, >=22, 3] -> sticks [F, 20]."""
+    joints = np.asarray(joints, dtype=np.float64)
+    kps = np.stack([stick_keypoints(j) for j in joints])
+    min_z = float(np.min(kps[:, [KP_L_ANKLE, KP_R_ANKLE], 2]))
+    cam = clip_camera(kps[0], min_z, yaw_deg, view_mode)
+    return np.stack([project_keypoints(kp, cam, view_mode) for kp in kps])
+
+
+def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+                  clip_yaw, *, dst_fps: float = 25.0, window: int = 250, view_mode: int = VIEW_FRONT) -> np.ndarray:
+    """Ragged batch: S sequences concatenated along frames, C clips (windows) over them.
+
+    poses [N, >=66], trans [N, 3]: all sequences' source frames concatenated.
+    seq_offsets int64 [S + 1]: sequence s owns frames seq_offsets[s] : seq_offsets[s + 1].
+    seq_fps float64 [S]: each sequence's own frame rate.  rest_joints [S, >=22, 3]: each sequence's skeleton.
+    parents int64 [>=22]: the chain (only the 22 body joints are evaluated).
+    clip_seq int64 [C], clip_start int64 [C] (first output frame, in dst_fps frames from the sequence start),
+    clip_len int64 [C] (valid frames, 1..window), clip_yaw float64 [C] (camera yaw, degrees).
+    Returns motion [C, window, 20]; frames at and past clip_len hold the last valid frame.
+    """
+    poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
+    C = len(clip_seq)
+    out = np.empty((C, window, STICK_DIM))
+    for c in range(C):
+        s = int(clip_seq[c])
+        a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
+        n = int(clip_len[c])
+        kps = np.empty((n, NUM_KEYPOINTS, 3))
+        for k in range(n):
+            i0, i1, alpha = source_position(int(clip_start[c]) + k, b - a, float(seq_fps[s]), dst_fps)
+            rot, t = interpolate_frame(poses[a:b], trans[a:b], i0, i1, alpha, NUM_BODY_JOINTS)
+            kps[k] = stick_keypoints(joint_chain(rot, rest[s, :NUM_BODY_JOINTS], parents, t))
+        min_z = float(np.min(kps[:, [KP_L_ANKLE, KP_R_ANKLE], 2]))
+        cam = clip_camera(kps[0], min_z, float(clip_yaw[c]), view_mode)
+        for k in range(window):
+            out[c, k] = project_keypoints(kps[min(k, n - 1)], cam, view_mode)
+    return out
