@@ -1,0 +1,407 @@
+"""numba fallback of the hot path, mirroring ``amass_fast/reference.py`` function by function.
+
+Same names and the same math as the reference (and ``csrc/amass_math.h``), with two mechanical differences so that
+the inner loops never allocate: functions that return a matrix or an array in the reference write into a
+caller-supplied ``out`` (and scratch) array here, and quaternions, axis-angles and cameras travel as tuples.
+Arithmetic is float64 whatever the input; outputs take the input's float dtype (float32 in -> float32 out).
+
+Whole-array entry points (NumPy arrays; torch CPU tensors pass through ``np.asarray``):
+
+    fk(poses, trans, rest_joints, parents) -> [F, J, 3]
+    resample_poses(poses, trans, src_fps, dst_fps=25.0) -> (poses [T, P], trans [T, 3])
+    project(joints, yaw_deg=0.0, view_mode=VIEW_FRONT) -> [F, 20]
+    convert_batch(..., *, dst_fps=25.0, window=250, view_mode=VIEW_FRONT, out=None) -> [C, window, 20]
+
+Loops over frames (fk, resample) and over clips (convert_batch) run in parallel (``prange``); call
+:func:`set_num_threads` to choose how many threads.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numba
+import numpy as np
+from numba import prange
+
+from amass_fast.reference import (
+    HEAD, KP_HEAD, KP_L_ANKLE, KP_L_WRIST, KP_LEFT_AXIS, KP_NECK, KP_PELVIS, KP_R_ANKLE, KP_R_WRIST, L_ANKLE,
+    L_HIP, L_SHOULDER, L_WRIST, LENGTH_EPS, NUM_BODY_JOINTS, NUM_KEYPOINTS, PELVIS, R_ANKLE, R_HIP, R_SHOULDER,
+    R_WRIST, SLERP_LERP_DOT, SMALL_ANGLE, STICK5_LINES, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length,
+)
+
+_LINES = np.array(STICK5_LINES, dtype=np.int64)   # [5, 2] keypoint rows (from, to); a compile-time constant
+_FRAMES_PER_TASK = 64                              # frames per parallel task in fk / resample (scratch reuse)
+
+
+def _njit(parallel: bool = False):
+    """numba.njit with an on-disk cache; a read-only package folder makes cache=True raise at decoration time,
+    so fall back to compiling in memory there."""
+    def decorate(fn):
+        try:
+            return numba.njit(cache=True, parallel=parallel)(fn)
+        except Exception:  # numba raises RuntimeError("cannot cache function ...") when it has nowhere to write
+            return numba.njit(cache=False, parallel=parallel)(fn)
+    return decorate
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by the parallel loops (at most numba.config.NUMBA_NUM_THREADS)."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-frame math (mirrors reference.py).
+
+@_njit()
+def rodrigues(aa, out):
+    """out[3, 3] = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|."""
+    x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
+    t2 = x * x + y * y + z * z
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        a = 1.0 - t2 / 6.0
+        b = 0.5 - t2 / 24.0
+    else:
+        a = math.sin(t) / t
+        b = (1.0 - math.cos(t)) / t2
+    # S^2 = aa aa^T - t2 I
+    out[0, 0] = 1.0 + b * (x * x - t2)
+    out[0, 1] = -a * z + b * x * y
+    out[0, 2] = a * y + b * x * z
+    out[1, 0] = a * z + b * x * y
+    out[1, 1] = 1.0 + b * (y * y - t2)
+    out[1, 2] = -a * x + b * y * z
+    out[2, 0] = -a * y + b * x * z
+    out[2, 1] = a * x + b * y * z
+    out[2, 2] = 1.0 + b * (z * z - t2)
+
+
+@_njit()
+def aa_to_quat(aa):
+    """q = (cos(t/2), sin(t/2)/t * aa) as a tuple (w, x, y, z)."""
+    x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
+    t2 = x * x + y * y + z * z
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        s = 0.5 - t2 / 48.0
+    else:
+        s = math.sin(0.5 * t) / t
+    return math.cos(0.5 * t), s * x, s * y, s * z
+
+
+@_njit()
+def quat_slerp(q0, q1, alpha):
+    """Shortest-path slerp of two (w, x, y, z) tuples; alpha = 0 gives q0, alpha = 1 gives +-q1."""
+    d = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
+    sign = 1.0
+    if d < 0.0:
+        sign, d = -1.0, -d
+    if d > SLERP_LERP_DOT:
+        w0, w1 = 1.0 - alpha, alpha
+    else:
+        theta = math.acos(min(d, 1.0))
+        sin_theta = math.sin(theta)
+        w0 = math.sin((1.0 - alpha) * theta) / sin_theta
+        w1 = math.sin(alpha * theta) / sin_theta
+    w1 *= sign
+    w = w0 * q0[0] + w1 * q1[0]
+    x = w0 * q0[1] + w1 * q1[1]
+    y = w0 * q0[2] + w1 * q1[2]
+    z = w0 * q0[3] + w1 * q1[3]
+    n = math.sqrt(w * w + x * x + y * y + z * z)
+    return w / n, x / n, y / n, z / n
+
+
+@_njit()
+def quat_to_mat(q, out):
+    w, x, y, z = q
+    out[0, 0] = 1 - 2 * (y * y + z * z)
+    out[0, 1] = 2 * (x * y - w * z)
+    out[0, 2] = 2 * (x * z + w * y)
+    out[1, 0] = 2 * (x * y + w * z)
+    out[1, 1] = 1 - 2 * (x * x + z * z)
+    out[1, 2] = 2 * (y * z - w * x)
+    out[2, 0] = 2 * (x * z - w * y)
+    out[2, 1] = 2 * (y * z + w * x)
+    out[2, 2] = 1 - 2 * (x * x + y * y)
+
+
+@_njit()
+def quat_to_aa(q):
+    """Inverse of aa_to_quat, angle in [0, pi], as a tuple (x, y, z)."""
+    w, x, y, z = q
+    if w < 0.0:
+        w, x, y, z = -w, -x, -y, -z
+    n = math.sqrt(x * x + y * y + z * z)
+    if n < SMALL_ANGLE:
+        f = 2.0 / w   # t = 2 atan2(n, w) ~ 2 n / w
+    else:
+        f = 2.0 * math.atan2(n, w) / n
+    return f * x, f * y, f * z
+
+
+@_njit()
+def joint_chain(rot, rest, parents, trans, G, out):
+    """World joint positions into out [J, 3] (G [J, 3, 3] is scratch for the world rotations).
+
+    p_0 = rest_0 + trans;  G_0 = R_0;  p_j = p_parent + G_parent (rest_j - rest_parent);  G_j = G_parent R_j.
+    """
+    J = G.shape[0]
+    for r in range(3):
+        out[0, r] = rest[0, r] + float(trans[r])
+        for c in range(3):
+            G[0, r, c] = rot[0, r, c]
+    for j in range(1, J):
+        q = parents[j]
+        d0, d1, d2 = rest[j, 0] - rest[q, 0], rest[j, 1] - rest[q, 1], rest[j, 2] - rest[q, 2]
+        for r in range(3):
+            out[j, r] = out[q, r] + G[q, r, 0] * d0 + G[q, r, 1] * d1 + G[q, r, 2] * d2
+            for c in range(3):
+                G[j, r, c] = G[q, r, 0] * rot[j, 0, c] + G[q, r, 1] * rot[j, 1, c] + G[q, r, 2] * rot[j, 2, c]
+
+
+@_njit()
+def source_position(k, num_frames, src_fps, dst_fps):
+    """Output frame k is at source position s = k * src_fps / dst_fps (from k, never accumulated).
+    Returns the two neighbouring frames and the weight of i1."""
+    s = k * src_fps / dst_fps
+    i0 = int(math.floor(s))
+    if i0 >= num_frames - 1:
+        return num_frames - 1, num_frames - 1, 0.0
+    if i0 < 0:
+        return 0, 0, 0.0
+    return i0, i0 + 1, s - i0
+
+
+@_njit()
+def interpolate_frame(poses, trans, i0, i1, alpha, num_joints, rot, t):
+    """Local rotations into rot [J, 3, 3] and translation into t [3], between source frames i0 and i1."""
+    for j in range(num_joints):
+        q0 = aa_to_quat(poses[i0, 3 * j:3 * j + 3])
+        q1 = aa_to_quat(poses[i1, 3 * j:3 * j + 3])
+        quat_to_mat(quat_slerp(q0, q1, alpha), rot[j])
+    for r in range(3):
+        t[r] = (1.0 - alpha) * trans[i0, r] + alpha * trans[i1, r]
+
+
+@_njit()
+def stick_keypoints(joints, kp):
+    """The 7 stick5 points plus the body's left axis (left hip - right hip) as row 7, into kp [8, 3]."""
+    for r in range(3):
+        kp[KP_HEAD, r] = joints[HEAD, r]
+        kp[KP_NECK, r] = 0.5 * (joints[L_SHOULDER, r] + joints[R_SHOULDER, r])
+        kp[KP_L_WRIST, r] = joints[L_WRIST, r]
+        kp[KP_R_WRIST, r] = joints[R_WRIST, r]
+        kp[KP_PELVIS, r] = 0.5 * (joints[L_HIP, r] + joints[R_HIP, r])
+        kp[KP_L_ANKLE, r] = joints[L_ANKLE, r]
+        kp[KP_R_ANKLE, r] = joints[R_ANKLE, r]
+        kp[KP_LEFT_AXIS, r] = joints[L_HIP, r] - joints[R_HIP, r]
+
+
+@_njit()
+def clip_camera(first_kp, min_ankle_z, yaw_deg, view_mode):
+    """Camera of one clip as a tuple (right_x, right_y, origin_x, origin_y, origin_z); see reference.clip_camera."""
+    ox, oy = first_kp[KP_PELVIS, 0], first_kp[KP_PELVIS, 1]
+    if view_mode == VIEW_TOP:
+        return 1.0, 0.0, ox, oy, 0.0
+    lx, ly = first_kp[KP_LEFT_AXIS, 0], first_kp[KP_LEFT_AXIS, 1]
+    n = math.sqrt(lx * lx + ly * ly)
+    if n < 1e-9:  # hips vertical (lying on a side): no facing, keep the world axes
+        lx, ly, n = 1.0, 0.0, 1.0
+    lx, ly = lx / n, ly / n
+    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    return c * lx - s * ly, s * lx + c * ly, ox, oy, min_ankle_z
+
+
+@_njit()
+def project_keypoints(kp, camera, view_mode, out):
+    """One frame of stick5 lines into out [20], screen space."""
+    rx, ry, ox, oy, oz = camera
+    for line in range(_LINES.shape[0]):
+        for end in range(2):
+            row = _LINES[line, end]
+            x, y, z = kp[row, 0], kp[row, 1], kp[row, 2]
+            if view_mode == VIEW_TOP:
+                sx, sy = x - ox, y - oy
+            else:
+                sx, sy = (x - ox) * rx + (y - oy) * ry, z - oz
+            out[4 * line + 2 * end] = sx
+            out[4 * line + 2 * end + 1] = sy
+
+
+@_njit()
+def _min_ankle_z(kps):
+    m = np.inf
+    for k in range(kps.shape[0]):
+        m = min(m, kps[k, KP_L_ANKLE, 2], kps[k, KP_R_ANKLE, 2])
+    return m
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kernels over whole arrays.
+
+@_njit(parallel=True)
+def _fk_kernel(poses, trans, rest, parents, out):
+    F, J = out.shape[0], out.shape[1]
+    tasks = (F + _FRAMES_PER_TASK - 1) // _FRAMES_PER_TASK
+    for task in prange(tasks):
+        rot, G, p = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty((J, 3))
+        for f in range(task * _FRAMES_PER_TASK, min(F, (task + 1) * _FRAMES_PER_TASK)):
+            for j in range(J):
+                rodrigues(poses[f, 3 * j:3 * j + 3], rot[j])
+            joint_chain(rot, rest, parents, trans[f], G, p)
+            for j in range(J):
+                for r in range(3):
+                    out[f, j, r] = p[j, r]
+
+
+@_njit(parallel=True)
+def _resample_kernel(poses, trans, src_fps, dst_fps, out_p, out_t):
+    F, T, num_rot = poses.shape[0], out_p.shape[0], poses.shape[1] // 3
+    for k in prange(T):
+        i0, i1, alpha = source_position(k, F, src_fps, dst_fps)
+        for j in range(num_rot):
+            q = quat_slerp(aa_to_quat(poses[i0, 3 * j:3 * j + 3]), aa_to_quat(poses[i1, 3 * j:3 * j + 3]), alpha)
+            x, y, z = quat_to_aa(q)
+            out_p[k, 3 * j], out_p[k, 3 * j + 1], out_p[k, 3 * j + 2] = x, y, z
+        for r in range(3):
+            out_t[k, r] = (1.0 - alpha) * trans[i0, r] + alpha * trans[i1, r]
+
+
+@_njit()
+def _project_kernel(joints, yaw_deg, view_mode, out):
+    F = joints.shape[0]
+    kps = np.empty((F, NUM_KEYPOINTS, 3))
+    for f in range(F):
+        stick_keypoints(joints[f], kps[f])
+    cam = clip_camera(kps[0], _min_ankle_z(kps), yaw_deg, view_mode)
+    for f in range(F):
+        project_keypoints(kps[f], cam, view_mode, out[f])
+
+
+@_njit(parallel=True)
+def _convert_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
+                          clip_yaw, dst_fps, view_mode, out):
+    C, window, J = out.shape[0], out.shape[1], NUM_BODY_JOINTS
+    for c in prange(C):
+        s = clip_seq[c]
+        a, b = seq_offsets[s], seq_offsets[s + 1]
+        n = clip_len[c]
+        kps = np.empty((n, NUM_KEYPOINTS, 3))
+        rot, G, p, t = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty((J, 3)), np.empty(3)
+        seq_poses, seq_trans, seq_rest = poses[a:b], trans[a:b], rest[s]
+        for k in range(n):
+            i0, i1, alpha = source_position(clip_start[c] + k, b - a, seq_fps[s], dst_fps)
+            interpolate_frame(seq_poses, seq_trans, i0, i1, alpha, J, rot, t)
+            joint_chain(rot, seq_rest, parents, t, G, p)
+            stick_keypoints(p, kps[k])
+        cam = clip_camera(kps[0], _min_ankle_z(kps), clip_yaw[c], view_mode)
+        for k in range(window):
+            project_keypoints(kps[min(k, n - 1)], cam, view_mode, out[c, k])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole-array entry points: checks, dtypes, output allocation.
+
+def _float_array(x) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    return np.ascontiguousarray(a)
+
+
+def _out_dtype(poses: np.ndarray):
+    return poses.dtype if poses.dtype in (np.float32, np.float64) else np.float64
+
+
+def _check_parents(parents: np.ndarray, J: int) -> np.ndarray:
+    parents = np.ascontiguousarray(np.asarray(parents), dtype=np.int64)
+    if parents.ndim != 1 or len(parents) < J:
+        raise ValueError(f"parents must be int [>= {J}], got shape {parents.shape}")
+    if J > 1 and (np.any(parents[1:J] < 0) or np.any(parents[1:J] >= np.arange(1, J))):
+        raise ValueError("parents must satisfy 0 <= parents[j] < j for j >= 1 (the root first)")
+    return parents
+
+
+def fk(poses, trans, rest_joints, parents) -> np.ndarray:
+    """poses [F, >=3J] axis-angle, trans [F, 3], rest_joints [J, 3], parents [J] -> joints [F, J, 3]."""
+    poses, trans = _float_array(poses), _float_array(trans)
+    rest = np.ascontiguousarray(rest_joints, dtype=np.float64)   # small: always float64
+    if rest.ndim != 2 or rest.shape[1] != 3:
+        raise ValueError(f"rest_joints must be [J, 3], got {rest.shape}")
+    J = rest.shape[0]
+    if poses.ndim != 2 or poses.shape[1] < 3 * J:
+        raise ValueError(f"poses must be [F, >= {3 * J}] for {J} joints, got {poses.shape}")
+    if trans.shape != (poses.shape[0], 3):
+        raise ValueError(f"trans must be [{poses.shape[0]}, 3], got {trans.shape}")
+    out = np.empty((poses.shape[0], J, 3), dtype=_out_dtype(poses))
+    _fk_kernel(poses, trans, rest, _check_parents(parents, J), out)
+    return out
+
+
+def resample_poses(poses, trans, src_fps: float, dst_fps: float = 25.0):
+    """Every joint slerped, translation lerped, by time -> (poses [T, P], trans [T, 3])."""
+    poses, trans = _float_array(poses), _float_array(trans)
+    if poses.ndim != 2 or poses.shape[1] % 3 or poses.shape[0] < 1:
+        raise ValueError(f"poses must be [F >= 1, 3K], got {poses.shape}")
+    if trans.shape != (poses.shape[0], 3):
+        raise ValueError(f"trans must be [{poses.shape[0]}, 3], got {trans.shape}")
+    if not (src_fps > 0 and dst_fps > 0):
+        raise ValueError(f"frame rates must be positive, got {src_fps} -> {dst_fps}")
+    T = resampled_length(poses.shape[0], float(src_fps), float(dst_fps))
+    out_p = np.empty((T, poses.shape[1]), dtype=_out_dtype(poses))
+    out_t = np.empty((T, 3), dtype=out_p.dtype)
+    _resample_kernel(poses, trans, float(src_fps), float(dst_fps), out_p, out_t)
+    return out_p, out_t
+
+
+def project(joints, yaw_deg: float = 0.0, view_mode: int = VIEW_FRONT) -> np.ndarray:
+    """World joints of one clip [F, >=22, 3] -> sticks [F, 20]."""
+    joints = _float_array(joints)
+    if joints.ndim != 3 or joints.shape[1] < NUM_BODY_JOINTS or joints.shape[2] != 3 or joints.shape[0] < 1:
+        raise ValueError(f"joints must be [F >= 1, >= 22, 3], got {joints.shape}")
+    out = np.empty((joints.shape[0], STICK_DIM), dtype=_out_dtype(joints))
+    _project_kernel(joints, float(yaw_deg), int(view_mode), out)
+    return out
+
+
+def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+                  clip_yaw, *, dst_fps: float = 25.0, window: int = 250, view_mode: int = VIEW_FRONT,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Ragged batch of sequences -> motion [C, window, 20]; arguments as in reference.convert_batch.
+    ``out``, if given, must be a C-contiguous [C, window, 20] array of the poses' float dtype."""
+    poses, trans = _float_array(poses), _float_array(trans)
+    rest = np.ascontiguousarray(rest_joints, dtype=np.float64)   # small: always float64
+    seq_offsets, clip_seq, clip_start, clip_len = (np.ascontiguousarray(np.asarray(a), dtype=np.int64)
+                                                   for a in (seq_offsets, clip_seq, clip_start, clip_len))
+    seq_fps, clip_yaw = (np.ascontiguousarray(np.asarray(a), dtype=np.float64) for a in (seq_fps, clip_yaw))
+    N, S, C = poses.shape[0], len(seq_fps), len(clip_seq)
+    if poses.ndim != 2 or poses.shape[1] < 3 * NUM_BODY_JOINTS or trans.shape != (N, 3):
+        raise ValueError(f"poses must be [N, >= 66] and trans [N, 3], got {poses.shape} and {trans.shape}")
+    if seq_offsets.shape != (S + 1,) or seq_offsets[0] < 0 or seq_offsets[-1] > N or np.any(np.diff(seq_offsets) < 0):
+        raise ValueError(f"seq_offsets must be a non-decreasing int [S + 1 = {S + 1}] within 0..{N}")
+    if rest.ndim != 3 or rest.shape[0] != S or rest.shape[1] < NUM_BODY_JOINTS or rest.shape[2] != 3:
+        raise ValueError(f"rest_joints must be [S = {S}, >= 22, 3], got {rest.shape}")
+    if not np.all(seq_fps > 0):
+        raise ValueError("seq_fps must be positive")
+    if not (clip_start.shape == clip_len.shape == clip_yaw.shape == (C,)):
+        raise ValueError("clip_seq, clip_start, clip_len and clip_yaw must all be [C]")
+    if C and (clip_seq.min() < 0 or clip_seq.max() >= S or clip_start.min() < 0
+              or clip_len.min() < 1 or clip_len.max() > window
+              or np.any(np.diff(seq_offsets)[clip_seq] < 1)):
+        raise ValueError(f"clips must name sequences 0..{S - 1} with frames, start >= 0 and length 1..{window}")
+    dtype = _out_dtype(poses)
+    if out is None:
+        out = np.empty((C, window, STICK_DIM), dtype=dtype)
+    elif out.shape != (C, window, STICK_DIM) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype).name} [{C}, {window}, 20] array, "
+                         f"got {out.dtype} {out.shape}")
+    _convert_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, _check_parents(parents, NUM_BODY_JOINTS),
+                          clip_seq, clip_start, clip_len, clip_yaw, float(dst_fps), int(view_mode), out)
+    return out
+
+
+__all__ = ["fk", "resample_poses", "project", "convert_batch", "set_num_threads", "resampled_length",
+           "rodrigues", "aa_to_quat", "quat_slerp", "quat_to_mat", "quat_to_aa", "joint_chain", "source_position",
+           "interpolate_frame", "stick_keypoints", "clip_camera", "project_keypoints"]

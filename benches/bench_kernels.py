@@ -1,0 +1,27 @@
+"""pytest-benchmark suite: each backend's fk and convert_batch, torch joints-only FK and smplx's full forward
+(real vertex counts): the workloads of `amass-fast bench`. Every case records its source frame count and
+frames/s in extra_info; compare cases by frames/s.
+
+    PYTHONPATH=. python -m pytest benches/bench_kernels.py --benchmark-only --benchmark-columns=min,mean,rounds
+"""
+from __future__ import annotations
+
+import pytest
+
+from amass_fast.bench import _kernel_api
+
+BACKENDS = _kernel_api()[0]
+CASES = [("smplx forward smplh", "torch"), ("smplx forward smplx", "torch"),
+         ("torch FK 52 joints", "torch"), ("torch FK 22 joints", "torch")]
+CASES += [(name, b) for b in BACKENDS for name in ("fk 52 joints", "convert_batch smplh 120->25 stick5")]
+
+
+@pytest.mark.parametrize("name,backend", CASES, ids=[f"{n} [{b}]" for n, b in CASES])
+def test_bench(benchmark, bench_cases, name, backend):
+    case = next((c for key, c in bench_cases.items() if key.startswith(name) and key.endswith(f"[{backend}]")), None)
+    if case is None:
+        pytest.skip(f"{name} [{backend}] is not available here (smplx not installed?)")
+    case.fn()   # warm-up: numba compiles, torch allocates
+    benchmark.extra_info["frames"] = case.frames
+    benchmark.pedantic(case.fn, rounds=1 if backend == "reference" else 5, iterations=1)
+    benchmark.extra_info["frames_per_s"] = case.frames / benchmark.stats.stats.min
