@@ -157,7 +157,8 @@ def default_body_model() -> BodyModel:
     if not _default_warned:
         _default_warned = True
         warnings.warn("no SMPL+H/SMPL-X model files given: using the built-in skeleton (SMPL topology, Winter's "
-                      "anthropometric proportions at 1.70 m, betas ignored). Pass --model-dir for exact body shapes.",
+                      "anthropometric proportions at 1.70 m, betas ignored). Pass --body-model DIR with SMPL+H / SMPL-X "
+                      "model files for exact body shapes.",
                       UserWarning, stacklevel=2)
     return _default_model()
 
