@@ -1,0 +1,177 @@
+"""`amass-fast verify [ROOT] [--json] [--full]`: what an extracted AMASS tree holds, per dataset.
+
+For each dataset folder: motion files found beside the catalog's expected count, files without poses
+(shape.npz, *_stagei.npz), format counts (SMPL+H, SMPL-X, SMPL, unknown), frames, hours, the frame rates seen, and
+the unreadable files with the reason. Exit status 1 when any file is unreadable.
+
+Fast by default: only the .npy headers and the small keys (frame rate, gender) are read, in a process pool
+for big trees. `--full` loads every sequence (also catches NaN values and corrupt pose data).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from amass_fast.formats import (KIND_LABEL, FormatError, NoMotion, dataset_of, iter_npz_files, load_sequence,
+                                probe_sequence)
+
+DEFAULT_ROOT = "data/amass"
+FORMATS = ("SMPL+H", "SMPL-X", "SMPL", "unknown")
+POOL_THRESHOLD = 256  # below this many files a process pool costs more than it saves
+
+
+@dataclass
+class DatasetSummary:
+    folder: str
+    catalog_name: Optional[str] = None      # the archive name in the catalog, None if AMASS ships no such folder
+    expected_motion_files: Optional[int] = None
+    motion_files: int = 0
+    no_motion_files: int = 0
+    formats: dict = field(default_factory=lambda: {f: 0 for f in FORMATS})
+    frames: int = 0
+    hours: float = 0.0
+    fps_seen: dict = field(default_factory=dict)   # "120" -> number of files
+    unreadable: list = field(default_factory=list)  # [relative path, reason]
+
+
+def check_file(job: tuple[str, str, bool]) -> tuple[str, str, int, float, str]:
+    """(root, relative path, full) -> (relative path, kind | "none" | "error", frames, fps, reason)."""
+    root, rel, full = job
+    try:
+        result = (load_sequence if full else probe_sequence)(os.path.join(root, rel), name=rel)
+    except FormatError as exc:
+        return rel, "error", 0, 0.0, str(exc).removeprefix(rel + ": ")
+    if isinstance(result, NoMotion):
+        return rel, "none", 0, 0.0, result.reason
+    return rel, result.kind, result.num_frames, result.fps, ""
+
+
+def _catalog_entry(folder: str):
+    """(catalog name, expected motion files) for a folder; the catalog is optional at run time."""
+    try:
+        from amass_fast import catalog
+    except ImportError:
+        return None, None
+    dataset = catalog.by_folder(folder)
+    return (dataset.name, dataset.motion_files) if dataset is not None else (None, None)
+
+
+def _fps_key(fps: float) -> str:
+    return f"{fps:.5f}".rstrip("0").rstrip(".")
+
+
+def verify_tree(root: Union[str, "os.PathLike[str]"], full: bool = False, jobs: Optional[int] = None,
+                show_progress: bool = False) -> dict[str, DatasetSummary]:
+    """Summaries per dataset folder (sorted by folder) of every .npz under `root`."""
+    from tqdm import tqdm
+
+    root = Path(root)
+    rels = [p.relative_to(root).as_posix() for p in iter_npz_files(root)]
+    jobs = jobs or os.cpu_count() or 1
+    work = [(str(root), rel, full) for rel in rels]
+    bar = dict(total=len(work), desc="verify", unit="file", disable=not show_progress, file=sys.stderr)
+    if jobs > 1 and len(work) >= POOL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(tqdm(pool.map(check_file, work, chunksize=64), **bar))
+    else:
+        results = [check_file(job) for job in tqdm(work, **bar)]
+
+    summaries: dict[str, DatasetSummary] = {}
+    for rel, kind, frames, fps, reason in results:
+        folder = dataset_of(rel) or "."
+        if folder not in summaries:
+            name, expected = _catalog_entry(folder)
+            summaries[folder] = DatasetSummary(folder, name, expected)
+        s = summaries[folder]
+        if kind == "none":
+            s.no_motion_files += 1
+        elif kind == "error":
+            s.formats["unknown"] += 1
+            s.unreadable.append([rel, reason])
+        else:
+            s.motion_files += 1
+            s.formats[KIND_LABEL[kind]] += 1
+            s.frames += frames
+            s.hours += frames / fps / 3600.0
+            key = _fps_key(fps)
+            s.fps_seen[key] = s.fps_seen.get(key, 0) + 1
+    return dict(sorted(summaries.items()))
+
+
+def totals(summaries: dict[str, DatasetSummary]) -> dict:
+    formats: Counter = Counter()
+    for s in summaries.values():
+        formats.update(s.formats)
+    return {"datasets": len(summaries), "motion_files": sum(s.motion_files for s in summaries.values()),
+            "no_motion_files": sum(s.no_motion_files for s in summaries.values()),
+            "formats": {f: formats[f] for f in FORMATS}, "frames": sum(s.frames for s in summaries.values()),
+            "hours": sum(s.hours for s in summaries.values()),
+            "unreadable": sum(len(s.unreadable) for s in summaries.values())}
+
+
+def format_table(summaries: dict[str, DatasetSummary]) -> str:
+    """The human-readable report: one row per dataset, a total, then each unreadable file with its reason."""
+    head = (f"{'dataset':22s} {'found':>6s} {'expected':>8s} {'no-pose':>7s} {'SMPL+H':>6s} {'SMPL-X':>6s} "
+            f"{'SMPL':>5s} {'unknown':>7s} {'frames':>10s} {'hours':>7s}  fps seen")
+    lines = [head, "-" * len(head)]
+    for s in summaries.values():
+        expected = "-" if s.expected_motion_files is None else str(s.expected_motion_files)
+        fps = ", ".join(f"{k} ({n})" for k, n in sorted(s.fps_seen.items(), key=lambda kv: -kv[1]))
+        f = s.formats
+        lines.append(f"{s.folder:22s} {s.motion_files:6d} {expected:>8s} {s.no_motion_files:7d} {f['SMPL+H']:6d} "
+                     f"{f['SMPL-X']:6d} {f['SMPL']:5d} {f['unknown']:7d} {s.frames:10d} {s.hours:7.2f}  {fps}")
+    t = totals(summaries)
+    lines += ["-" * len(head),
+              f"{'total':22s} {t['motion_files']:6d} {'':8s} {t['no_motion_files']:7d} {t['formats']['SMPL+H']:6d} "
+              f"{t['formats']['SMPL-X']:6d} {t['formats']['SMPL']:5d} {t['formats']['unknown']:7d} "
+              f"{t['frames']:10d} {t['hours']:7.2f}"]
+    unknown_folders = [s.folder for s in summaries.values() if s.catalog_name is None]
+    if unknown_folders:
+        lines.append(f"not AMASS dataset folders (no catalog entry): {', '.join(unknown_folders)}")
+    lines.append("expected = motion files in the SMPL+H G release (catalog; other releases differ slightly); "
+                 "unknown = files not recognised or unreadable (listed below)")
+    unreadable = [(rel, reason) for s in summaries.values() for rel, reason in s.unreadable]
+    if unreadable:
+        lines.append(f"\n{len(unreadable)} unreadable file(s):")
+        lines += [f"  {rel}: {reason}" for rel, reason in unreadable]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("root", nargs="?", default=DEFAULT_ROOT, help=f"the AMASS root (default: {DEFAULT_ROOT})")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--full", action="store_true",
+                        help="load every sequence (slower; also finds NaN values and corrupt pose data)")
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"error: {root}: no such folder; extract AMASS there first (amass-fast extract --out {root})",
+              file=sys.stderr)
+        return 2
+    summaries = verify_tree(root, full=args.full, jobs=args.jobs, show_progress=not args.json)
+    if not summaries:
+        print(f"error: no .npz files under {root}; extract AMASS there first (amass-fast extract --out {root})",
+              file=sys.stderr)
+        return 1
+    t = totals(summaries)
+    if args.json:
+        print(json.dumps({"root": str(root), "full": args.full, "totals": t,
+                          "datasets": {k: asdict(v) for k, v in summaries.items()}}, indent=1))
+    else:
+        print(format_table(summaries))
+    if t["unreadable"]:
+        if not args.json:
+            print(f"\n{t['unreadable']} file(s) unreadable: re-extract their archives (amass-fast extract --force) "
+                  f"or download them again", file=sys.stderr)
+        return 1
+    return 0

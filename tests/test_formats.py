@@ -1,0 +1,213 @@
+"""Format detection on every synthetic layout and on broken files."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from amass_fast import synthetic
+from amass_fast.formats import (FormatError, NoMotion, Sequence, SequenceInfo, dataset_of, iter_motion_files,
+                                iter_npz_files, load_sequence, probe_sequence, rel_path)
+
+BOTH = pytest.mark.parametrize("reader", [load_sequence, probe_sequence], ids=["load", "probe"])
+
+
+def smplh_keys(frames=10, width=156, fps=120.0, **overrides):
+    keys = dict(trans=np.zeros((frames, 3)), gender=np.array("male"), mocap_framerate=np.array(fps),
+                betas=np.zeros(16), dmpls=np.zeros((frames, 8)), poses=np.zeros((frames, width)))
+    keys.update(overrides)
+    return {k: v for k, v in keys.items() if v is not None}
+
+
+def write(path, **keys):
+    np.savez(path, **keys)
+    return path
+
+
+@pytest.mark.parametrize("kind, width, seconds, fps", [("smplh", 156, 1.0, 120.0), ("smplx", 165, 2.0, 60.0),
+                                                       ("smpl", 72, 1.0, 100.0)])
+def test_every_layout_is_detected(tmp_path, kind, width, seconds, fps):
+    p = synthetic.write_sequence(tmp_path / "x_poses.npz", kind, "walk", seconds=seconds, fps=fps, gender="female")
+    seq = load_sequence(p)
+    assert isinstance(seq, Sequence)
+    assert (seq.kind, seq.fps, seq.gender, seq.path) == (kind, fps, "female", str(p))
+    assert seq.poses.shape == (round(seconds * fps), width) and seq.poses.dtype == np.float64
+    assert seq.trans.shape == (seq.num_frames, 3) and seq.betas.ndim == 1
+    assert seq.seconds == pytest.approx(seconds)
+    with np.load(p) as raw:
+        np.testing.assert_array_equal(seq.poses, raw["poses"])
+    info = probe_sequence(p)
+    assert isinstance(info, SequenceInfo)
+    assert (info.kind, info.num_frames, info.fps, info.gender) == (kind, seq.num_frames, fps, "female")
+
+
+def test_smplx_frame_rate_key_and_markers_never_unpickled(tmp_path, monkeypatch):
+    p = synthetic.write_sequence(tmp_path / "a_stageii.npz", "smplx", "wave", seconds=1.0, fps=120.0)
+    real_load = np.load
+    calls = []
+
+    def guarded_load(*args, **kwargs):
+        calls.append(kwargs.get("allow_pickle"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(np, "load", guarded_load)
+    seq = load_sequence(p)
+    probe_sequence(p)
+    assert seq.kind == "smplx" and seq.fps == 120.0
+    assert calls == [False, False]
+
+
+def test_fractional_rate_is_kept_exactly(tmp_path):
+    p = synthetic.write_sequence(tmp_path / "s_poses.npz", seconds=1.0, fps=59.99999)
+    assert load_sequence(p).fps == 59.99999
+
+
+@pytest.mark.parametrize("gender, expected", [(np.array("male"), "male"), (np.array(b"female"), "female"),
+                                              (np.array("Female "), "female"), (np.array(b"neutral"), "neutral"),
+                                              (np.array("unknown"), "neutral"), (None, "neutral")])
+def test_gender_is_normalised(tmp_path, gender, expected):
+    p = write(tmp_path / "g.npz", **smplh_keys(gender=gender))
+    assert load_sequence(p).gender == expected
+    assert probe_sequence(p).gender == expected
+
+
+@BOTH
+def test_no_motion_files(tmp_path, reader):
+    shape = synthetic.write_shape(tmp_path / "shape.npz", np.zeros(16), "female", gender_as_bytes=True)
+    stagei = synthetic.write_stagei(tmp_path / "female_stagei.npz", np.zeros(16), "female")
+    other = write(tmp_path / "body.npz", betas=np.zeros(10))
+    for path, word in ((shape, "shape"), (stagei, "stage-i"), (other, "shape")):
+        result = reader(path)
+        assert isinstance(result, NoMotion) and result.path == str(path) and word in result.reason
+
+
+def test_bytes_input_uses_the_given_name(tmp_path):
+    p = synthetic.write_sequence(tmp_path / "a_poses.npz", seconds=0.5, fps=60.0)
+    seq = load_sequence(p.read_bytes(), name="CMU/01/01_01_poses.npz")
+    assert seq.path == "CMU/01/01_01_poses.npz" and seq.num_frames == 30
+    with pytest.raises(FormatError, match="^CMU/02/x.npz: "):
+        load_sequence(p.read_bytes()[:200], name="CMU/02/x.npz")
+
+
+def test_float32_kept_and_trans_follows_poses(tmp_path):
+    p = write(tmp_path / "f.npz", **smplh_keys(frames=5, poses=np.zeros((5, 156), np.float32)))
+    seq = load_sequence(p)
+    assert seq.poses.dtype == np.float32 and seq.trans.dtype == np.float32
+    p16 = write(tmp_path / "h.npz", **smplh_keys(frames=5, poses=np.zeros((5, 156), np.float16)))
+    assert load_sequence(p16).poses.dtype == np.float32
+
+
+def test_per_frame_betas_take_the_first_row(tmp_path):
+    betas = np.arange(30.0).reshape(3, 10)
+    seq = load_sequence(write(tmp_path / "b.npz", **smplh_keys(betas=betas)))
+    np.testing.assert_array_equal(seq.betas, np.arange(10.0))
+
+
+def broken_cases():
+    nan_poses = np.zeros((10, 156))
+    nan_poses[4, 7] = np.nan
+    inf_trans = np.zeros((10, 3))
+    inf_trans[2, 1] = np.inf
+    return {
+        "wrong width": (smplh_keys(width=150), "150 values per frame"),
+        "1-D poses": (smplh_keys(poses=np.zeros(156)), "shape"),
+        "zero frames": (smplh_keys(frames=0), "zero frames"),
+        "trans mismatch": (smplh_keys(trans=np.zeros((9, 3))), "trans has shape"),
+        "no trans": (smplh_keys(trans=None), "no 'trans'"),
+        "int poses": (smplh_keys(poses=np.zeros((10, 156), np.int64)), "dtype int64"),
+        "no fps": (smplh_keys(mocap_framerate=None), "no frame rate"),
+        "zero fps": (smplh_keys(fps=0.0), "frame rate"),
+        "negative fps": (smplh_keys(fps=-120.0), "frame rate"),
+        "absurd fps": (smplh_keys(fps=5000.0), "frame rate"),
+        "nan fps": (smplh_keys(fps=np.nan), "frame rate"),
+        "text fps": (smplh_keys(mocap_framerate=np.array("120")), "not a number"),
+        "model mismatch": (smplh_keys(surface_model_type=np.array("smplx")), "inconsistent"),
+        "object poses": (smplh_keys(poses=np.array([None, 1], dtype=object)), "object array"),
+        "unknown layout": ({"foo": np.zeros(3)}, "unknown layout"),
+    }
+
+
+@pytest.mark.parametrize("case", list(broken_cases()))
+def test_broken_layouts_raise_format_error_naming_the_file(tmp_path, case):
+    keys, problem = broken_cases()[case]
+    p = write(tmp_path / "broken_poses.npz", **keys)
+    for reader in (load_sequence, probe_sequence):
+        if case == "object poses" and reader is probe_sequence:
+            continue  # the header alone is fine; the probe never touches the data
+        with pytest.raises(FormatError) as err:
+            reader(p)
+        message = str(err.value)
+        assert message.startswith(str(p) + ": ") and problem in message
+        assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("key, frame", [("poses", 4), ("trans", 2)])
+def test_nan_and_inf_are_refused_with_the_frame(tmp_path, key, frame):
+    bad = np.zeros((10, 156) if key == "poses" else (10, 3))
+    bad[frame, 1] = np.nan if key == "poses" else np.inf
+    p = write(tmp_path / "n.npz", **smplh_keys(**{key: bad}))
+    with pytest.raises(FormatError, match=f"{key} holds 1 NaN/infinite values \\(first at frame {frame}\\)"):
+        load_sequence(p)
+
+
+@BOTH
+def test_truncated_not_a_zip_and_npy_files(tmp_path, reader):
+    good = synthetic.write_sequence(tmp_path / "g_poses.npz", seconds=1.0, fps=120.0).read_bytes()
+    truncated = tmp_path / "t_poses.npz"
+    truncated.write_bytes(good[: len(good) // 2])
+    text = tmp_path / "html_poses.npz"
+    text.write_text("<html>please log in</html>")
+    single = tmp_path / "single.npz"
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 156)))
+    single.write_bytes(buf.getvalue())
+    empty = tmp_path / "empty_poses.npz"
+    empty.write_bytes(b"")
+    for path, problem in ((truncated, "truncated or corrupt"), (text, "no zip signature"),
+                          (single, "single .npy array"), (empty, "truncated or corrupt"),
+                          (tmp_path / "missing.npz", "no such file")):
+        with pytest.raises(FormatError, match=problem) as err:
+            reader(path)
+        assert str(path) in str(err.value)
+
+
+def test_corrupted_pose_data_is_caught_by_load(tmp_path):
+    p = synthetic.write_sequence(tmp_path / "c_poses.npz", seconds=1.0, fps=120.0)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside poses: the zip CRC no longer matches
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="c_poses.npz"):
+        load_sequence(p)
+
+
+def test_iteration_order_and_no_motion_names(tmp_path):
+    synthetic.make_demo_tree(tmp_path)
+    (tmp_path / ".amass_fast").mkdir()
+    (tmp_path / ".amass_fast" / "x.npz").write_bytes(b"")
+    (tmp_path / "CMU" / "notes.txt").write_text("not an npz")
+    every = list(iter_npz_files(tmp_path))
+    rel = [rel_path(p, tmp_path) for p in every]
+    assert rel == sorted(rel) and not any(r.startswith(".") for r in rel)
+    motion = [rel_path(p, tmp_path) for p in iter_motion_files(tmp_path)]
+    assert set(rel) - set(motion) == {"BMLmovi/Subject_1_F_MoSh/shape.npz", "BMLmovi/Subject_2_F_MoSh/shape.npz",
+                                      "DFaust_67/50002/male_stagei.npz"}
+    kinds = {}
+    for p in every:
+        result = load_sequence(p)
+        probed = probe_sequence(p)
+        assert type(result) is not SequenceInfo
+        assert isinstance(result, NoMotion) == isinstance(probed, NoMotion)
+        if isinstance(result, Sequence):
+            assert (probed.kind, probed.num_frames, probed.fps) == (result.kind, result.num_frames, result.fps)
+            kinds[result.kind] = kinds.get(result.kind, 0) + 1
+    assert kinds == {"smplh": len(motion) - 1, "smplx": 1}
+    with pytest.raises(FileNotFoundError, match="amass-fast extract"):
+        list(iter_npz_files(tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize("rel, dataset", [("CMU/01/01_01_poses.npz", "CMU"), ("./KIT/3/x_poses.npz", "KIT"),
+                                          ("ACCAD\\Male1Walking_c3d\\Walk B10_poses.npz", "ACCAD"),
+                                          ("lonely_poses.npz", "")])
+def test_dataset_of(rel, dataset):
+    assert dataset_of(rel) == dataset
