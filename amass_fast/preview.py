@@ -1,0 +1,238 @@
+"""Look at clips: an animated GIF of one clip, or a PNG contact sheet of several (`amass-fast preview`).
+
+    amass-fast preview data/amass_stick_data.pt --index 3 --out clip.gif
+    amass-fast preview data/amass_stick_shards --grid 16 --out sheet.png
+
+A clip's ``motion [T, 20]`` holds five stick lines per frame, (x1, y1, x2, y2) in metres with screen x right and
+y up (DESIGN.md section 3, schema stick5): head->neck, neck->left wrist, neck->right wrist, pelvis->left ankle,
+pelvis->right ankle. The spine (neck->pelvis) is implied by the schema and drawn thin. One scale serves all valid
+frames of a clip, so the figure does not breathe as it moves (a clip that travels far is followed by panning, see
+_View); y = 0 (the clip's lowest ankle) is drawn as the ground.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import textwrap
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# Palette indices (images are drawn in "P" mode: small GIFs, no colour quantisation).
+_WHITE, _BLACK, _GREY, _LEFT, _RIGHT, _PALE, _TEXT = range(7)
+_PALETTE = [255, 255, 255, 20, 20, 20, 150, 150, 150, 31, 119, 180, 230, 115, 20, 215, 215, 215, 60, 60, 60]
+_LINE_COLOURS = (_BLACK, _LEFT, _RIGHT, _LEFT, _RIGHT)  # head, left arm, right arm, left leg, right leg
+_MARGIN = 12
+_LINE_HEIGHT = 12
+
+
+def _canvas(width: int, height: int) -> Image.Image:
+    image = Image.new("P", (width, height), _WHITE)
+    image.putpalette(_PALETTE + [0] * (768 - len(_PALETTE)))
+    return image
+
+
+def _lines(motion, valid_length: int) -> np.ndarray:
+    """The valid frames of ``motion`` [T, 20] as [valid, 5, 4] float64 (numpy arrays or torch tensors)."""
+    lines = np.asarray(motion, dtype=np.float64)
+    if lines.ndim != 2 or lines.shape[1] != 20:
+        raise ValueError(f"motion must be [frames, 20] (five stick lines per frame), got shape {lines.shape}")
+    valid = max(1, min(int(valid_length), len(lines)))
+    return lines[:valid].reshape(valid, 5, 4)
+
+
+class _View:
+    """Maps a clip's metres onto a box of pixels with one scale for all its frames (y up -> pixel rows down).
+
+    The scale fits the whole clip, unless the figure would then be under half the box's height (a clip that
+    travels far): then the figure keeps a readable size and the view pans with the pelvis; ticks on the ground
+    every metre show the travel."""
+
+    def __init__(self, lines: np.ndarray, box: tuple[int, int, int, int]):
+        self.box = box
+        x0, y0, x1, y1 = box
+        xs, ys = lines[..., 0::2], lines[..., 1::2]
+        finite = np.isfinite(xs) & np.isfinite(ys)
+        xs, ys = (xs[finite], ys[finite]) if finite.any() else (np.zeros(1), np.zeros(1))
+        lo_y = min(float(ys.min()), 0.0)  # keep the ground in view
+        span_x, span_y = max(float(xs.max() - xs.min()), 0.5), max(float(ys.max()) - lo_y, 0.5)
+        fit = min((x1 - x0) / span_x, (y1 - y0) / span_y)
+        self.pan = fit < 0.5 * (y1 - y0) / span_y
+        self.scale = 0.9 * (y1 - y0) / span_y if self.pan else fit
+        self.cx, self.cy = (float(xs.max() + xs.min())) / 2, (float(ys.max()) + lo_y) / 2
+        self.px, self.py = (x0 + x1) / 2, (y0 + y1) / 2
+
+    def mapper(self, pose: np.ndarray, px: Optional[float] = None):
+        """metres -> pixels for drawing ``pose`` [5, 4]; when panning, its pelvis goes to pixel column ``px``
+        (default: the middle of the box)."""
+        cx = float(pose[3, 0]) if self.pan and np.isfinite(pose[3, 0]) else self.cx
+        px = self.px if px is None or not self.pan else px
+        return lambda x, y: (px + (x - cx) * self.scale, self.py - (y - self.cy) * self.scale)
+
+    def draw_ground(self, draw: ImageDraw.ImageDraw, pose: np.ndarray) -> None:
+        to_px = self.mapper(pose)
+        _, gy = to_px(0.0, 0.0)
+        draw.line([(self.box[0], gy), (self.box[2], gy)], fill=_PALE, width=1)
+        if self.pan:
+            centre = float(pose[3, 0]) if np.isfinite(pose[3, 0]) else self.cx
+            half = (self.box[2] - self.box[0]) / 2 / self.scale
+            for metre in range(math.floor(centre - half), math.ceil(centre + half) + 1):
+                x, _ = to_px(metre, 0.0)
+                if self.box[0] <= x <= self.box[2]:
+                    draw.line([(x, gy), (x, gy + 5)], fill=_GREY, width=1)
+
+
+def _draw_figure(draw: ImageDraw.ImageDraw, to_px, scale: float, pose: np.ndarray, colours=_LINE_COLOURS,
+                 width: int = 3) -> None:
+    """Draw one pose [5, 4] with ``to_px`` (metres -> pixels) at ``scale`` pixels per metre."""
+    if not np.isfinite(pose).all():
+        return
+    neck, pelvis = pose[0, 2:], pose[3, :2]
+    draw.line([to_px(*neck), to_px(*pelvis)], fill=_GREY, width=max(1, width - 1))
+    for (x1, y1, x2, y2), colour in zip(pose, colours):
+        draw.line([to_px(x1, y1), to_px(x2, y2)], fill=colour, width=width)
+    hx, hy = to_px(*pose[0, :2])
+    r = max(3.0, 0.1 * scale)  # a head of about 10 cm radius
+    draw.ellipse([hx - r, hy - r, hx + r, hy + r], outline=colours[0], width=max(1, width - 1))
+
+
+def _wrap(text: str, width_px: int, max_lines: int) -> list[str]:
+    lines = textwrap.wrap(" ".join(text.split()), width=max(8, width_px // 6)) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(0, len(lines[-1]) - 3)] + "..."
+    return lines
+
+
+def _draw_caption(draw: ImageDraw.ImageDraw, caption: str, box: tuple[int, int, int, int]) -> None:
+    font = ImageFont.load_default()
+    max_lines = max(1, (box[3] - box[1]) // _LINE_HEIGHT)
+    for i, line in enumerate(_wrap(caption, box[2] - box[0], max_lines)):
+        draw.text((box[0], box[1] + i * _LINE_HEIGHT), line, fill=_TEXT, font=font)
+
+
+def caption_of(sample: Mapping) -> str:
+    """"walk: A person walks." from a sample's action and description."""
+    return f"{sample.get('action', '?')}: {sample.get('description', '')}"
+
+
+def render_gif(motion, valid_length: int, caption: str, path, fps: float = 25.0, size: int = 320) -> int:
+    """Animate one clip as a GIF: one GIF frame per valid motion frame, played at ``fps``, with ``caption`` under
+    the figure and a progress bar (which also keeps consecutive frames distinct, so none are merged).
+    Returns the number of frames written."""
+    lines = _lines(motion, valid_length)
+    caption_h = 4 * _LINE_HEIGHT + 8
+    view = _View(lines, (_MARGIN, _MARGIN, size - _MARGIN, size - _MARGIN))
+    images = []
+    for k, pose in enumerate(lines):
+        image = _canvas(size, size + caption_h)
+        draw = ImageDraw.Draw(image)
+        view.draw_ground(draw, pose)
+        _draw_figure(draw, view.mapper(pose), view.scale, pose)
+        bar = round((size - 2 * _MARGIN) * (k + 1) / len(lines))
+        draw.rectangle([_MARGIN, size - 4, _MARGIN + bar, size - 1], fill=_GREY)
+        _draw_caption(draw, caption, (_MARGIN, size + 4, size - _MARGIN, size + caption_h))
+        images.append(image)
+    duration = max(10, round(1000.0 / fps))
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0,
+                   optimize=False, disposal=1)
+    return len(images)
+
+
+def _sheet_cell(sample: Mapping, index: int, cell: int, caption_h: int, poses: int) -> Image.Image:
+    valid = int(sample.get("meta", {}).get("valid_length", len(sample["motion"])))
+    lines = _lines(sample["motion"], valid)
+    image = _canvas(cell, cell + caption_h)
+    draw = ImageDraw.Draw(image)
+    view = _View(lines, (_MARGIN, _MARGIN, cell - _MARGIN, cell - _MARGIN))
+    picks = np.unique(np.linspace(0, len(lines) - 1, num=max(1, poses)).round().astype(int))
+    last = lines[picks[-1]]
+    _, ground_y = view.mapper(last)(0.0, 0.0)
+    draw.line([(_MARGIN, ground_y), (cell - _MARGIN, ground_y)], fill=_PALE, width=1)
+    # Poses where they are, earlier ones pale; a clip that travels too far for one view becomes a filmstrip.
+    slot = (cell - 2 * _MARGIN) / len(picks)
+    for n, j in enumerate(picks):
+        to_px = view.mapper(lines[j], px=_MARGIN + (n + 0.5) * slot)
+        colours = _LINE_COLOURS if j == picks[-1] else (_PALE,) * 5
+        _draw_figure(draw, to_px, view.scale, lines[j], colours, width=2)
+    draw.rectangle([0, 0, cell - 1, cell + caption_h - 1], outline=_PALE)
+    _draw_caption(draw, f"#{index} {caption_of(sample)}", (6, cell, cell - 6, cell + caption_h))
+    return image
+
+
+def render_sheet(samples: Sequence[Mapping], path, columns: int | None = None, cell: int = 240,
+                 poses: int = 6) -> tuple[int, int]:
+    """A contact sheet: each sample in a cell of ``cell`` x (``cell`` + caption) pixels showing ``poses`` frames
+    spread over the clip (earlier ones pale, the last in colour) and its action and description.
+    ``columns`` defaults to ceil(sqrt(len(samples))). Returns the image size (width, height)."""
+    if not samples:
+        raise ValueError("render_sheet needs at least one sample")
+    columns = columns or math.ceil(math.sqrt(len(samples)))
+    rows = math.ceil(len(samples) / columns)
+    caption_h = 3 * _LINE_HEIGHT + 8
+    sheet = _canvas(columns * cell, rows * (cell + caption_h))
+    for i, sample in enumerate(samples):
+        corner = ((i % columns) * cell, (i // columns) * (cell + caption_h))
+        sheet.paste(_sheet_cell(sample, i, cell, caption_h, poses), corner)
+    sheet.save(path, format="PNG", optimize=True)
+    return sheet.size
+
+
+def load_clips(output: str):
+    """The samples of a `process` output: a ``.pt`` file (a list of sample dicts) or a shards folder."""
+    try:
+        from amass_fast.dataset import StickClips
+    except ImportError:  # the .pt format needs nothing but torch
+        StickClips = None
+    if StickClips is not None:
+        return StickClips(output)
+    path = Path(output)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such .pt file; run `amass-fast process` to write it")
+    import torch
+
+    samples = torch.load(path, weights_only=True)
+    if not isinstance(samples, list):
+        raise ValueError(f"{path}: holds a {type(samples).__name__}, expected a list of sample dicts")
+    return samples
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", metavar="OUTPUT", help="a .pt file or a shards folder written by amass-fast process")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--index", type=int, default=0, help="the clip to animate as a GIF (default 0)")
+    which.add_argument("--grid", type=int, metavar="N", help="a PNG contact sheet of the first N clips instead")
+    parser.add_argument("--out", help="image to write (default clip.gif, or sheet.png with --grid)")
+    parser.add_argument("--fps", type=float, default=25.0, help="GIF playback rate (default 25, the clips' rate)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        clips = load_clips(args.output)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if len(clips) == 0:
+        print(f"error: {args.output} holds no clips", file=sys.stderr)
+        return 1
+    if args.grid is not None:
+        if args.grid < 1:
+            print("error: --grid needs N >= 1", file=sys.stderr)
+            return 2
+        out = args.out or "sheet.png"
+        samples = [clips[i] for i in range(min(args.grid, len(clips)))]
+        width, height = render_sheet(samples, out)
+        print(f"wrote {out}: {len(samples)} clips, {width}x{height} px")
+        return 0
+    if not -len(clips) <= args.index < len(clips):
+        print(f"error: --index {args.index} is out of range: {args.output} holds {len(clips)} clips", file=sys.stderr)
+        return 2
+    sample = clips[args.index]
+    out = args.out or "clip.gif"
+    valid = int(sample.get("meta", {}).get("valid_length", len(sample["motion"])))
+    frames = render_gif(sample["motion"], valid, caption_of(sample), out, fps=args.fps)
+    print(f"wrote {out}: clip {args.index}, {frames} frames at {args.fps:g} fps, {caption_of(sample)}")
+    return 0
