@@ -1,0 +1,189 @@
+"""Clips: fixed-length windows over each sequence's 25 fps timeline, camera views, and the ragged batch that turns
+many sequences' windows into stick-figure motion with one ``kernels.convert_batch`` call.
+
+A sequence of F source frames at its own rate has T = reference.resampled_length(F, fps, 25) output frames. Windows
+of ``window`` frames start every ``stride`` frames; the tail that no full window covers becomes one shorter window,
+padded by holding its last frame (``short="pad"``, its true length kept) or dropped (``short="drop"``).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from amass_fast.kernels import convert_batch, parse_view
+from amass_fast.reference import BODY_PARENTS, NUM_BODY_JOINTS, resampled_length
+
+SHORT_MODES = ("pad", "drop")
+
+
+@dataclass(frozen=True)
+class Window:
+    """One clip's span on the resampled timeline: ``length`` valid frames from output frame ``start``."""
+    start: int
+    length: int
+
+
+def plan_windows(num_frames: int, src_fps: float, *, dst_fps: float = 25.0, window: int = 250,
+                 stride: Optional[int] = None, short: str = "pad") -> list[Window]:
+    """Windows over a sequence of ``num_frames`` frames at ``src_fps``, resampled to ``dst_fps``.
+
+    Full windows start at 0, stride, 2 stride, ... while they fit. Frames after the last full window (or the whole
+    sequence, when shorter than one window) form one tail window at the next stride position, padded or dropped.
+    """
+    stride = window if stride is None else stride
+    if window < 1 or stride < 1:
+        raise ValueError(f"window and stride must be >= 1 frame (got window={window}, stride={stride})")
+    if short not in SHORT_MODES:
+        raise ValueError(f"short must be one of {SHORT_MODES} (got {short!r})")
+    if num_frames < 1:
+        return []
+    total = resampled_length(num_frames, src_fps, dst_fps)
+    full = 0 if total < window else (total - window) // stride + 1
+    windows = [Window(i * stride, window) for i in range(full)]
+    covered = (full - 1) * stride + window if full else 0
+    tail = full * stride
+    if short == "pad" and covered < total and tail < total:
+        windows.append(Window(tail, total - tail))
+    return windows
+
+
+@dataclass(frozen=True)
+class View:
+    """A camera: ``top`` drops height (the seed's ground-plane view); otherwise ``yaw`` degrees about the vertical,
+    relative to the body's facing at the clip's first frame. ``name`` is what a sample's meta["view"] says."""
+    top: bool
+    yaw: float
+    name: str
+
+
+def view_name(top: bool, yaw: float) -> str:
+    if top:
+        return "top"
+    yaw = yaw % 360.0
+    return {0.0: "front", 90.0: "side"}.get(yaw, f"yaw:{yaw:g}")
+
+
+def plan_views(view: str | float = "front", views: int = 1) -> list[View]:
+    """The cameras of every clip: ``view`` and, with ``views`` = N > 1, N yaws evenly spaced around the body
+    starting at it (N = 4 from front: front, yaw:90 = side, yaw:180, yaw:270)."""
+    top, yaw = parse_view(view)
+    if views < 1:
+        raise ValueError(f"--views must be >= 1 (got {views})")
+    if top and views > 1:
+        raise ValueError("--views N turns the camera about the vertical; it cannot apply to --view top")
+    yaws = [yaw + 360.0 * i / views for i in range(views)]
+    return [View(top, y % 360.0, view_name(top, y)) for y in yaws]
+
+
+@dataclass
+class RaggedBatch:
+    """Many sequences' body poses concatenated, with per-sequence offsets, rates and skeletons, and the clips over
+    them: the arguments of one ``kernels.convert_batch`` call. Only the 66 body pose values of each frame are kept.
+
+    Clips are ordered by sequence, then window, then view; ``clip_window`` indexes ``windows`` (one per sequence
+    window, shared by its views) so that labels are computed once per window.
+    """
+    poses: list = field(default_factory=list)
+    trans: list = field(default_factory=list)
+    fps: list = field(default_factory=list)
+    rest_joints: list = field(default_factory=list)
+    windows: list = field(default_factory=list)      # (sequence index, Window)
+    clip_window: list = field(default_factory=list)  # index into windows, per clip
+    clip_view: list = field(default_factory=list)    # View, per clip
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.poses)
+
+    @property
+    def num_clips(self) -> int:
+        return len(self.clip_window)
+
+    def add(self, poses: np.ndarray, trans: np.ndarray, fps: float, rest_joints: np.ndarray,
+            windows: list[Window], views: list[View]) -> None:
+        """Append one sequence (poses [F, >=66], trans [F, 3], rest_joints [>=22, 3]) and its clips."""
+        seq = self.num_sequences
+        self.poses.append(poses[:, :3 * NUM_BODY_JOINTS])  # a view: convert() copies every sequence once
+        self.trans.append(trans)
+        self.fps.append(float(fps))
+        self.rest_joints.append(np.asarray(rest_joints, dtype=np.float64)[:NUM_BODY_JOINTS])
+        for w in windows:
+            self.windows.append((seq, w))
+            for v in views:
+                self.clip_window.append(len(self.windows) - 1)
+                self.clip_view.append(v)
+
+    def split(self) -> list["RaggedBatch"]:
+        """One batch per sequence, clips in the same order (to find a sequence that fails to convert)."""
+        parts = [RaggedBatch([p], [t], [f], [r]) for p, t, f, r in zip(self.poses, self.trans, self.fps,
+                                                                         self.rest_joints)]
+        local = {}  # window index -> its index inside its sequence's part
+        for w, (seq, win) in enumerate(self.windows):
+            local[w] = len(parts[seq].windows)
+            parts[seq].windows.append((0, win))
+        for w, view in zip(self.clip_window, self.clip_view):
+            part = parts[self.windows[w][0]]
+            part.clip_window.append(local[w])
+            part.clip_view.append(view)
+        return parts
+
+    def convert(self, *, dst_fps: float = 25.0, window: int = 250, backend: str = "auto") -> np.ndarray:
+        """Stick-figure motion of every clip, float32 [C, window, 20], from one ``convert_batch`` call."""
+        if self.num_clips == 0:
+            return np.zeros((0, window, 20), dtype=np.float32)
+        tops = {v.top for v in self.clip_view}
+        if len(tops) > 1:
+            raise ValueError("one batch cannot mix the top view with yawed views")
+        offsets = np.zeros(self.num_sequences + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in self.poses], out=offsets[1:])
+        seq_of = np.array([self.windows[w][0] for w in self.clip_window], dtype=np.int64)
+        start = np.array([self.windows[w][1].start for w in self.clip_window], dtype=np.int64)
+        length = np.array([self.windows[w][1].length for w in self.clip_window], dtype=np.int64)
+        yaw = np.array([v.yaw for v in self.clip_view], dtype=np.float64)
+        poses, trans, rest = np.concatenate(self.poses), np.concatenate(self.trans), np.stack(self.rest_joints)
+        if backend == "cuda":  # one host-to-device copy per batch, in float32 (half the bytes)
+            import torch
+
+            poses, trans, rest = (torch.from_numpy(a.astype(np.float32)).cuda() for a in (poses, trans, rest))
+        motion = convert_batch(poses, trans, offsets, np.array(self.fps), rest, BODY_PARENTS, seq_of, start, length,
+                               yaw, dst_fps=dst_fps, window=window, top=tops.pop(), backend=backend)
+        if backend == "cuda":
+            motion = motion.cpu().numpy()
+        return np.asarray(motion, dtype=np.float32)
+
+
+class Skeletons:
+    """Rest joints [22, 3] per sequence: the body model for its gender and kind found in ``model_dir``, else the
+    built-in skeleton. Models are loaded once per (gender, kind) and rest joints computed once per (model, betas)."""
+
+    def __init__(self, model_dir: Optional[str] = None):
+        self.model_dir = model_dir
+        self._models: dict = {}
+        self._rest: dict = {}
+
+    def model_for(self, gender: str, kind: str):
+        from amass_fast import body_models
+
+        key = (gender, kind)
+        if key not in self._models:
+            model = body_models.find_body_model(self.model_dir, gender, kind) if self.model_dir else None
+            if model is None:
+                if self.model_dir:
+                    warnings.warn(f"no {gender} {kind} model in {self.model_dir}: using the built-in skeleton for "
+                                  f"those sequences", UserWarning, stacklevel=2)
+                with warnings.catch_warnings():  # the pipeline says once per run that the skeleton is in use
+                    warnings.simplefilter("ignore", UserWarning)
+                    model = body_models.default_body_model()
+            self._models[key] = model
+        return self._models[key]
+
+    def rest_joints(self, gender: str, kind: str, betas: np.ndarray) -> np.ndarray:
+        model = self.model_for(gender, kind)
+        betas = np.ascontiguousarray(betas, dtype=np.float64)
+        key = (id(model), betas.tobytes())
+        if key not in self._rest:
+            self._rest[key] = np.asarray(model.rest_joints(betas), dtype=np.float64)[:NUM_BODY_JOINTS]
+        return self._rest[key]

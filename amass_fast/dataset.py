@@ -1,0 +1,88 @@
+"""StickClips: a torch Dataset over `amass-fast process` output, either format.
+
+    clips = StickClips("data/amass_stick_data.pt")     # the seed-compatible list of samples
+    clips = StickClips("data/amass_stick_shards")      # a shards folder (manifest.json + shard-*.npz)
+    clips[i] -> {"motion": float32 [250, 20], "actions": int64 [250], "action", "description", "source", "meta"}
+
+Shards are memory-mapped, and opened lazily in each process that reads them, so a DataLoader with several workers
+shares the page cache instead of copying the dataset into every worker.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from amass_fast import writers
+
+
+class StickClips(Dataset):
+    """Samples of a ``.pt`` file or a shards folder written by ``amass-fast process``."""
+
+    def __init__(self, path: Union[str, os.PathLike]):
+        self.path = Path(path)
+        if self.path.is_dir():
+            manifest_path = self.path / writers.MANIFEST_NAME
+            if not manifest_path.is_file():
+                raise FileNotFoundError(f"{self.path}: no {writers.MANIFEST_NAME}; the run that writes it has not "
+                                        f"finished: rerun `amass-fast process --format shards --resume` with its flags")
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != writers.MANIFEST_FORMAT:
+                raise ValueError(f"{manifest_path}: not an amass-fast shards manifest")
+            self.manifest = manifest
+            self._shards = [(self.path / s["file"], int(s["clips"])) for s in manifest["shards"]]
+            self._ends = np.cumsum([n for _, n in self._shards]).tolist()
+            self._samples = None
+            self._opened: dict = {}
+            self._pid = None
+        elif self.path.is_file():
+            self.manifest = None
+            self._samples = torch.load(self.path, weights_only=True)
+            if not isinstance(self._samples, list):
+                raise ValueError(f"{self.path}: holds a {type(self._samples).__name__}, expected a list of samples")
+        else:
+            raise FileNotFoundError(f"{self.path}: no such file or folder; run `amass-fast process` to write it")
+
+    @property
+    def actions_vocabulary(self) -> list[str]:
+        """ActionType values; ``actions`` holds indices into this list."""
+        if self.manifest is not None:
+            return list(self.manifest["actions_vocabulary"])
+        from amass_fast.labels import ACTION_TYPES
+
+        return list(ACTION_TYPES)
+
+    def __len__(self) -> int:
+        return len(self._samples) if self._samples is not None else (self._ends[-1] if self._ends else 0)
+
+    def __getitem__(self, index: int) -> dict:
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"clip {index} out of range for {n} clips in {self.path}")
+        if self._samples is not None:
+            return self._samples[index]
+        shard = bisect.bisect_right(self._ends, index)
+        row = index - (self._ends[shard - 1] if shard else 0)
+        motion, actions, clips = self._open(shard)
+        return writers.make_sample(torch.from_numpy(np.array(motion[row])), torch.from_numpy(np.array(actions[row])),
+                                   clips[row])
+
+    def _open(self, shard: int):
+        # Memory maps and open files do not survive fork/pickling into workers: each process opens its own.
+        if self._pid != os.getpid():
+            self._opened, self._pid = {}, os.getpid()
+        if shard not in self._opened:
+            path = self._shards[shard][0]
+            self._opened[shard] = (*writers.open_shard(path), writers.read_shard_clips(path))
+        return self._opened[shard]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_opened": {}, "_pid": None}

@@ -1,0 +1,90 @@
+"""Windows, views and the ragged batch (amass_fast.clips)."""
+import numpy as np
+import pytest
+
+from amass_fast import reference
+from amass_fast.clips import RaggedBatch, plan_views, plan_windows
+
+
+def spans(windows):
+    return [(w.start, w.length) for w in windows]
+
+
+def test_exact_multiple_gives_full_windows_only():
+    # 20 s at 120 fps: 2399 / 120 * 25 = 499.79 -> 500 output frames = two full windows.
+    assert spans(plan_windows(2400, 120.0)) == [(0, 250), (250, 250)]
+
+
+def test_tail_is_padded_with_true_length_or_dropped():
+    # 25 s at 60 fps -> floor(1499 * 25 / 60) + 1 = 625 frames: two full windows and a 125-frame tail.
+    assert reference.resampled_length(1500, 60.0, 25.0) == 625
+    assert spans(plan_windows(1500, 60.0)) == [(0, 250), (250, 250), (500, 125)]
+    assert spans(plan_windows(1500, 60.0, short="drop")) == [(0, 250), (250, 250)]
+
+
+def test_short_sequence_is_one_padded_window_or_nothing():
+    assert spans(plan_windows(100, 100.0)) == [(0, 25)]  # 99 / 100 * 25 = 24.75 -> 25 frames
+    assert plan_windows(100, 100.0, short="drop") == []
+    assert spans(plan_windows(1, 120.0)) == [(0, 1)]
+    assert plan_windows(0, 120.0) == []
+
+
+def test_overlapping_stride_adds_a_tail_only_for_uncovered_frames():
+    # 300 frames at 25 fps, window 250, stride 50: windows at 0 and 50 cover every frame: no tail.
+    assert spans(plan_windows(300, 25.0, stride=50)) == [(0, 250), (50, 250)]
+    # 320 frames: frames 300..319 are uncovered: a tail at the next stride position (100), 220 frames long.
+    assert spans(plan_windows(320, 25.0, stride=50)) == [(0, 250), (50, 250), (100, 220)]
+
+
+def test_stride_longer_than_window_leaves_gaps():
+    assert spans(plan_windows(1000, 25.0, window=100, stride=300)) == [(0, 100), (300, 100), (600, 100), (900, 100)]
+    assert spans(plan_windows(950, 25.0, window=100, stride=300)) == [(0, 100), (300, 100), (600, 100), (900, 50)]
+
+
+def test_odd_rates_do_not_drift():
+    # 59.99999 fps for 60 s: 3600 frames -> floor(3599 / 59.99999 * 25) + 1 = 1500 frames, not 1499.
+    windows = plan_windows(3600, 59.99999)
+    assert sum(w.length for w in windows) == reference.resampled_length(3600, 59.99999, 25.0) == 1500
+    assert spans(windows) == [(0, 250), (250, 250), (500, 250), (750, 250), (1000, 250), (1250, 250)]
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="stride"):
+        plan_windows(100, 25.0, stride=0)
+    with pytest.raises(ValueError, match="short"):
+        plan_windows(100, 25.0, short="trim")
+
+
+def test_views_are_evenly_spaced_yaws():
+    assert [(v.top, v.yaw, v.name) for v in plan_views("front")] == [(False, 0.0, "front")]
+    assert [v.name for v in plan_views("front", 4)] == ["front", "side", "yaw:180", "yaw:270"]
+    assert [v.yaw for v in plan_views("yaw:30", 3)] == [30.0, 150.0, 270.0]
+    assert [(v.top, v.name) for v in plan_views("top")] == [(True, "top")]
+    with pytest.raises(ValueError, match="top"):
+        plan_views("top", 2)
+
+
+def test_ragged_batch_matches_reference_per_sequence():
+    rng = np.random.default_rng(0)
+    rest = np.cumsum(rng.normal(0, 0.1, (22, 3)), axis=0)
+    seqs = [(rng.normal(0, 0.3, (40, 156)), rng.normal(0, 0.5, (40, 3)), 60.0),
+            (rng.normal(0, 0.3, (13, 72)), rng.normal(0, 0.5, (13, 3)), 50.0)]
+    views = plan_views("front", 2)
+    batch = RaggedBatch()
+    for poses, trans, fps in seqs:
+        batch.add(poses, trans, fps, rest, plan_windows(len(poses), fps, window=8, stride=8), views)
+    motion = batch.convert(window=8, backend="reference")
+    # 40 frames at 60 fps -> 17 output frames: windows (0,8), (8,8), (16,1); 13 at 50 -> 7 frames: (0,7). x2 views.
+    assert motion.shape == (8, 8, 20) and motion.dtype == np.float32
+    assert batch.clip_window == [0, 0, 1, 1, 2, 2, 3, 3]
+    # Each clip equals the reference run on its own sequence alone.
+    for c, (w, view) in enumerate(zip(batch.clip_window, batch.clip_view)):
+        s, win = batch.windows[w]
+        poses, trans, fps = seqs[s]
+        expected = reference.convert_batch(
+            poses[:, :66], trans, np.array([0, len(poses)]), np.array([fps]), rest[None],
+            reference.BODY_PARENTS, np.array([0]), np.array([win.start]), np.array([win.length]),
+            np.array([view.yaw]), window=8)
+        np.testing.assert_allclose(motion[c], expected[0], atol=1e-5)
+    # Padded frames hold the last valid frame.
+    np.testing.assert_array_equal(motion[4, 1:], np.broadcast_to(motion[4, 0], (7, 20)))

@@ -1,0 +1,250 @@
+"""`amass-fast process` end to end on tiny synthetic trees (amass_fast.process)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from amass_fast import process, synthetic, writers
+from amass_fast.cli import main
+from amass_fast.clips import plan_windows
+from amass_fast.formats import NoMotion, load_sequence
+from amass_fast.labels import ACTION_TYPES
+
+# Tiny clips keep the float64 reference backend fast: 1.5-3 s sequences, 1 s windows.
+FAST = ["--window", "25", "--backend", "reference", "--jobs", "1", "--batch-files", "3"]
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("amass")
+    synthetic.make_tree(root, ["CMU", "BMLmovi", "KIT"], files_per_dataset=3, seconds=(1.5, 3.0), seed=1)
+    return root
+
+
+def run(*argv):
+    return main(["process", *map(str, argv)])
+
+
+def expected_clips(root, window=25):
+    count = 0
+    for path in sorted(root.rglob("*.npz")):
+        seq = load_sequence(path)
+        if not isinstance(seq, NoMotion):
+            count += len(plan_windows(seq.num_frames, seq.fps, window=window))
+    return count
+
+
+def shard_arrays(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    motion = np.concatenate([writers.open_shard(folder / s["file"])[0][: s["clips"]] for s in manifest["shards"]])
+    clips = [c for s in manifest["shards"] for c in writers.read_shard_clips(folder / s["file"])[: s["clips"]]]
+    return manifest, motion, clips
+
+
+def test_pt_output_has_the_contract(tree, tmp_path, capsys):
+    out = tmp_path / "amass_stick_data.pt"
+    assert run("--amass-root", tree, "--output", out, *FAST) == 0
+    table = capsys.readouterr().out
+    assert "skipped (no motion)  2" in table  # BMLmovi's two shape.npz
+    assert "backend              reference" in table
+    # Plain torch.load(weights_only=True) in an interpreter without amass_fast on its path.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import sys, torch; print(len(torch.load(sys.argv[1], weights_only=True)))"
+    n = int(subprocess.run([sys.executable, "-c", code, str(out)], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, check=True).stdout)
+    assert n == expected_clips(tree) > 9
+    samples = torch.load(out, weights_only=True)
+    for s in samples:
+        assert s["motion"].dtype == torch.float32 and tuple(s["motion"].shape) == (25, 20)
+        assert s["actions"].dtype == torch.int64 and tuple(s["actions"].shape) == (25,)
+        assert s["action"] in ACTION_TYPES and isinstance(s["description"], str) and s["source"] == "amass"
+        meta = s["meta"]
+        assert meta["file"].startswith(meta["dataset"] + "/") and meta["view"] == "front"
+        assert 1 <= meta["valid_length"] <= 25 and meta["source_fps"] > 0 and meta["start_s"] >= 0
+        assert torch.isfinite(s["motion"]).all()
+        # Padded frames hold the last valid frame.
+        v = meta["valid_length"]
+        assert torch.equal(s["motion"][v:], s["motion"][v - 1].expand(25 - v, 20))
+    assert not (tmp_path / "amass_stick_data.pt.parts").exists()
+    assert not (tmp_path / "amass_stick_data.pt.errors.jsonl").exists()
+
+
+def test_shards_equal_pt(tree, tmp_path):
+    assert run("--amass-root", tree, "--output", tmp_path / "a.pt", *FAST) == 0
+    assert run("--amass-root", tree, "--output", tmp_path / "sh", "--format", "shards", *FAST) == 0
+    samples = torch.load(tmp_path / "a.pt", weights_only=True)
+    manifest, motion, clips = shard_arrays(tmp_path / "sh")
+    assert manifest["counts"]["clips"] == len(samples) == len(motion)
+    assert manifest["counts"]["converted"] == 9 and manifest["counts"]["no_motion"] == 2  # 3 datasets x 3 files
+    assert manifest["actions_vocabulary"] == list(ACTION_TYPES) and manifest["backend"] == "reference"
+    np.testing.assert_array_equal(motion, np.stack([s["motion"].numpy() for s in samples]))
+    assert [c["file"] for c in clips] == [s["meta"]["file"] for s in samples]
+    assert sorted(p.name for p in (tmp_path / "sh").iterdir()) == sorted(
+        ["manifest.json", "run.json"] + [s["file"] for s in manifest["shards"]])
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(tree, tmp_path, monkeypatch):
+    full = tmp_path / "full"
+    assert run("--amass-root", tree, "--output", full, "--format", "shards", *FAST) == 0
+
+    part = tmp_path / "part"
+    real_map, calls = process.map_task, []
+
+    def interrupted(task, opts, work_dir):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(task.index)
+        return real_map(task, opts, work_dir)
+
+    monkeypatch.setattr(process, "map_task", interrupted)
+    assert run("--amass-root", tree, "--output", part, "--format", "shards", *FAST) == 130
+    monkeypatch.setattr(process, "map_task", real_map)
+    assert sorted(p.name for p in part.glob("shard-*")) == ["shard-000000.npz", "shard-000001.npz"]
+    assert not (part / "manifest.json").exists()
+    # Damage what is there: a half-written temp file and a truncated shard.
+    (part / "shard-000002.npz.tmp-999").write_bytes(b"PK\x03\x04 half")
+    data = (part / "shard-000001.npz").read_bytes()
+    (part / "shard-000001.npz").write_bytes(data[:100])
+
+    assert run("--amass-root", tree, "--output", part, "--format", "shards", *FAST) == 2  # refused without --resume
+    assert run("--amass-root", tree, "--output", part, "--format", "shards", *FAST, "--resume") == 0
+    for name in sorted(p.name for p in full.iterdir()):
+        assert (part / name).read_bytes() == (full / name).read_bytes(), name
+    assert sorted(p.name for p in part.iterdir()) == sorted(p.name for p in full.iterdir())
+
+
+def test_resume_pt_and_refuse_other_flags(tree, tmp_path, monkeypatch):
+    full = tmp_path / "full.pt"
+    assert run("--amass-root", tree, "--output", full, *FAST) == 0
+    out = tmp_path / "out.pt"
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers, "write_pt", boom)  # interrupted in the reduce: every shard is done
+    assert run("--amass-root", tree, "--output", out, *FAST) == 130
+    monkeypatch.undo()
+    assert not out.exists() and (tmp_path / "out.pt.parts").is_dir()
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--stride", "10") == 2
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
+    a, b = torch.load(full, weights_only=True), torch.load(out, weights_only=True)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert torch.equal(x["motion"], y["motion"]) and torch.equal(x["actions"], y["actions"])
+        assert (x["description"], x["meta"]) == (y["description"], y["meta"])
+
+
+def test_max_samples_is_deterministic_and_stops_early(tree, tmp_path):
+    assert run("--amass-root", tree, "--output", tmp_path / "all", "--format", "shards", *FAST) == 0
+    _, motion_all, clips_all = shard_arrays(tmp_path / "all")
+    n = 5
+    assert run("--amass-root", tree, "--output", tmp_path / "cap1", "--format", "shards", *FAST,
+               "--max-samples", n) == 0
+    manifest, motion, clips = shard_arrays(tmp_path / "cap1")
+    assert len(motion) == n and clips == clips_all[:n]
+    np.testing.assert_array_equal(motion, motion_all[:n])
+    assert manifest["counts"]["files"] < 11  # stopped before reading every file
+    # Two worker processes (tasks finishing out of order) give the same bytes.
+    argv = [a if a != "1" else "2" for a in FAST]
+    assert run("--amass-root", tree, "--output", tmp_path / "cap2", "--format", "shards", *argv,
+               "--max-samples", n) == 0
+    for f in ["manifest.json"] + [s["file"] for s in manifest["shards"]]:
+        assert (tmp_path / "cap2" / f).read_bytes() == (tmp_path / "cap1" / f).read_bytes()
+
+
+def test_bad_file_is_recorded_and_exit_status_is_1(tree, tmp_path, capsys):
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["CMU"], files_per_dataset=2, seconds=(1.5, 2.0), seed=2)
+    good_clips = expected_clips(root)
+    (root / "CMU" / "01" / "01_05_poses.npz").write_bytes(b"this is not a zip file")
+    out = tmp_path / "out.pt"
+    assert run("--amass-root", root, "--output", out, *FAST) == 1
+    errors = [json.loads(line) for line in (tmp_path / "out.pt.errors.jsonl").read_text().splitlines()]
+    assert [e["file"] for e in errors] == ["CMU/01/01_05_poses.npz"]
+    assert "01_05_poses.npz" in errors[0]["reason"]
+    assert "failed               1" in capsys.readouterr().out
+    assert len(torch.load(out, weights_only=True)) == good_clips  # the good files are all there
+
+
+def test_seed_flags_and_existing_output(tree, tmp_path, capsys):
+    out = tmp_path / "seed.pt"
+    assert run("--amass_root", tree, "--output", out, "--max_samples", 4, "--batch_size", 100, *FAST) == 0
+    assert "batching is automatic" in capsys.readouterr().err
+    assert len(torch.load(out, weights_only=True)) == 4
+    assert run("--amass_root", tree, "--output", out, *FAST) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert run("--amass_root", tree, "--output", out, "--overwrite", "--max_samples", 2, *FAST) == 0
+    assert len(torch.load(out, weights_only=True)) == 2
+
+
+def test_views_and_datasets(tree, tmp_path):
+    out = tmp_path / "v.pt"
+    assert run("--amass-root", tree, "--output", out, "--datasets", "cmu", "--views", "2", "--stride", "25",
+               *FAST) == 0
+    samples = torch.load(out, weights_only=True)
+    assert {s["meta"]["dataset"] for s in samples} == {"CMU"}
+    assert [s["meta"]["view"] for s in samples[:4]] == ["front", "yaw:180", "front", "yaw:180"]
+    # Turning the camera half way round mirrors screen x about the first-frame pelvis and keeps heights.
+    a, b = samples[0]["motion"].reshape(25, 10, 2), samples[1]["motion"].reshape(25, 10, 2)
+    torch.testing.assert_close(a[..., 0], -b[..., 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(a[..., 1], b[..., 1], atol=1e-5, rtol=0)
+
+
+def test_archives_read_in_place_equal_the_extracted_tree(tree, tmp_path):
+    pytest.importorskip("amass_fast.archive")
+    archives = tmp_path / "downloads"
+    for folder in ("CMU", "BMLmovi", "KIT"):
+        synthetic.make_archive(tree, folder, archives / f"{folder}.tar.bz2", compresslevel=1)
+    assert run("--archives", archives, "--output", tmp_path / "a", "--format", "shards", *FAST) == 0
+    assert run("--amass-root", tree, "--output", tmp_path / "t", "--format", "shards", *FAST) == 0
+    _, motion_a, clips_a = shard_arrays(tmp_path / "a")
+    _, motion_t, clips_t = shard_arrays(tmp_path / "t")
+    # Archives are read in archive-name order (BMLmovi, CMU, KIT), as the tree is.
+    assert clips_a == clips_t
+    np.testing.assert_array_equal(motion_a, motion_t)
+
+
+def test_a_cut_archive_keeps_what_was_read_and_is_recorded(tree, tmp_path):
+    pytest.importorskip("amass_fast.archive")
+    archives = tmp_path / "downloads"
+    whole = synthetic.make_archive(tree, "CMU", archives / "CMU.tar.bz2", compresslevel=1)
+    data = whole.read_bytes()
+    whole.write_bytes(data[: len(data) * 2 // 3])
+    out = tmp_path / "cut.pt"
+    assert run("--archives", archives, "--output", out, *FAST) == 1
+    errors = [json.loads(line) for line in (tmp_path / "cut.pt.errors.jsonl").read_text().splitlines()]
+    assert [e["file"] for e in errors] == ["CMU.tar.bz2"]
+    # The run finished: whatever members were decoded before the cut are in the output (bzip2 decodes whole
+    # blocks, so a small archive cut anywhere may yield none).
+    assert isinstance(torch.load(out, weights_only=True), list)
+
+
+def _motion_with(tree, tmp_path, backend):
+    out = tmp_path / f"{backend}.pt"
+    argv = [a if a != "reference" else backend for a in FAST]
+    assert run("--amass-root", tree, "--output", out, "--datasets", "KIT", *argv) == 0
+    return torch.stack([s["motion"] for s in torch.load(out, weights_only=True)])
+
+
+@pytest.mark.parametrize("backend", ["auto", "numba"])
+def test_compiled_backends_agree_with_the_reference(tree, tmp_path, backend):
+    from amass_fast.kernels import available_backends
+
+    if backend != "auto" and backend not in available_backends():
+        pytest.skip(f"{backend} backend not available here")
+    expected = _motion_with(tree, tmp_path, "reference")
+    torch.testing.assert_close(_motion_with(tree, tmp_path, backend), expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.cuda
+def test_cuda_backend_agrees_with_the_reference(tree, tmp_path):
+    from amass_fast.kernels import available_backends
+
+    if "cuda" not in available_backends():
+        pytest.skip("no CUDA backend here")
+    expected = _motion_with(tree, tmp_path, "reference")
+    torch.testing.assert_close(_motion_with(tree, tmp_path, "cuda"), expected, atol=1e-4, rtol=0)
