@@ -1,0 +1,482 @@
+"""The public kernels of the hot path, and the choice of backend that runs them.
+
+    fk(poses, trans, rest_joints, parents)                      -> joints [F, J, 3]
+    resample_poses(poses, trans, src_fps, dst_fps=25.0)         -> (poses [T, P], trans [T, 3])
+    project(joints, schema="stick5", view="front")              -> sticks [F, 20]
+    convert(poses, trans, rest_joints, parents, src_fps, ...)   -> sticks [T, 20]   (one sequence, one clip)
+    convert_batch(poses, trans, seq_offsets, ..., clip_yaw)     -> motion [C, window, 20]   (ragged batch)
+
+Every function takes NumPy arrays or torch tensors (CPU or CUDA), float32 or float64, and returns the kind,
+device and dtype of its main input (``poses`` / ``joints``); other float dtypes compute and return float32,
+integer data are refused. The float64 NumPy specification of the math is ``amass_fast.reference``.
+
+Backends (``backend=``): ``"cuda"`` (amass_fast._cuda, CUDA torch tensors), ``"cpp"`` (amass_fast._core, C++ and
+OpenMP), ``"numba"`` (amass_fast.numba_backend), ``"reference"`` (amass_fast.reference, slow). ``"auto"`` picks
+cuda for CUDA tensors, else cpp where _core is built, else numba. All arguments are checked here, the same way for
+every backend, so a bad call raises a ValueError/TypeError that names the argument whichever backend runs it.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+import warnings
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+
+from amass_fast import reference
+from amass_fast.reference import NUM_BODY_JOINTS, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length
+
+__all__ = ["fk", "resample_poses", "project", "convert", "convert_batch", "available_backends",
+           "set_num_threads", "get_num_threads", "parse_view", "resampled_length", "BACKENDS"]
+
+BACKENDS = ("cuda", "cpp", "numba", "reference")
+SCHEMAS = ("stick5",)
+_MAX_JOINTS = 64  # csrc/amass_math.h kMaxJoints
+
+_modules: dict = {}
+
+
+def _load(name: str):
+    """amass_fast.<name>, or None if it does not import (cached; the error is kept for messages)."""
+    if name not in _modules:
+        try:
+            _modules[name] = importlib.import_module(f"amass_fast.{name}")
+        except ImportError as exc:
+            _modules[name] = None
+            _modules[name + ":error"] = exc
+    return _modules[name]
+
+
+def _torch():
+    """torch if the caller has imported it; a tensor cannot exist otherwise, so never import it here."""
+    return sys.modules.get("torch")
+
+
+def _is_tensor(x: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _cuda_usable() -> bool:
+    torch = _torch()
+    return _load("_cuda") is not None and torch is not None and torch.cuda.is_available()
+
+
+def available_backends() -> list:
+    """The backends that work on this machine, fastest first: "cuda" only where _cuda is built and torch sees a
+    GPU, "cpp" where _core is built, "numba" where numba imports, "reference" always."""
+    if "torch" not in sys.modules and _load("_cuda") is not None:
+        try:  # the CUDA backend takes torch tensors; only worth importing torch when _cuda exists
+            import torch  # noqa: F401
+        except ImportError:
+            pass
+    names = []
+    if _cuda_usable():
+        names.append("cuda")
+    if _load("_core") is not None:
+        names.append("cpp")
+    if _load("numba_backend") is not None:
+        names.append("numba")
+    names.append("reference")
+    return names
+
+
+def set_num_threads(n: int) -> None:
+    """Threads of the CPU backends (cpp's OpenMP loops and numba's parallel loops); n <= 0 restores the default
+    for cpp."""
+    core = _load("_core")
+    if core is not None:
+        core.set_num_threads(int(n))
+    nb = _load("numba_backend")
+    if nb is not None and int(n) > 0:
+        nb.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """Threads the cpp backend uses (1 if it is not built)."""
+    core = _load("_core")
+    return core.get_num_threads() if core is not None else 1
+
+
+def parse_view(view: Union[str, float, int]) -> Tuple[bool, float]:
+    """View name -> (top, yaw_deg): "front" -> (False, 0), "side" -> (False, 90), "top" -> (True, 0),
+    "yaw:30" / "30" / 30 -> (False, 30). The yaw turns the camera counter-clockwise (seen from above) around the
+    body from its front."""
+    if isinstance(view, (int, float, np.integer, np.floating)) and not isinstance(view, bool):
+        yaw = float(view)
+    elif isinstance(view, str):
+        name = view.strip().lower()
+        named = {"front": (False, 0.0), "side": (False, 90.0), "top": (True, 0.0)}
+        if name in named:
+            return named[name]
+        try:
+            yaw = float(name[4:] if name.startswith("yaw:") else name)
+        except ValueError:
+            yaw = math.nan
+    else:
+        raise TypeError(f"view must be a str or a number of degrees, got {type(view).__name__}")
+    if not math.isfinite(yaw):
+        raise ValueError(f"view must be 'front', 'side', 'top', 'yaw:DEGREES' or a number of degrees, got {view!r}")
+    return False, yaw
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Argument preparation: every array becomes a C-contiguous NumPy array (CPU backends) or torch tensor (cuda).
+
+class _Call:
+    """One public call: its name (for messages), compute dtype, where the data live and which backend runs."""
+
+    def __init__(self, op: str, main: Any, main_name: str, backend: str):
+        self.op = op
+        self.tensor = _is_tensor(main)
+        self.device = main.device if self.tensor else None
+        on_cuda = self.tensor and main.device.type == "cuda"
+        self.dtype = self._compute_dtype(main, main_name)
+        self.backend = self._resolve(backend, on_cuda)
+
+    def _compute_dtype(self, x: Any, name: str) -> np.dtype:
+        if self.tensor:
+            torch = _torch()
+            if not x.is_floating_point():
+                raise TypeError(f"{self.op}: `{name}` must hold floats (float32 or float64), got {x.dtype}")
+            return np.dtype(np.float64 if x.dtype == torch.float64 else np.float32)
+        kind = np.asarray(x).dtype
+        if kind.kind != "f":
+            raise TypeError(f"{self.op}: `{name}` must hold floats (float32 or float64), got {kind}")
+        return np.dtype(np.float64 if kind == np.float64 else np.float32)
+
+    def _resolve(self, backend: str, on_cuda: bool) -> str:
+        if backend not in BACKENDS + ("auto",):
+            raise ValueError(f"{self.op}: backend must be one of auto, {', '.join(BACKENDS)}; got {backend!r}")
+        if backend == "auto":
+            if on_cuda:
+                if _cuda_usable():
+                    return "cuda"
+                warnings.warn("amass_fast._cuda is not available: computing on the CPU and copying back",
+                              RuntimeWarning, stacklevel=4)
+            return next(b for b, module in (("cpp", "_core"), ("numba", "numba_backend"), ("reference", "reference"))
+                        if _load(module) is not None)
+        if backend == "cuda":
+            if not on_cuda:
+                raise ValueError(f"{self.op}: backend='cuda' needs CUDA torch tensors, got "
+                                 f"{'a CPU tensor' if self.tensor else 'a NumPy array'}: move the data with "
+                                 f".cuda() or use backend='cpp'")
+            if not _cuda_usable():
+                error = _modules.get("_cuda:error")
+                raise RuntimeError(f"{self.op}: backend='cuda' is unavailable here ("
+                                   + (f"amass_fast._cuda does not import: {error}; rebuild with AMASS_FAST_CUDA=ON"
+                                      if error else "torch sees no GPU") + ")")
+        if backend == "cpp" and _load("_core") is None:
+            raise RuntimeError(f"{self.op}: backend='cpp' is unavailable: amass_fast._core does not import "
+                               f"({_modules.get('_core:error')}); build it with tools/build_inplace.sh or "
+                               f"`pip install .`")
+        if backend == "numba" and _load("numba_backend") is None:
+            raise RuntimeError(f"{self.op}: backend='numba' is unavailable: {_modules.get('numba_backend:error')}")
+        return backend
+
+    # -- arrays -------------------------------------------------------------------------------------------------
+
+    def floats(self, x: Any, name: str, shape: tuple):
+        """A float array in the compute dtype, on the compute device; shape: ints, None (any) or ('>=', n)."""
+        if _is_tensor(x):
+            if not x.is_floating_point():
+                raise TypeError(f"{self.op}: `{name}` must hold floats, got {x.dtype}")
+            self.check_shape(tuple(x.shape), name, shape)
+            torch = _torch()
+            dtype = torch.float64 if self.dtype == np.float64 else torch.float32
+            if self.backend == "cuda":
+                return x.detach().to(device=self.device, dtype=dtype).contiguous()
+            return x.detach().to(device="cpu", dtype=dtype).contiguous().numpy()
+        a = np.asarray(x)
+        if a.dtype.kind not in "f":
+            raise TypeError(f"{self.op}: `{name}` must hold floats, got {a.dtype}")
+        self.check_shape(a.shape, name, shape)
+        a = np.ascontiguousarray(a, dtype=self.dtype)
+        return self.to_device(a) if self.backend == "cuda" else a
+
+    def host(self, x: Any, name: str, dtype: type, shape: tuple) -> np.ndarray:
+        """A small index / rate array on the host (checked here), int64 or float64."""
+        a = x.detach().cpu().numpy() if _is_tensor(x) else np.asarray(x)
+        if dtype is np.int64 and a.dtype.kind not in "iu":
+            raise TypeError(f"{self.op}: `{name}` must hold integers, got {a.dtype}")
+        if dtype is np.float64 and a.dtype.kind not in "iuf":
+            raise TypeError(f"{self.op}: `{name}` must hold numbers, got {a.dtype}")
+        self.check_shape(a.shape, name, shape)
+        return np.ascontiguousarray(a, dtype=dtype)
+
+    def to_device(self, a: np.ndarray):
+        """A host array as the compute backend wants it (a CUDA tensor for cuda, unchanged otherwise)."""
+        if self.backend != "cuda":
+            return a
+        return _torch().from_numpy(np.ascontiguousarray(a)).to(self.device)
+
+    def check_shape(self, got: tuple, name: str, want: tuple) -> None:
+        ok = len(got) == len(want) and all(
+            w is None or (g >= w[1] if isinstance(w, tuple) else g == w) for g, w in zip(got, want))
+        if not ok:
+            text = ", ".join("*" if w is None else (f">={w[1]}" if isinstance(w, tuple) else str(w)) for w in want)
+            raise ValueError(f"{self.op}: `{name}` must have shape ({text}{',' if len(want) == 1 else ''}), "
+                             f"got {tuple(got)}")
+
+    def empty(self, shape: tuple):
+        if self.backend == "cuda":
+            torch = _torch()
+            return torch.empty(shape, device=self.device,
+                               dtype=torch.float64 if self.dtype == np.float64 else torch.float32)
+        return np.empty(shape, dtype=self.dtype)
+
+    def result(self, a):
+        """The computed array as the caller's kind and device (NumPy stays NumPy)."""
+        if self.backend == "cuda" or not self.tensor:
+            return a
+        out = _torch().from_numpy(np.ascontiguousarray(a, dtype=self.dtype))
+        return out if self.device.type == "cpu" else out.to(self.device)
+
+    def stream(self) -> int:
+        return _torch().cuda.current_stream(self.device).cuda_stream
+
+    def device_guard(self):
+        return _torch().cuda.device(self.device)
+
+
+def _shape(x: Any) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _check_parents(call: _Call, parents: Any, num_joints: int) -> np.ndarray:
+    parents = call.host(parents, "parents", np.int64, (("min", num_joints),))
+    p = parents[:num_joints]
+    if num_joints > _MAX_JOINTS:
+        raise ValueError(f"{call.op}: at most {_MAX_JOINTS} joints are supported, got {num_joints}")
+    bad = np.flatnonzero((p < 0) | (p >= np.arange(num_joints)))
+    bad = bad[bad > 0]
+    if p[0] >= 0 or len(bad):
+        j = 0 if p[0] >= 0 else int(bad[0])
+        raise ValueError(f"{call.op}: `parents` must have parents[0] = -1 and 0 <= parents[j] < j for j >= 1 "
+                         f"(the joints in chain order); parents[{j}] = {int(p[j])}")
+    return parents
+
+
+def _positive_rate(call: _Call, value: Any, name: str) -> float:
+    rate = float(value)
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"{call.op}: `{name}` must be a positive, finite frame rate, got {value!r}")
+    return rate
+
+
+def _view_mode(call: _Call, schema: str, view: Union[str, float]) -> Tuple[int, float]:
+    if schema not in SCHEMAS:
+        raise ValueError(f"{call.op}: schema must be one of {', '.join(SCHEMAS)}; got {schema!r}")
+    top, yaw = parse_view(view)
+    return (VIEW_TOP if top else VIEW_FRONT), yaw
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public kernels.
+
+def fk(poses, trans, rest_joints, parents, backend: str = "auto"):
+    """Forward kinematics: poses [F, >=3J] axis-angle, trans [F, 3], rest_joints [J, 3] (one body's rest-pose
+    joints), parents int [J] (parents[0] = -1, parents[j] < j) -> world joint positions [F, J, 3]."""
+    call = _Call("fk", poses, "poses", backend)
+    rest = call.floats(rest_joints, "rest_joints", (None, 3))
+    J = rest.shape[0]
+    if not 1 <= J <= _MAX_JOINTS:
+        raise ValueError(f"fk: `rest_joints` must hold 1..{_MAX_JOINTS} joints, got {J}")
+    pose_arr = call.floats(poses, "poses", (None, ("min", 3 * J)))
+    F = pose_arr.shape[0]
+    trans_arr = call.floats(trans, "trans", (F, 3))
+    par = _check_parents(call, parents, J)[:J].copy()
+    if call.backend in ("numba", "reference"):
+        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").fk
+        return call.result(np.asarray(fn(pose_arr, trans_arr, rest, par), dtype=call.dtype))
+    out = call.empty((F, J, 3))
+    if call.backend == "cuda":
+        with call.device_guard():
+            _load("_cuda").fk(pose_arr, trans_arr, rest, par, out, stream=call.stream())
+        return out
+    _load("_core").fk(pose_arr, trans_arr, rest, par, out)
+    return call.result(out)
+
+
+def resample_poses(poses, trans, src_fps: float, dst_fps: float = 25.0, backend: str = "auto"):
+    """Resample by time from src_fps to dst_fps: each rotation (3 axis-angle values) slerped, translation lerped
+    between the two neighbouring source frames. poses [F, P] (P a multiple of 3), trans [F, 3] ->
+    (poses [T, P], trans [T, 3]) with T = reference.resampled_length(F, src_fps, dst_fps)."""
+    call = _Call("resample_poses", poses, "poses", backend)
+    pose_arr = call.floats(poses, "poses", (None, None))
+    F, P = pose_arr.shape
+    if F < 1 or P % 3:
+        raise ValueError(f"resample_poses: `poses` must be [F >= 1, 3K] (axis-angle triples), got {(F, P)}")
+    trans_arr = call.floats(trans, "trans", (F, 3))
+    src, dst = _positive_rate(call, src_fps, "src_fps"), _positive_rate(call, dst_fps, "dst_fps")
+    if call.backend in ("numba", "reference"):
+        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").resample_poses
+        out_p, out_t = fn(pose_arr, trans_arr, src, dst)
+        return call.result(np.asarray(out_p, dtype=call.dtype)), call.result(np.asarray(out_t, dtype=call.dtype))
+    T = resampled_length(F, src, dst)
+    out_p, out_t = call.empty((T, P)), call.empty((T, 3))
+    if call.backend == "cuda":
+        with call.device_guard():
+            _load("_cuda").resample_poses(pose_arr, trans_arr, src, dst, out_p, out_t, stream=call.stream())
+        return out_p, out_t
+    _load("_core").resample_poses(pose_arr, trans_arr, src, dst, out_p, out_t)
+    return call.result(out_p), call.result(out_t)
+
+
+def project(joints, schema: str = "stick5", view: Union[str, float] = "front", backend: str = "auto"):
+    """World joints of one clip [F, >=22, 3] (AMASS frame, Z up) -> stick lines [F, 20] in screen space (metres;
+    x right, y up). ``view``: "front" (the body faces the camera at frame 0), "side", "top", or a yaw in degrees."""
+    call = _Call("project", joints, "joints", backend)
+    view_mode, yaw = _view_mode(call, schema, view)
+    arr = call.floats(joints, "joints", (None, ("min", NUM_BODY_JOINTS), 3))
+    F = arr.shape[0]
+    if F < 1:
+        raise ValueError("project: `joints` has no frames")
+    if call.backend in ("numba", "reference"):
+        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").project
+        return call.result(np.asarray(fn(arr, yaw_deg=yaw, view_mode=view_mode), dtype=call.dtype))
+    out = call.empty((F, STICK_DIM))
+    if call.backend == "cuda":
+        kp, cam = call.empty((1, F, 8, 3)), call.empty((1, 5))
+        clip_len = call.to_device(np.array([F], dtype=np.int64))
+        clip_yaw = call.to_device(np.array([yaw], dtype=np.float64))
+        with call.device_guard():
+            _load("_cuda").project(arr, clip_len, clip_yaw, view_mode, kp, cam, out, stream=call.stream())
+        return out
+    _load("_core").project(arr, yaw, view_mode, out)
+    return call.result(out)
+
+
+def convert(poses, trans, rest_joints, parents, src_fps: float, dst_fps: float = 25.0, schema: str = "stick5",
+            view: Union[str, float] = "front", backend: str = "auto"):
+    """One sequence -> stick lines [T, 20] at dst_fps: resample, FK and projection fused in one pass (one clip
+    covering all T = reference.resampled_length(F, src_fps, dst_fps) frames). poses [F, >=66], trans [F, 3],
+    rest_joints [>=22, 3], parents int [>=22]."""
+    call = _Call("convert", poses, "poses", backend)
+    view_mode, yaw = _view_mode(call, schema, view)
+    shape = _shape(poses)
+    F = shape[0] if len(shape) == 2 else 0
+    if F < 1:
+        raise ValueError(f"convert: `poses` must be [F >= 1, >=66], got shape {shape}")
+    src, dst = _positive_rate(call, src_fps, "src_fps"), _positive_rate(call, dst_fps, "dst_fps")
+    T = resampled_length(F, src, dst)
+    rest = rest_joints if _is_tensor(rest_joints) else np.asarray(rest_joints)
+    call.check_shape(_shape(rest), "rest_joints", (("min", NUM_BODY_JOINTS), 3))
+    rest = rest[None]  # one sequence
+    one = np.zeros(1, dtype=np.int64)
+    return convert_batch(poses, trans, np.array([0, F]), np.array([src]), rest, parents, one, one,
+                         np.array([T]), np.array([yaw]), dst_fps=dst, window=T, top=view_mode == VIEW_TOP,
+                         backend=backend)[0]
+
+
+def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_yaw,
+                  *, dst_fps: float = 25.0, window: int = 250, top: bool = False, backend: str = "auto",
+                  out: Optional[Any] = None):
+    """Ragged batch: S sequences concatenated along frames, C clips (windows) over them -> motion [C, window, 20].
+
+    poses [N, >=66] axis-angle, trans [N, 3]: all sequences' source frames, concatenated.
+    seq_offsets int [S + 1]: sequence s owns rows seq_offsets[s]:seq_offsets[s + 1] (strictly increasing).
+    seq_fps [S]: each sequence's frame rate. rest_joints [S, >=22, 3]: each sequence's rest-pose joints.
+    parents int [>=22]: the chain; only the 22 body joints are evaluated.
+    clip_seq int [C]: each clip's sequence. clip_start int [C]: its first frame, counted in dst_fps frames from
+    the sequence start. clip_len int [C]: its valid frames (1..window); frames at and after clip_len repeat the
+    last valid one. clip_yaw [C]: camera yaw in degrees relative to the body's facing at the clip's first frame.
+    top: the ground-plane view instead (clip_yaw ignored). Each clip must lie inside its sequence's
+    reference.resampled_length(frames, fps, dst_fps) output frames.
+    out: optional [C, window, 20] array to fill (same kind, device and dtype as the result); it is returned.
+    Semantics exactly those of amass_fast.reference.convert_batch.
+    """
+    call = _Call("convert_batch", poses, "poses", backend)
+    window = int(window)
+    if window < 1:
+        raise ValueError(f"convert_batch: `window` must be >= 1, got {window}")
+    dst = _positive_rate(call, dst_fps, "dst_fps")
+    pose_arr = call.floats(poses, "poses", (None, ("min", 3 * NUM_BODY_JOINTS)))
+    N = pose_arr.shape[0]
+    trans_arr = call.floats(trans, "trans", (N, 3))
+    offsets = call.host(seq_offsets, "seq_offsets", np.int64, (None,))
+    S = len(offsets) - 1
+    if S < 0:
+        raise ValueError("convert_batch: `seq_offsets` must have S + 1 >= 1 entries")
+    if offsets[0] < 0 or offsets[-1] > N or np.any(np.diff(offsets) < 1):
+        raise ValueError(f"convert_batch: `seq_offsets` must increase strictly (every sequence >= 1 frame) within "
+                         f"0..{N} (the rows of poses), got {offsets.tolist() if S < 8 else offsets}")
+    fps = call.host(seq_fps, "seq_fps", np.float64, (S,))
+    if not np.all(np.isfinite(fps) & (fps > 0)):
+        raise ValueError("convert_batch: `seq_fps` must be positive and finite")
+    rest = call.floats(rest_joints, "rest_joints", (S, ("min", NUM_BODY_JOINTS), 3))
+    par = _check_parents(call, parents, NUM_BODY_JOINTS)
+    cseq = call.host(clip_seq, "clip_seq", np.int64, (None,))
+    C = len(cseq)
+    cstart = call.host(clip_start, "clip_start", np.int64, (C,))
+    clen = call.host(clip_len, "clip_len", np.int64, (C,))
+    yaw = call.host(clip_yaw, "clip_yaw", np.float64, (C,))
+    if C:
+        if cseq.min() < 0 or cseq.max() >= S:
+            raise ValueError(f"convert_batch: `clip_seq` must name sequences 0..{S - 1}, got {cseq.min()}..{cseq.max()}")
+        if clen.min() < 1 or clen.max() > window:
+            raise ValueError(f"convert_batch: `clip_len` must be in 1..window = {window}, got "
+                             f"{clen.min()}..{clen.max()}")
+        if not np.all(np.isfinite(yaw)):
+            raise ValueError("convert_batch: `clip_yaw` must be finite")
+        frames = np.diff(offsets)[cseq]
+        lengths = np.floor((frames - 1) * dst / fps[cseq] + reference.LENGTH_EPS).astype(np.int64) + 1
+        outside = np.flatnonzero((cstart < 0) | (cstart + clen > lengths))
+        if len(outside):
+            c = int(outside[0])
+            raise ValueError(f"convert_batch: clip {c} covers output frames {cstart[c]}..{cstart[c] + clen[c] - 1} "
+                             f"but its sequence {cseq[c]} has {lengths[c]} frames at {dst} fps")
+    result = _check_out(call, out, (C, window, STICK_DIM))
+    view_mode = VIEW_TOP if top else VIEW_FRONT
+    if call.backend in ("numba", "reference"):
+        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").convert_batch
+        motion = fn(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw,
+                    dst_fps=dst, window=window, view_mode=view_mode)
+        if result is None:
+            return call.result(np.asarray(motion, dtype=call.dtype))
+        result[...] = motion if not _is_tensor(result) else _torch().from_numpy(np.asarray(motion, call.dtype))
+        return out
+    target = result if result is not None else call.empty((C, window, STICK_DIM))
+    if call.backend == "cuda":
+        dev = call.to_device
+        kp, cam = call.empty((C, window, 8, 3)), call.empty((C, 5))
+        with call.device_guard():
+            _load("_cuda").convert_batch(pose_arr, trans_arr, dev(offsets), dev(fps), rest, par, dev(cseq),
+                                         dev(cstart), dev(clen), dev(yaw), dst, view_mode, kp, cam, target,
+                                         stream=call.stream())
+        return target
+    _load("_core").convert_batch(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw, dst,
+                                 view_mode, target)
+    return out if out is not None else call.result(target)
+
+
+def _check_out(call: _Call, out: Any, shape: tuple):
+    """The array the backend writes into, from a caller's `out` (None: allocate); wrong kind/dtype/shape raise."""
+    if out is None:
+        return None
+    want_kind = "a CUDA tensor" if call.backend == "cuda" else ("a torch tensor" if call.tensor else "a NumPy array")
+    if call.tensor != _is_tensor(out):
+        raise TypeError(f"{call.op}: `out` must be {want_kind} like `poses`, got {type(out).__name__}")
+    if _is_tensor(out):
+        torch = _torch()
+        want = torch.float64 if call.dtype == np.float64 else torch.float32
+        if out.dtype != want:
+            raise TypeError(f"{call.op}: `out` must have dtype {want}, got {out.dtype}")
+        if out.device != call.device:
+            raise ValueError(f"{call.op}: `out` must be on {call.device}, got {out.device}")
+        call.check_shape(tuple(out.shape), "out", shape)
+        if not out.is_contiguous():
+            raise ValueError(f"{call.op}: `out` must be contiguous")
+        if call.backend == "cuda":
+            return out
+        if out.device.type != "cpu":  # computed on the CPU for a CUDA caller: fill a host copy, then copy back
+            raise ValueError(f"{call.op}: `out` on {out.device} needs backend='cuda'")
+        return out.detach().numpy() if call.backend == "cpp" else out
+    if out.dtype != call.dtype:
+        raise TypeError(f"{call.op}: `out` must have dtype {call.dtype}, got {out.dtype}")
+    call.check_shape(out.shape, "out", shape)
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{call.op}: `out` must be C-contiguous and writeable")
+    return out

@@ -1,0 +1,501 @@
+// Per-frame math of the hot path, shared by the CPU loops (core_module.cpp) and the CUDA kernels (kernels.cuh).
+//
+// This header mirrors amass_fast/reference.py function by function, with the same names:
+//   rodrigues, aa_to_quat, quat_slerp, quat_to_mat, quat_to_aa, joint_chain, resampled_length, source_position,
+//   interpolate_frame, stick_keypoints, clip_camera, project_keypoints
+// plus three per-output-frame compositions used by both backends (fk_frame, resample_frame, output_keypoints).
+//
+// Everything is templated on the float type T of the data (float or double). Time and index math
+// (resampled_length, source_position) is double always, so rates like 59.99999 fps do not drift in float32.
+// No allocation, no exceptions, no globals: every function runs unchanged on the host and on the device.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#if defined(__CUDACC__)
+#define AF_HD __host__ __device__ __forceinline__
+#else
+#define AF_HD inline
+#endif
+
+namespace af {
+
+constexpr int kMaxJoints = 64;  // longest skeleton a chain may have (SMPL-X has 55)
+constexpr int kNumBodyJoints = 22;
+constexpr int kNumKeypoints = 8;
+constexpr int kStickDim = 20;
+
+// Same constants as reference.py.
+constexpr double kSmallAngle = 1e-4;
+constexpr double kSlerpLerpDot = 1.0 - 1e-6;
+constexpr double kLengthEps = 1e-6;
+
+enum ViewMode : int { kViewFront = 0, kViewTop = 1 };
+
+// SMPL joint indices used by stick5.
+constexpr int kPelvis = 0, kLHip = 1, kRHip = 2, kLAnkle = 7, kRAnkle = 8, kHead = 15;
+constexpr int kLShoulder = 16, kRShoulder = 17, kLWrist = 20, kRWrist = 21;
+// Rows of the keypoint record written by stick_keypoints.
+constexpr int kKpHead = 0, kKpNeck = 1, kKpLWrist = 2, kKpRWrist = 3, kKpPelvis = 4, kKpLAnkle = 5, kKpRAnkle = 6,
+              kKpLeftAxis = 7;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers: libm calls picked by type (sinf for float), so device code never silently promotes to double.
+
+AF_HD float msin(float x) { return sinf(x); }
+AF_HD double msin(double x) { return sin(x); }
+AF_HD float mcos(float x) { return cosf(x); }
+AF_HD double mcos(double x) { return cos(x); }
+AF_HD float macos(float x) { return acosf(x); }
+AF_HD double macos(double x) { return acos(x); }
+AF_HD float msqrt(float x) { return sqrtf(x); }
+AF_HD double msqrt(double x) { return sqrt(x); }
+AF_HD float matan2(float y, float x) { return atan2f(y, x); }
+AF_HD double matan2(double y, double x) { return atan2(y, x); }
+// sin and cos of one angle in one call (CUDA and glibc have sincos; elsewhere two calls).
+#if defined(__CUDACC__) || defined(__GLIBC__)
+AF_HD void msincos(float x, float* s, float* c) { sincosf(x, s, c); }
+AF_HD void msincos(double x, double* s, double* c) { sincos(x, s, c); }
+#else
+AF_HD void msincos(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
+AF_HD void msincos(double x, double* s, double* c) { *s = sin(x); *c = cos(x); }
+#endif
+
+template <typename T>
+struct Quat {
+  T w, x, y, z;
+};
+
+template <typename T>
+struct Mat3 {
+  T m[9];  // row-major
+};
+
+// The kinematic tree of one call, passed by value (to kernels as an argument, no device array needed).
+// need_pos / need_rot: bit j set when joint j's position / world rotation must be computed. fk sets all bits;
+// convert sets only what stick5 reads (its joints and their ancestors; rotations of their parents), which skips
+// the feet and the rotations of the leaves.
+struct Skeleton {
+  int32_t parents[kMaxJoints];
+  int32_t num_joints;
+  uint64_t need_pos;
+  uint64_t need_rot;
+};
+
+AF_HD bool has_bit(uint64_t mask, int j) { return (mask >> j) & 1u; }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rotations.
+
+// R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I.
+template <typename T>
+AF_HD Mat3<T> rodrigues(const T* aa) {
+  const T x = aa[0], y = aa[1], z = aa[2];
+  const T t2 = x * x + y * y + z * z;
+  const T t = msqrt(t2);
+  T a, b;
+  if (t < T(kSmallAngle)) {
+    a = T(1) - t2 / T(6);
+    b = T(0.5) - t2 / T(24);
+  } else {
+    a = msin(t) / t;
+    b = (T(1) - mcos(t)) / t2;
+  }
+  const T d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
+  Mat3<T> r;
+  r.m[0] = d + b * x * x;
+  r.m[1] = b * x * y - a * z;
+  r.m[2] = b * x * z + a * y;
+  r.m[3] = b * x * y + a * z;
+  r.m[4] = d + b * y * y;
+  r.m[5] = b * y * z - a * x;
+  r.m[6] = b * x * z - a * y;
+  r.m[7] = b * y * z + a * x;
+  r.m[8] = d + b * z * z;
+  return r;
+}
+
+// q = (cos(t/2), sin(t/2)/t * aa).
+template <typename T>
+AF_HD Quat<T> aa_to_quat(const T* aa) {
+  const T t2 = aa[0] * aa[0] + aa[1] * aa[1] + aa[2] * aa[2];
+  const T t = msqrt(t2);
+  T sin_half, cos_half;
+  msincos(T(0.5) * t, &sin_half, &cos_half);
+  const T s = t < T(kSmallAngle) ? T(0.5) - t2 / T(48) : sin_half / t;
+  return {cos_half, s * aa[0], s * aa[1], s * aa[2]};
+}
+
+// Shortest-path slerp; alpha = 0 gives q0, alpha = 1 gives +-q1. Weights w0 = sin((1-a) t) / sin t and
+// w1 = sin(a t) / sin t, with sin((1-a) t) = sin t cos(a t) - cos t sin(a t) so that one sincos serves both, and
+// sin t = sqrt((1 - d)(1 + d)) (accurate in float32 too: 1 - d is exact for d near 1).
+template <typename T>
+AF_HD Quat<T> quat_slerp(const Quat<T>& q0, const Quat<T>& q1, T alpha) {
+  T d = q0.w * q1.w + q0.x * q1.x + q0.y * q1.y + q0.z * q1.z;
+  T sign = T(1);
+  if (d < T(0)) {
+    sign = T(-1);
+    d = -d;
+  }
+  T w0, w1;
+  if (d > T(kSlerpLerpDot)) {
+    w0 = T(1) - alpha;
+    w1 = alpha;
+  } else {
+    const T theta = macos(d);
+    const T sin_theta = msqrt((T(1) - d) * (T(1) + d));
+    T s, c;
+    msincos(alpha * theta, &s, &c);
+    w1 = s / sin_theta;
+    w0 = c - d * w1;
+  }
+  w1 *= sign;
+  Quat<T> q = {w0 * q0.w + w1 * q1.w, w0 * q0.x + w1 * q1.x, w0 * q0.y + w1 * q1.y, w0 * q0.z + w1 * q1.z};
+  const T inv = T(1) / msqrt(q.w * q.w + q.x * q.x + q.y * q.y + q.z * q.z);
+  return {q.w * inv, q.x * inv, q.y * inv, q.z * inv};
+}
+
+template <typename T>
+AF_HD Mat3<T> quat_to_mat(const Quat<T>& q) {
+  const T w = q.w, x = q.x, y = q.y, z = q.z;
+  Mat3<T> r;
+  r.m[0] = T(1) - T(2) * (y * y + z * z);
+  r.m[1] = T(2) * (x * y - w * z);
+  r.m[2] = T(2) * (x * z + w * y);
+  r.m[3] = T(2) * (x * y + w * z);
+  r.m[4] = T(1) - T(2) * (x * x + z * z);
+  r.m[5] = T(2) * (y * z - w * x);
+  r.m[6] = T(2) * (x * z - w * y);
+  r.m[7] = T(2) * (y * z + w * x);
+  r.m[8] = T(1) - T(2) * (x * x + y * y);
+  return r;
+}
+
+// Inverse of aa_to_quat, angle in [0, pi].
+template <typename T>
+AF_HD void quat_to_aa(const Quat<T>& q, T* aa) {
+  T w = q.w, x = q.x, y = q.y, z = q.z;
+  if (w < T(0)) {
+    w = -w;
+    x = -x;
+    y = -y;
+    z = -z;
+  }
+  const T n = msqrt(x * x + y * y + z * z);
+  const T k = n < T(kSmallAngle) ? T(2) / w : T(2) * matan2(n, w) / n;  // t = 2 atan2(n, w) ~ 2 n / w
+  aa[0] = k * x;
+  aa[1] = k * y;
+  aa[2] = k * z;
+}
+
+template <typename T>
+AF_HD Mat3<T> mat_mul(const Mat3<T>& a, const Mat3<T>& b) {
+  Mat3<T> r;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      r.m[3 * i + j] = a.m[3 * i] * b.m[j] + a.m[3 * i + 1] * b.m[3 + j] + a.m[3 * i + 2] * b.m[6 + j];
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The joint chain.
+
+// Local rotations of one frame, computed when joint_chain asks for joint j (each is used once, so nothing is
+// stored: on the GPU a [J] array of matrices would live in slow local memory).
+template <typename T>
+struct AxisAngleRotations {  // fk: Rodrigues of the pose row
+  const T* pose;
+  AF_HD Mat3<T> operator()(int j) const { return rodrigues(pose + 3 * j); }
+};
+
+template <typename T>
+struct InterpolatedRotations {  // convert: slerp between two source rows
+  const T* pose0;
+  const T* pose1;
+  T alpha;
+  AF_HD Mat3<T> operator()(int j) const {
+    return quat_to_mat(quat_slerp(aa_to_quat(pose0 + 3 * j), aa_to_quat(pose1 + 3 * j), alpha));
+  }
+};
+
+// World joint positions pos [J, 3] from local rotations rot(j) and rest joints rest [J, 3]; parents[j] < j.
+// The root rotates about its own rest position, then moves by trans (as smplx does):
+//   p_0 = rest_0 + trans;  G_0 = R_0;  p_j = p_parent + G_parent (rest_j - rest_parent);  G_j = G_parent R_j.
+// Only the joints in skel.need_pos / skel.need_rot are computed; rot(j) is called only where need_rot has j.
+// MaxJ bounds skel.num_joints (checked by the caller); it sizes the local array, which matters on the GPU.
+template <int MaxJ, typename T, typename Rotations>
+AF_HD void joint_chain(const Rotations& rot, const T* rest, const Skeleton& skel, const T* trans, T* pos) {
+  Mat3<T> G[MaxJ];
+  G[0] = rot(0);
+  pos[0] = rest[0] + trans[0];
+  pos[1] = rest[1] + trans[1];
+  pos[2] = rest[2] + trans[2];
+  for (int j = 1; j < skel.num_joints; ++j) {
+    const int q = skel.parents[j];
+    if (has_bit(skel.need_pos, j)) {
+      const T* g = G[q].m;
+      const T dx = rest[3 * j] - rest[3 * q], dy = rest[3 * j + 1] - rest[3 * q + 1],
+              dz = rest[3 * j + 2] - rest[3 * q + 2];
+      pos[3 * j] = pos[3 * q] + (g[0] * dx + g[1] * dy + g[2] * dz);
+      pos[3 * j + 1] = pos[3 * q + 1] + (g[3] * dx + g[4] * dy + g[5] * dz);
+      pos[3 * j + 2] = pos[3 * q + 2] + (g[6] * dx + g[7] * dy + g[8] * dz);
+    }
+    if (has_bit(skel.need_rot, j)) G[j] = mat_mul(G[q], rot(j));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time.
+
+// Output frames k = 0 .. floor((F - 1) / src_fps * dst_fps), i.e. every 1/dst_fps s inside the source.
+AF_HD int64_t resampled_length(int64_t num_frames, double src_fps, double dst_fps) {
+  return static_cast<int64_t>(floor(static_cast<double>(num_frames - 1) * dst_fps / src_fps + kLengthEps)) + 1;
+}
+
+struct SourcePosition {
+  int64_t i0, i1;
+  double alpha;  // weight of i1
+};
+
+// Output frame k is at t = k / dst_fps s, source position s = k * src_fps / dst_fps, from k, never accumulated.
+AF_HD SourcePosition source_position(int64_t k, int64_t num_frames, double src_fps, double dst_fps) {
+  const double s = static_cast<double>(k) * src_fps / dst_fps;
+  const double f = floor(s);
+  if (f >= static_cast<double>(num_frames - 1)) return {num_frames - 1, num_frames - 1, 0.0};
+  if (f < 0.0) return {0, 0, 0.0};
+  const int64_t i0 = static_cast<int64_t>(f);
+  return {i0, i0 + 1, s - f};
+}
+
+// The rotations (lazily, see InterpolatedRotations) and the translation t [3] between source frames sp.i0 and
+// sp.i1. poses: the sequence's first frame, row stride pose_stride; trans: its first translation, row stride 3.
+template <typename T>
+AF_HD InterpolatedRotations<T> interpolate_frame(const T* poses, int64_t pose_stride, const T* trans,
+                                                 const SourcePosition& sp, T* t) {
+  const T alpha = static_cast<T>(sp.alpha);
+  for (int i = 0; i < 3; ++i) t[i] = (T(1) - alpha) * trans[3 * sp.i0 + i] + alpha * trans[3 * sp.i1 + i];
+  return {poses + sp.i0 * pose_stride, poses + sp.i1 * pose_stride, alpha};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stick schema and camera.
+
+// The 7 stick5 points plus the body's left axis (left hip - right hip) as row 7. joints: [>=22, 3]; kp: [8, 3].
+template <typename T>
+AF_HD void stick_keypoints(const T* joints, T* kp) {
+  for (int i = 0; i < 3; ++i) {
+    kp[3 * kKpHead + i] = joints[3 * kHead + i];
+    kp[3 * kKpNeck + i] = T(0.5) * (joints[3 * kLShoulder + i] + joints[3 * kRShoulder + i]);
+    kp[3 * kKpLWrist + i] = joints[3 * kLWrist + i];
+    kp[3 * kKpRWrist + i] = joints[3 * kRWrist + i];
+    kp[3 * kKpPelvis + i] = T(0.5) * (joints[3 * kLHip + i] + joints[3 * kRHip + i]);
+    kp[3 * kKpLAnkle + i] = joints[3 * kLAnkle + i];
+    kp[3 * kKpRAnkle + i] = joints[3 * kRAnkle + i];
+    kp[3 * kKpLeftAxis + i] = joints[3 * kLHip + i] - joints[3 * kRHip + i];
+  }
+}
+
+// The lower of the two ankles of one frame's keypoints (a clip's floor is the minimum over its frames).
+template <typename T>
+AF_HD T lowest_ankle_z(const T* kp) {
+  const T l = kp[3 * kKpLAnkle + 2], r = kp[3 * kKpRAnkle + 2];
+  return l < r ? l : r;
+}
+
+// Camera of one clip as cam [5] = (right_x, right_y, origin_x, origin_y, origin_z); see reference.clip_camera.
+// front: right = the body's left axis on the ground at the first frame, turned counter-clockwise by yaw_deg
+// (the camera orbits the body); origin = first-frame pelvis (x, y) and the clip's lowest ankle (z).
+// top: right = world x, origin = first-frame pelvis (x, y).
+template <typename T>
+AF_HD void clip_camera(const T* first_kp, T min_ankle_z, double yaw_deg, int view_mode, T* cam) {
+  cam[2] = first_kp[3 * kKpPelvis];
+  cam[3] = first_kp[3 * kKpPelvis + 1];
+  if (view_mode == kViewTop) {
+    cam[0] = T(1);
+    cam[1] = T(0);
+    cam[4] = T(0);
+    return;
+  }
+  T lx = first_kp[3 * kKpLeftAxis], ly = first_kp[3 * kKpLeftAxis + 1];
+  T n = msqrt(lx * lx + ly * ly);
+  if (n < T(1e-9)) {  // hips vertical (lying on a side): no facing, keep the world axes
+    lx = T(1);
+    ly = T(0);
+    n = T(1);
+  }
+  lx /= n;
+  ly /= n;
+  const double yaw = yaw_deg * (3.14159265358979323846 / 180.0);
+  const T c = static_cast<T>(cos(yaw)), s = static_cast<T>(sin(yaw));
+  cam[0] = c * lx - s * ly;
+  cam[1] = s * lx + c * ly;
+  cam[4] = min_ankle_z;
+}
+
+// One frame of stick5 lines [20] in screen space from keypoints [8, 3] and a clip camera [5].
+template <typename T>
+AF_HD void project_keypoints(const T* kp, const T* cam, int view_mode, T* out) {
+  constexpr int kLines[5][2] = {{kKpHead, kKpNeck}, {kKpNeck, kKpLWrist}, {kKpNeck, kKpRWrist},
+                                {kKpPelvis, kKpLAnkle}, {kKpPelvis, kKpRAnkle}};
+  const T rx = cam[0], ry = cam[1], ox = cam[2], oy = cam[3], oz = cam[4];
+  for (int line = 0; line < 5; ++line) {
+    for (int end = 0; end < 2; ++end) {
+      const T* p = kp + 3 * kLines[line][end];
+      T sx, sy;
+      if (view_mode == kViewTop) {
+        sx = p[0] - ox;
+        sy = p[1] - oy;
+      } else {
+        sx = (p[0] - ox) * rx + (p[1] - oy) * ry;
+        sy = p[2] - oz;
+      }
+      out[4 * line + 2 * end] = sx;
+      out[4 * line + 2 * end + 1] = sy;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per-output-frame compositions: one call = one thread's work in the CUDA kernels and one loop body on the CPU.
+
+// fk of one frame: pose row [>=3J] axis-angle, trans [3], rest [J, 3] -> pos [J, 3].
+template <typename T>
+AF_HD void fk_frame(const T* pose, const T* trans, const T* rest, const Skeleton& skel, T* pos) {
+  joint_chain<kMaxJoints>(AxisAngleRotations<T>{pose}, rest, skel, trans, pos);
+}
+
+// Output frame k of resample_poses: every one of the num_rot rotations slerped, translation lerped.
+template <typename T>
+AF_HD void resample_frame(const T* poses, int64_t pose_stride, const T* trans, int64_t num_frames, int num_rot,
+                          double src_fps, double dst_fps, int64_t k, T* out_pose, T* out_trans) {
+  const SourcePosition sp = source_position(k, num_frames, src_fps, dst_fps);
+  const T* p0 = poses + sp.i0 * pose_stride;
+  const T* p1 = poses + sp.i1 * pose_stride;
+  const T alpha = static_cast<T>(sp.alpha);
+  for (int j = 0; j < num_rot; ++j)
+    quat_to_aa(quat_slerp(aa_to_quat(p0 + 3 * j), aa_to_quat(p1 + 3 * j), alpha), out_pose + 3 * j);
+  for (int i = 0; i < 3; ++i) out_trans[i] = (T(1) - alpha) * trans[3 * sp.i0 + i] + alpha * trans[3 * sp.i1 + i];
+}
+
+// Keypoints [8, 3] of output frame k of one sequence (poses/trans point at its first source frame): resample at
+// time k / dst_fps, chain the joints, pick the stick's points. This is the fused convert path; it evaluates the
+// 22 body joints only (skel.num_joints == kNumBodyJoints).
+template <typename T>
+AF_HD void output_keypoints(const T* poses, int64_t pose_stride, const T* trans, int64_t num_frames, double src_fps,
+                            double dst_fps, int64_t k, const T* rest, const Skeleton& skel, T* kp) {
+  T t[3];
+  T pos[3 * kNumBodyJoints];
+  const auto rot = interpolate_frame(poses, pose_stride, trans, source_position(k, num_frames, src_fps, dst_fps), t);
+  joint_chain<kNumBodyJoints>(rot, rest, skel, t, pos);
+  stick_keypoints(pos, kp);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batch work items. Each *_item function is the whole work of one CUDA thread (kernels.cuh) and one iteration of
+// an OpenMP loop (core_module.cpp), so both backends run the same code per output frame / per clip.
+// The argument structs hold raw pointers into c-contiguous arrays and are passed to kernels by value.
+
+template <typename T>
+struct FkBatch {
+  const T* poses;       // [F, pose_stride]
+  int64_t pose_stride;  // >= 3 J
+  const T* trans;       // [F, 3]
+  const T* rest;        // [J, 3]
+  Skeleton skel;        // J = skel.num_joints
+  int64_t num_frames;
+  T* out;  // [F, J, 3]
+};
+
+template <typename T>
+AF_HD void fk_item(const FkBatch<T>& a, int64_t f) {
+  fk_frame(a.poses + f * a.pose_stride, a.trans + 3 * f, a.rest, a.skel, a.out + f * 3 * a.skel.num_joints);
+}
+
+template <typename T>
+struct ResampleBatch {
+  const T* poses;       // [F, pose_stride]
+  int64_t pose_stride;  // P = 3 * num_rot
+  const T* trans;       // [F, 3]
+  int64_t num_frames;
+  int num_rot;
+  double src_fps, dst_fps;
+  int64_t out_frames;  // resampled_length(F, src_fps, dst_fps)
+  T* out_poses;        // [out_frames, pose_stride]
+  T* out_trans;        // [out_frames, 3]
+};
+
+template <typename T>
+AF_HD void resample_item(const ResampleBatch<T>& a, int64_t k) {
+  resample_frame(a.poses, a.pose_stride, a.trans, a.num_frames, a.num_rot, a.src_fps, a.dst_fps, k,
+                 a.out_poses + k * a.pose_stride, a.out_trans + 3 * k);
+}
+
+// Clips: C windows of `window` output frames. Keypoints come either from sequences (convert_batch: poses ...
+// clip_start) or from given world joints of one clip (project: joints, with C = 1 and window = frames).
+template <typename T>
+struct ClipBatch {
+  // convert_batch sources: S sequences concatenated along frames.
+  const T* poses;              // [N, pose_stride]
+  int64_t pose_stride;         // >= 66
+  const T* trans;              // [N, 3]
+  const int64_t* seq_offsets;  // [S + 1]
+  const double* seq_fps;       // [S]
+  const T* rest;               // [S, rest_stride / 3, 3]
+  int64_t rest_stride;         // >= 66
+  Skeleton skel;               // the 22 body joints, stick joints only
+  double dst_fps;
+  const int64_t* clip_seq;    // [C]
+  const int64_t* clip_start;  // [C] first output frame, counted in dst_fps frames from the sequence start
+  // project source: world joints [window, joint_stride / 3, 3] of one clip.
+  const T* joints;
+  int64_t joint_stride;
+  // Clips.
+  const int64_t* clip_len;  // [C] valid frames, 1..window
+  const double* clip_yaw;   // [C] camera yaw, degrees
+  int64_t num_clips, window;
+  int view_mode;
+  T* kp;   // scratch [C, window, 8, 3]: keypoints of the valid frames
+  T* cam;  // scratch [C, 5]: clip_camera of each clip
+  T* out;  // [C, window, 20]
+};
+
+// Pass A (convert_batch), item i = c * window + k: keypoints of valid output frame k of clip c.
+template <typename T>
+AF_HD void clip_keypoints_item(const ClipBatch<T>& a, int64_t i) {
+  const int64_t c = i / a.window, k = i - c * a.window;
+  if (k >= a.clip_len[c]) return;  // padding: pass C copies the last valid frame
+  const int64_t s = a.clip_seq[c];
+  const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
+  output_keypoints(a.poses + first * a.pose_stride, a.pose_stride, a.trans + 3 * first, num_frames, a.seq_fps[s],
+                   a.dst_fps, a.clip_start[c] + k, a.rest + s * a.rest_stride, a.skel, a.kp + i * 3 * kNumKeypoints);
+}
+
+// Pass A (project), item k: keypoints of frame k of the given joints.
+template <typename T>
+AF_HD void joint_keypoints_item(const ClipBatch<T>& a, int64_t k) {
+  stick_keypoints(a.joints + k * a.joint_stride, a.kp + k * 3 * kNumKeypoints);
+}
+
+// Pass B, item c: the camera of clip c (first-frame keypoints, lowest ankle over its valid frames).
+template <typename T>
+AF_HD void clip_camera_item(const ClipBatch<T>& a, int64_t c) {
+  const T* kp = a.kp + c * a.window * 3 * kNumKeypoints;
+  T min_z = lowest_ankle_z(kp);
+  for (int64_t k = 1; k < a.clip_len[c]; ++k) {
+    const T z = lowest_ankle_z(kp + k * 3 * kNumKeypoints);
+    min_z = z < min_z ? z : min_z;
+  }
+  clip_camera(kp, min_z, a.clip_yaw[c], a.view_mode, a.cam + 5 * c);
+}
+
+// Pass C, item i = c * window + k: sticks of output frame k; frames past clip_len hold the last valid frame.
+template <typename T>
+AF_HD void clip_project_item(const ClipBatch<T>& a, int64_t i) {
+  const int64_t c = i / a.window, k = i - c * a.window;
+  const int64_t last = a.clip_len[c] - 1;
+  const int64_t src = c * a.window + (k < last ? k : last);
+  project_keypoints(a.kp + src * 3 * kNumKeypoints, a.cam + 5 * c, a.view_mode, a.out + i * kStickDim);
+}
+
+}  // namespace af
