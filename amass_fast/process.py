@@ -22,7 +22,8 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
@@ -125,7 +126,7 @@ def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
         rel, fps, _ = loaded.files[seq]
         start_s = window.start / opts.dst_fps
         if w not in labels:
-            labels[w] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps)
+            labels[w] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps)
         lab = labels[w]
         rows.append(c)
         actions.append(lab.actions)
@@ -288,10 +289,22 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
 
     parent_converts = opts.backend == "cuda"  # workers load; the one device converts in the parent
     if jobs <= 1:
-        for task in tasks:
-            if enough():
-                break
-            record(existing(task) or map_task(task, opts, str(work_dir)))
+        # One process: a thread loads the next task while this one converts and writes (file reads, zlib's CRC
+        # check and the C++ kernels release the GIL), so a run costs about max(load, convert), not their sum.
+        with ThreadPoolExecutor(1) as loader:
+            queued: deque = deque()  # loads in flight, in task order
+            for task in tasks:
+                if enough():
+                    break
+                info = existing(task)
+                if info is None:
+                    queued.append(loader.submit(load_task, task, opts))
+                while queued and (info is not None or len(queued) > 1):
+                    record(finish_task(queued.popleft().result(), opts, str(work_dir)))
+                if info is not None:
+                    record(info)
+            while queued and not enough():
+                record(finish_task(queued.popleft().result(), opts, str(work_dir)))
         return [infos[i] for i in sorted(infos)]
 
     work = load_task if parent_converts else map_task

@@ -92,17 +92,17 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tree, tmp_path, m
     assert run("--amass-root", tree, "--output", full, "--format", "shards", *FAST) == 0
 
     part = tmp_path / "part"
-    real_map, calls = process.map_task, []
+    real_finish, calls = process.finish_task, []
 
-    def interrupted(task, opts, work_dir):
+    def interrupted(loaded, opts, work_dir):  # Ctrl-C while the third task converts
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(task.index)
-        return real_map(task, opts, work_dir)
+        calls.append(loaded.index)
+        return real_finish(loaded, opts, work_dir)
 
-    monkeypatch.setattr(process, "map_task", interrupted)
+    monkeypatch.setattr(process, "finish_task", interrupted)
     assert run("--amass-root", tree, "--output", part, "--format", "shards", *FAST) == 130
-    monkeypatch.setattr(process, "map_task", real_map)
+    monkeypatch.setattr(process, "finish_task", real_finish)
     assert sorted(p.name for p in part.glob("shard-*")) == ["shard-000000.npz", "shard-000001.npz"]
     assert not (part / "manifest.json").exists()
     # Damage what is there: a half-written temp file and a truncated shard.
