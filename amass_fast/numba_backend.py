@@ -179,6 +179,9 @@ def interpolate_frame(poses, trans, i0, i1, alpha, num_joints, rot, t):
     """Local rotations into rot [J, 3, 3] and translation into t [3], between source frames i0 and i1."""
     for j in range(num_joints):
         q0 = aa_to_quat(poses[i0, 3 * j:3 * j + 3])
+        if alpha == 0.0:  # on a source frame: no slerp (as reference.interpolate_frame)
+            quat_to_mat(q0, rot[j])
+            continue
         q1 = aa_to_quat(poses[i1, 3 * j:3 * j + 3])
         quat_to_mat(quat_slerp(q0, q1, alpha), rot[j])
     for r in range(3):
