@@ -13,8 +13,15 @@ Run `amass-fast extract --measure ARCHIVE` to repeat the measurement on your mac
 
 Safety: only regular files whose names AMASS uses (.npz, .txt, .md, LICENSE, README) are written, and only
 inside the output folder. Absolute names, `..`, backslashes, symlinks, hardlinks, devices and fifos are
-refused and reported; nothing is written through a symlink that already exists under the output folder. Each
-file is written under a temporary name and renamed when complete, so a file under its final name is whole.
+refused and reported; nothing is written through a symlink that already exists under the output folder. A second
+member with the name of an earlier one is refused too (the first is kept). Each file is written under a temporary
+name and renamed when complete, so a file under its final name is whole.
+
+Damage: a file that is not bzip2 (e.g. a login page saved as .tar.bz2) is refused before decoding. tarfile stops
+quietly at the first unreadable header, so after the last member the rest of the stream is read to its end: it
+must be zero padding (anything else means damaged data), and the decoder checks every block's CRC on the way.
+A damaged block is only detected at its end, so a file completed just before the error can hold damaged bytes:
+the .npz's own CRC-32 catches that when it is loaded (`amass-fast verify --full`).
 
 Idempotence: after an archive is fully unpacked, `OUT/.amass_fast/extracted/ARCHIVE.json` records its size,
 mtime and the SHA-256 of its first MiB; an unchanged archive whose folders are still there is skipped.
@@ -94,6 +101,7 @@ def open_bzip2(path: PathLike, decoder: Optional[str] = None, threads: Optional[
         how = "pip install indexed_bzip2" if decoder == "indexed_bzip2" else "install lbzip2 (e.g. apt install lbzip2)"
         raise ArchiveError(f"bzip2 decoder {decoder!r} is not available here ({how}); available: "
                            f"{', '.join(available_decoders())}")
+    _check_magic(path)
     if decoder == "indexed_bzip2":
         import indexed_bzip2
         with indexed_bzip2.open(os.fspath(path), parallelization=threads) as stream:
@@ -104,6 +112,18 @@ def open_bzip2(path: PathLike, decoder: Optional[str] = None, threads: Optional[
         try:
             yield proc.stdout
             proc.stdout.read()  # drain, so that lbzip2 reaches the end and reports a truncated stream
+        except Exception:
+            # An error while reading is often only the symptom (an empty or short stream) of lbzip2 failing:
+            # when lbzip2 has stopped with an error, its message is the one to report.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+            if proc.returncode is None:
+                proc.kill()
+            elif proc.returncode != 0:
+                err = proc.stderr.read().decode(errors="replace").strip()
+                raise ArchiveError(f"{path}: lbzip2 failed ({err or f'exit status {proc.returncode}'}); the archive "
+                                   f"is corrupt or incomplete: download it again (amass-fast download)") from None
+            raise
         except BaseException:
             proc.kill()
             raise
@@ -118,6 +138,33 @@ def open_bzip2(path: PathLike, decoder: Optional[str] = None, threads: Optional[
     else:
         with bz2.open(path, "rb") as stream:
             yield stream
+
+
+def _check_magic(path: PathLike) -> None:
+    """Refuse a file that is not bzip2 before a decoder sees it, with a message that says what it is."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except FileNotFoundError:
+        raise ArchiveError(f"{path}: no such archive; download it first (amass-fast download)") from None
+    if head.startswith(b"BZh"):
+        return
+    text = head.lstrip().lower()
+    what = ("a web page (HTML), perhaps a login or licence page saved under the archive's name"
+            if text.startswith((b"<!doctype", b"<html", b"<head", b"<?xml")) else
+            "empty" if not head else "not a bzip2 archive (it does not start with 'BZh')")
+    raise ArchiveError(f"{path}: {what}; download it again (amass-fast download, after accepting the dataset's "
+                       f"licence on the AMASS website)")
+
+
+def _check_tar_end(tar: tarfile.TarFile, archive: PathLike) -> None:
+    """tarfile ends quietly at the first unreadable header: what follows the last member must be zero padding.
+    Reading it to the end also makes the decoder check the remaining blocks' CRCs and the end of the stream."""
+    while chunk := tar.fileobj.read(_CHUNK):
+        if chunk.strip(b"\0"):
+            where = f"after member {tar.members[-1].name!r}" if tar.members else "at its start"
+            raise ArchiveError(f"{archive}: damaged: unreadable tar data {where}; the archive is corrupt: "
+                               f"download it again (amass-fast download)")
 
 
 def measure_decoders(archive: PathLike, repeats: int = 3) -> dict[str, float]:
@@ -184,16 +231,29 @@ def iter_archive_members(archive: PathLike, decoder: Optional[str] = None,
     anything. Unsafe members are skipped and passed to `on_refused(name, reason)` (default: printed to stderr).
     The name is relative to the AMASS root (its first part is the dataset folder), ready for load_sequence."""
     on_refused = on_refused or _report_refused(str(archive))
+    seen: set[str] = set()
     with _reading(archive), open_bzip2(archive, decoder, threads) as stream, \
             tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
-            reason = refusal_reason(member)
+            reason = refusal_reason(member) or _duplicate(member, seen)
             if reason is not None:
                 on_refused(member.name, reason)
                 continue
             name = safe_member_name(member.name)
             if member.isreg() and keep(name):
                 yield name, tar.extractfile(member).read()
+        _check_tar_end(tar, archive)
+
+
+def _duplicate(member: tarfile.TarInfo, seen: set[str]) -> Optional[str]:
+    """Why a file member repeats an earlier one's name (None if it does not); records the name."""
+    if not member.isreg():
+        return None
+    name = safe_member_name(member.name)
+    if name in seen:
+        return "duplicate name: an earlier member of the same name was kept"
+    seen.add(name)
+    return None
 
 
 @contextlib.contextmanager
@@ -287,10 +347,11 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
     report = ExtractReport(archive=archive.name, decoder=decoder)
     out_dir.mkdir(parents=True, exist_ok=True)
     folders: set[str] = set()
+    seen: set[str] = set()
     with _reading(archive), open_bzip2(archive, decoder, threads) as stream, \
             tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
-            reason = refusal_reason(member)
+            reason = refusal_reason(member) or _duplicate(member, seen)
             name = safe_member_name(member.name)
             if reason is None and member.isreg() and not is_kept(name):
                 report.ignored += 1
@@ -312,6 +373,7 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
                     continue
                 report.bytes += _write_member(tar, member, dest, progress)
                 report.files += 1
+        _check_tar_end(tar, archive)
     report.folders = sorted(folders)
     report.seconds = time.perf_counter() - start
     marker = _marker_path(out_dir, archive)

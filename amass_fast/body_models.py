@@ -21,6 +21,8 @@ import io
 import os
 import pickle
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -252,8 +254,14 @@ def _gender_of(path: Path, gender: Optional[str]) -> str:
 def _load_file(path: str, mtime_ns: int, size: int, gender: str) -> BodyModel:
     """Cached by path, modification time and size, so the pipeline can ask for a model per sequence."""
     if path.endswith(".pkl"):
-        with open(path, "rb") as fh:
-            data = _RestrictedUnpickler(fh, path).load()
+        try:
+            with open(path, "rb") as fh:
+                data = _RestrictedUnpickler(fh, path).load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            if isinstance(exc, BodyModelError):
+                raise
+            raise BodyModelError(f"{path}: not a readable model pickle ({type(exc).__name__}: {exc}); the file is "
+                                 f"truncated or corrupt: re-download the model file") from None
         if not isinstance(data, dict):
             raise BodyModelError(f"{path}: holds a {type(data).__name__}, not a dict of model arrays")
         data = {k: _plain(v, path, k) for k, v in data.items()}
@@ -262,8 +270,8 @@ def _load_file(path: str, mtime_ns: int, size: int, gender: str) -> BodyModel:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 data = {k: npz[k] for k in ("J_regressor", "v_template", "shapedirs", "kintree_table") if k in npz}
-        except (OSError, ValueError) as exc:
-            raise BodyModelError(f"{path}: not a readable model .npz ({exc}); re-download the model file") from exc
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise BodyModelError(f"{path}: not a readable model .npz ({exc}); re-download the model file") from None
         return _skeleton_from_arrays(data, path, gender)
     raise BodyModelError(f"{path}: model files end in .npz or .pkl")
 
@@ -272,10 +280,12 @@ def _skeleton_from_arrays(data: dict, path: str, gender: str) -> BodyModel:
     missing = [k for k in ("J_regressor", "v_template", "shapedirs", "kintree_table") if k not in data]
     if missing:
         raise BodyModelError(f"{path}: missing {', '.join(missing)}; this is not an SMPL+H/SMPL-X model file")
-    regressor = np.asarray(data["J_regressor"], dtype=np.float64)
-    v_template = np.asarray(data["v_template"], dtype=np.float64)
-    shapedirs = np.asarray(data["shapedirs"], dtype=np.float64)
-    kintree = np.asarray(data["kintree_table"])
+    try:
+        regressor, v_template, shapedirs = (np.asarray(data[k], dtype=np.float64)
+                                            for k in ("J_regressor", "v_template", "shapedirs"))
+        kintree = np.asarray(data["kintree_table"], dtype=np.int64)
+    except (ValueError, TypeError) as exc:
+        raise BodyModelError(f"{path}: a model array is not numeric ({exc}); re-download the model file") from None
     if shapedirs.ndim == 2:
         shapedirs = shapedirs[:, :, None]
     V = v_template.shape[0] if v_template.ndim == 2 else -1
@@ -290,7 +300,7 @@ def _skeleton_from_arrays(data: dict, path: str, gender: str) -> BodyModel:
         raise BodyModelError(f"{path}: {J} joints; expected 52 (SMPL+H), 55 (SMPL-X) or 24 (SMPL)")
     if kintree.ndim != 2 or kintree.shape != (2, J):
         raise BodyModelError(f"{path}: kintree_table has shape {kintree.shape}, expected [2, {J}]")
-    parents = kintree[0].astype(np.int64)
+    parents = kintree[0].copy()
     parents[0] = -1   # stored as 2**32 - 1 (or anything): the root has no parent
     if np.any(parents[1:] >= np.arange(1, J)) or np.any(parents[1:] < 0):
         raise BodyModelError(f"{path}: kintree_table parents are not ordered (parents[j] < j); file is corrupt")
@@ -303,6 +313,9 @@ def _skeleton_from_arrays(data: dict, path: str, gender: str) -> BodyModel:
     R = regressor[:, used]
     J_template = R @ v_template[used]
     J_shapedirs = np.einsum("jv,vcb->jcb", R, shapedirs[used, :, :num_betas])
+    if not (np.isfinite(J_template).all() and np.isfinite(J_shapedirs).all()):
+        raise BodyModelError(f"{path}: NaN or infinite values in the joint data (J_regressor, v_template or "
+                             f"shapedirs); the file is corrupt: re-download the model file")
     return BodyModel(kind, parents, names, J_template, J_shapedirs, path, gender)
 
 

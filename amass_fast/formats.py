@@ -11,6 +11,9 @@ bytes. Files without `poses` but with `betas` (`shape.npz`, `*_stagei.npz`) are 
 Safety: every file is opened with `allow_pickle=False` and only the keys needed are read, so the marker
 dictionaries (object arrays) in SMPL-X files are never unpickled.
 
+Size: every array's declared size (its .npy header) is checked against the zip member's size and against
+MAX_ARRAY_BYTES before anything is allocated, so a forged header or a zip bomb is refused, not read.
+
 Dtypes: poses/trans in float32 or float64 are kept as they are (trans follows poses); float16 is widened to
 float32. Integer, boolean or complex poses are refused: AMASS poses are axis-angle radians, and integers there
 mean the file is not what its name says.
@@ -33,6 +36,8 @@ WIDTH_TO_KIND = {156: "smplh", 165: "smplx", 72: "smpl"}
 KIND_LABEL = {"smplh": "SMPL+H", "smplx": "SMPL-X", "smpl": "SMPL"}
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
 MAX_FPS = 1000.0  # no motion-capture system in AMASS records faster; anything above is a broken header
+# The largest AMASS files hold ~100 MB of poses; an array declaring more than this is a broken or hostile header.
+MAX_ARRAY_BYTES = 1 << 30
 NO_MOTION_NAMES = ("shape.npz",)
 NO_MOTION_SUFFIXES = ("_stagei.npz",)
 
@@ -126,9 +131,34 @@ def _short(exc: BaseException) -> str:
     return text if len(text) < 120 else text[:117] + "..."
 
 
+def _member(npz: np.lib.npyio.NpzFile, key: str) -> str:
+    """The zip member that holds `key` (numpy stores it as KEY.npy)."""
+    return key + ".npy" if key + ".npy" in npz.zip.NameToInfo else key
+
+
+def _check_size(npz: np.lib.npyio.NpzFile, key: str, name: str) -> None:
+    """Refuse, before numpy allocates it, an array whose header declares more than the member holds (a truncated
+    or forged file) or more than MAX_ARRAY_BYTES (a zip bomb)."""
+    member = npz.zip.NameToInfo.get(_member(npz, key))
+    if member is None or not member.filename.endswith(".npy"):
+        return  # not an array: _read refuses it
+    shape, dtype = _header(npz, key, name)
+    if dtype.hasobject:
+        return  # never read: _read refuses object arrays
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > MAX_ARRAY_BYTES:
+        raise FormatError(f"{name}: {key!r} declares {declared / 1e9:.3g} GB of data (shape {shape}), more than "
+                          f"the {MAX_ARRAY_BYTES / 1e9:.3g} GB limit for one array; refusing to read it (a broken or "
+                          f"hostile file): {_REEXTRACT}")
+    if declared > member.file_size:
+        raise FormatError(f"{name}: {key!r} declares {declared} bytes (shape {shape}) but its zip member holds only "
+                          f"{member.file_size}; the file is truncated or forged: {_REEXTRACT}")
+
+
 def _read(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
+    _check_size(npz, key, name)
     try:
-        return npz[key]
+        value = npz[key]
     except ValueError as exc:
         if "pickle" in str(exc):
             raise FormatError(f"{name}: key {key!r} is an object array, which would need unpickling; refusing "
@@ -137,12 +167,16 @@ def _read(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, RuntimeError) as exc:
         raise FormatError(f"{name}: key {key!r} is unreadable ({_short(exc)}); the file is truncated or "
                           f"corrupt: {_REEXTRACT}") from None
+    if not isinstance(value, np.ndarray):  # numpy hands back raw bytes for a member that is not an .npy array
+        raise FormatError(f"{name}: key {key!r} is not a numpy array (no .npy header); the file is corrupt or not "
+                          f"AMASS data: {_REEXTRACT}")
+    return value
 
 
 def _header(npz: np.lib.npyio.NpzFile, key: str, name: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of one member from its .npy header, without reading its data."""
     try:
-        with npz.zip.open(key + ".npy") as f:
+        with npz.zip.open(_member(npz, key)) as f:
             version = np.lib.format.read_magic(f)
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read(f)
@@ -290,6 +324,8 @@ def probe_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[S
         if skipped is not None:
             return skipped
         _require(npz, "trans", name)
+        for key in ("poses", "trans"):
+            _check_size(npz, key, name)
         shape, dtype = _header(npz, "poses", name)
         width = _check_poses_header(shape, dtype, name)
         _check_trans_header(*_header(npz, "trans", name), shape[0], name)

@@ -79,8 +79,9 @@ class ClipLabel:
 
 
 def stable_seed(*parts: object) -> int:
-    """A seed that is the same in every process and every run (Python's hash() is randomised per process)."""
-    return int.from_bytes(hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest(), "little")
+    """A seed that is the same in every process and every run (Python's hash() is randomised per process).
+    surrogateescape: file names that are not UTF-8 (Linux allows any bytes) still hash, and stably."""
+    return int.from_bytes(hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little")
 
 
 def specificity(action: str) -> int:

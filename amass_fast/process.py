@@ -474,8 +474,11 @@ def _prepare(output: Path, fmt: str, run_flags: dict, resume: bool, overwrite: b
                     f"rerun with the same flags, or --overwrite to start again")
         writers.remove_temporaries(work_dir)
         (work_dir / writers.MANIFEST_NAME).unlink(missing_ok=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    writers.write_json(work_dir / RUN_FILE, run_flags)
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        writers.write_json(work_dir / RUN_FILE, run_flags)
+    except OSError as exc:  # read-only folder, a file in the way, no space
+        return f"cannot write to {exc.filename or work_dir}: {exc.strerror or exc}; choose a writable --output"
     return None
 
 
@@ -535,14 +538,18 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(clips=seen["clips"], frames_s=f"{rate:,.0f}", refresh=False)
         bar.update(info["counts"]["files"])
 
-    try:
-        infos = execute(plan_tasks(iter(items), args.batch_files), opts, work_dir, jobs=jobs,
-                        resume=args.resume, max_samples=args.max_samples, on_done=on_done)
-    finally:
-        bar.close()
     manifest = {"amass_fast": __version__, "numpy": np.__version__, "backend": opts.backend,
                 "flags": {**run_flags, "max_samples": args.max_samples}, "window": opts.window, "fps": opts.dst_fps}
-    totals = reduce(infos, work_dir, output, fmt, args.max_samples, manifest)
+    try:
+        try:
+            infos = execute(plan_tasks(iter(items), args.batch_files), opts, work_dir, jobs=jobs,
+                            resume=args.resume, max_samples=args.max_samples, on_done=on_done)
+        finally:
+            bar.close()
+        totals = reduce(infos, work_dir, output, fmt, args.max_samples, manifest)
+    except OSError as exc:  # disk full, quota, a folder gone read-only: finished shards stay whole
+        return _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}; free some space or fix the "
+                     f"folder, then rerun the same command with --resume")
     print(summary_table(totals, time.perf_counter() - started, opts.backend, output))
     if totals["failed"]:
         print(f"{totals['failed']} file(s) failed: see {output}.errors.jsonl (file, reason); the other files are "
