@@ -398,10 +398,13 @@ def find_archives(paths: list[PathLike]) -> list[Path]:
 
 
 def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, decoder: Optional[str] = None,
-                force: bool = False, show_progress: bool = True) -> list[ExtractReport]:
+                force: bool = False, show_progress: Optional[bool] = None) -> list[ExtractReport]:
     """Extract several archives at once (threads: the decoders release the GIL). Each archive's decoder gets
-    cpu_count / jobs threads. A failed archive gives a report with status "failed"; the others go on."""
+    cpu_count / jobs threads. A failed archive gives a report with status "failed"; the others go on.
+    Progress bars go to stderr; `show_progress=None` shows them only on a terminal (stacked bars garble logs)."""
     from tqdm import tqdm
+
+    hide = None if show_progress is None else not show_progress
 
     archives = [Path(a) for a in archives]
     jobs = max(1, min(jobs, len(archives) or 1))
@@ -414,7 +417,7 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
             slot = slots.pop(0)
         try:
             with tqdm(desc=archive.name, unit="B", unit_scale=True, position=slot, leave=False,
-                      disable=not show_progress, file=sys.stderr) as bar:
+                      disable=hide, file=sys.stderr) as bar:
                 return extract_archive(archive, out_dir, decoder, threads, force, bar)
         except ArchiveError as exc:
             return ExtractReport(archive=archive.name, status="failed", decoder=decoder or "", error=str(exc))
@@ -423,7 +426,7 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
                 slots.append(slot)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(archives), desc="archives", unit="archive", position=jobs, disable=not show_progress,
+            tqdm(total=len(archives), desc="archives", unit="archive", position=jobs, disable=hide,
                  file=sys.stderr) as overall:
         reports = []
         for report in pool.map(one, archives):
@@ -437,8 +440,9 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archives", nargs="+", default=["data/downloads"], metavar="PATH",
                         help="archives, or folders holding *.tar.bz2 (default: data/downloads)")
-    parser.add_argument("--out", default="data/amass", help="the AMASS root to extract into (default: data/amass)")
-    parser.add_argument("--jobs", type=int, default=2, help="archives extracted at once (default: 2)")
+    parser.add_argument("--out", default="data/amass", metavar="DIR",
+                        help="the AMASS root to extract into (default: data/amass)")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="archives extracted at once (default: 2)")
     parser.add_argument("--decoder", choices=DECODERS, default=None,
                         help="bzip2 decoder (default: the fastest available: %s)" % ", ".join(available_decoders()))
     parser.add_argument("--force", action="store_true", help="extract again even when already extracted")
@@ -454,14 +458,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         archives = find_archives(args.archives)
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"amass-fast extract: {exc}", file=sys.stderr)
         return 2
     if not archives:
-        print(f"error: no .tar.bz2 archives in {' '.join(args.archives)}; download them first "
+        print(f"amass-fast extract: no .tar.bz2 archives in {' '.join(args.archives)}; download them first "
               f"(amass-fast download) or pass --archives", file=sys.stderr)
         return 2
     reports = extract_all(archives, args.out, jobs=args.jobs, decoder=args.decoder, force=args.force)
-    print(f"{'archive':32s} {'status':9s} {'files':>6s} {'MB':>9s} {'ignored':>7s} {'refused':>7s} {'s':>7s}  decoder")
+    head = f"{'archive':32s} {'status':9s} {'files':>6s} {'MB':>9s} {'ignored':>7s} {'refused':>7s} {'s':>7s}  decoder"
+    print(f"{head}\n{'-' * len(head)}")
     for r in reports:
         print(f"{r.archive:32s} {r.status:9s} {r.files:6d} {r.bytes / 1e6:9.1f} {r.ignored:7d} {len(r.refused):7d} "
               f"{r.seconds:7.1f}  {r.decoder}")

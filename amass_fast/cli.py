@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 from typing import Optional, Sequence
 
 # (subcommand, module, one-line help), in the order a user meets them.
@@ -25,6 +26,38 @@ COMMANDS = [
     ("bench", "amass_fast.bench", "measure conversion throughput per backend beside smplx"),
     ("selftest", "amass_fast.selftest", "run self-checks on this machine (e.g. --hostile inputs)"),
 ]
+
+# Examples shown at the end of each command's --help, after the module's own epilog (if any).
+EXAMPLES = {
+    "demo": ["amass-fast demo", "amass-fast demo --out /tmp/demo --backend numba"],
+    "datasets": ["amass-fast datasets", "amass-fast datasets --model smplx",
+                 "amass-fast datasets --json > catalog.json"],
+    "download": ["export AMASS_USERNAME=you@example.org   # the password is asked for, or AMASS_PASSWORD",
+                 "amass-fast download                     # the recommended set -> data/downloads",
+                 "amass-fast download --datasets CMU ACCAD --jobs 4",
+                 "amass-fast download --from-dir ~/Downloads   # archives saved by hand in a browser"],
+    "extract": ["amass-fast extract                      # data/downloads/*.tar.bz2 -> data/amass",
+                "amass-fast extract --archives data/downloads/CMU.tar.bz2 --out data/amass"],
+    "verify": ["amass-fast verify data/amass", "amass-fast verify data/amass --full --json > verify.json"],
+    "process": ["amass-fast process                      # data/amass -> data/amass_stick_data.pt",
+                "amass-fast process --archives data/downloads --max-samples 1000 --output small.pt",
+                "amass-fast process --format shards --views 4 --babel babel_v1.0_release --jobs 8",
+                "amass-fast process --resume             # finish an interrupted run with the same flags"],
+    "labels": ["amass-fast labels                       # data/amass, built-in label sources only",
+               "amass-fast labels --amass-root data/amass --babel babel_v1.0_release --humanml3d HumanML3D"],
+    "preview": ["amass-fast preview data/amass_stick_data.pt --index 3 --out walk.gif",
+                "amass-fast preview data/amass_stick_shards --grid 12 --out sheet.png"],
+    "bench": ["amass-fast bench --quick", "amass-fast bench --threads 8 --json > bench.json"],
+    "selftest": ["amass-fast selftest --hostile", "amass-fast selftest --hostile --groups archives download --json"],
+}
+
+
+def _epilog(module_epilog: Optional[str], command: str, width: int = 78) -> str:
+    """The module's epilog wrapped to `width`, then the command's examples (kept as written)."""
+    parts = [textwrap.fill(module_epilog, width)] if module_epilog else []
+    if command in EXAMPLES:
+        parts.append("examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command]))
+    return "\n\n".join(parts)
 
 
 def _module_for(command: str) -> str:
@@ -42,9 +75,11 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"amass-fast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # keeps the examples' layout
         if name == command:  # only the chosen command's module is imported
             importlib.import_module(module).add_arguments(p)
+            p.epilog = _epilog(p.epilog, name)
     return parser
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Union
 
@@ -43,7 +44,11 @@ class StickClips(Dataset):
             self._pid = None
         elif self.path.is_file():
             self.manifest = None
-            self._samples = torch.load(self.path, weights_only=True)
+            try:
+                self._samples = torch.load(self.path, weights_only=True)
+            except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:  # never retried with weights_only=False
+                raise ValueError(f"{self.path}: not a clips file written by `amass-fast process` (torch.load: "
+                                 f"{type(exc).__name__}); pass its .pt output or shards folder") from exc
             if not isinstance(self._samples, list):
                 raise ValueError(f"{self.path}: holds a {type(self._samples).__name__}, expected a list of samples")
         else:

@@ -19,7 +19,9 @@ SHOWN_CLIPS = 5
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"folder for the synthetic tree, the clips and the previews (default ./{DEFAULT_OUT})")
-    parser.add_argument("--backend", default="auto", help="kernel backend (default auto)")
+    from amass_fast.process import BACKENDS
+
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend (default auto)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     status = process.run(parser.parse_args(["--amass-root", str(tree), "--output", str(output), "--overwrite",
                                             "--backend", args.backend]))
     if status != 0:
-        print(f"demo: processing failed (exit status {status}); see the messages above", file=sys.stderr)
+        print(f"amass-fast demo: processing failed (exit status {status}); see the messages above", file=sys.stderr)
         return status
 
     samples = torch.load(output, weights_only=True)

@@ -658,14 +658,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=catalog.MODELS, default="smplh", help="body model release (default smplh)")
     parser.add_argument("--gender", choices=catalog.GENDERS, default="gender_specific",
                         help="gender_specific (default) or neutral (SMPL-X only)")
-    parser.add_argument("--out", default="data/downloads", help="folder for the archives (default data/downloads)")
-    parser.add_argument("--jobs", type=int, default=2, help="archives downloaded at once (default 2)")
-    parser.add_argument("--base-url", default=None,
+    parser.add_argument("--out", default="data/downloads", metavar="DIR",
+                        help="folder for the archives (default data/downloads)")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="archives downloaded at once (default 2)")
+    parser.add_argument("--base-url", default=None, metavar="URL",
                         help=f"server address (default ${BASE_URL_ENV} or {catalog.DEFAULT_BASE_URL})")
     parser.add_argument("--from-dir", metavar="DIR",
                         help="import archives you downloaded by hand (CMU.tar.bz2, CMU_SMPLH_G.tar.bz2, ...) from DIR")
     parser.add_argument("--check", action="store_true", help="also test-decompress every archive (slower)")
-    parser.add_argument("--retries", type=int, default=5, help="retries per archive after a failure (default 5)")
+    parser.add_argument("--retries", type=int, default=5, metavar="N",
+                        help="retries per archive after a failure (default 5)")
     parser.add_argument("--backoff", type=float, default=2.0, metavar="SECONDS",
                         help="first pause before a retry, doubled each time (default 2)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",

@@ -65,6 +65,7 @@ ACTION_TYPES: tuple[str, ...] = (
 ACTION_INDEX = {name: i for i, name in enumerate(ACTION_TYPES)}
 LABEL_SOURCES = ("babel", "cmu", "keywords", "idle")
 DESCRIPTION_SOURCES = ("humanml3d", "cmu", "template")
+DEFAULT_AMASS_ROOT = "data/amass"  # as in `amass-fast extract` and `process`
 
 _IDLE = ACTION_INDEX["idle"]
 
@@ -493,6 +494,14 @@ class Labeler:
         self.humanml3d_dir = None if humanml3d_dir is None else os.path.abspath(os.fspath(humanml3d_dir))
         self.seed = seed
 
+    def check(self) -> None:
+        """Load the BABEL and HumanML3D indexes now, so that a wrong folder is reported before any work starts.
+        Raises FileNotFoundError or ValueError naming the file and what to do."""
+        if self.babel_dir is not None:
+            babel_index(self.babel_dir)
+        if self.humanml3d_dir is not None:
+            humanml3d_index(self.humanml3d_dir)
+
     def label(self, rel_path: str, start_s: float, valid_frames: int, window: int, fps: float, *,
               source_fps: Optional[float] = None) -> ClipLabel:
         valid = max(1, min(int(valid_frames), int(window)))
@@ -569,11 +578,14 @@ def coverage_table(counts: Mapping[str, int], rows: Sequence[str] = LABEL_SOURCE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--amass-root", required=True, help="the extracted AMASS folder (dataset folders inside)")
+    parser.add_argument("--amass-root", "--amass_root", default=DEFAULT_AMASS_ROOT, metavar="DIR",
+                        help=f"the extracted AMASS folder, dataset folders inside (default {DEFAULT_AMASS_ROOT})")
     parser.add_argument("--babel", metavar="DIR", help="BABEL folder with train.json, val.json, extra_*.json")
     parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D folder with index.csv and texts/")
     parser.add_argument("--window", type=int, default=250, help="clip length in frames (default 250)")
     parser.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: window)")
+    parser.add_argument("--short", choices=("pad", "drop"), default="pad",
+                        help="a tail shorter than the window: count it (pad, default) or not (drop), as in process")
     parser.add_argument("--fps", type=float, default=25.0, help="clip frame rate (default 25)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the choice of descriptions (default 0)")
 
@@ -586,10 +598,20 @@ def run(args: argparse.Namespace) -> int:
     from amass_fast.formats import FormatError, NoMotion, iter_motion_files, probe_sequence, rel_path
 
     root = Path(args.amass_root)
+    if not root.is_dir():
+        print(f"amass-fast labels: {root}: no such folder; extract AMASS there (amass-fast extract --out {root}) "
+              f"or pass --amass-root DIR", file=sys.stderr)
+        return 2
     labeler = Labeler(args.babel, args.humanml3d, args.seed)
+    try:
+        labeler.check()
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"amass-fast labels: {exc}", file=sys.stderr)
+        return 2
     files = list(iter_motion_files(root))
     if not files:
-        print(f"{root}: no .npz motion files found; extract AMASS there first (amass-fast extract)", file=sys.stderr)
+        print(f"amass-fast labels: {root}: no .npz motion files found; extract AMASS there first "
+              f"(amass-fast extract --out {root})", file=sys.stderr)
         return 1
     sources: dict[str, int] = {}
     descriptions: dict[str, int] = {}
@@ -605,7 +627,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         rel = rel_path(path, root)
         for window in plan_windows(info.num_frames, info.fps, dst_fps=args.fps, window=args.window,
-                                   stride=args.stride):
+                                   stride=args.stride, short=args.short):
             lab = labeler.label(rel, window.start / args.fps, window.length, args.window, args.fps,
                                 source_fps=info.fps)
             sources[lab.source] = sources.get(lab.source, 0) + 1

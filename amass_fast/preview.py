@@ -203,36 +203,58 @@ def load_clips(output: str):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", metavar="OUTPUT", help="a .pt file or a shards folder written by amass-fast process")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--index", type=int, default=0, help="the clip to animate as a GIF (default 0)")
+    which.add_argument("--index", type=int, default=0,
+                       help="the clip to animate as a GIF (default 0; -1 is the last)")
     which.add_argument("--grid", type=int, metavar="N", help="a PNG contact sheet of the first N clips instead")
-    parser.add_argument("--out", help="image to write (default clip.gif, or sheet.png with --grid)")
+    parser.add_argument("--out", metavar="PATH",
+                        help="image to write: a .gif (default clip.gif), or a .png with --grid (default sheet.png)")
     parser.add_argument("--fps", type=float, default=25.0, help="GIF playback rate (default 25, the clips' rate)")
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"amass-fast preview: {message}", file=sys.stderr)
+    return status
+
+
+def _out_path(out: str, suffix: str, what: str) -> Path:
+    """The image path to write, its folder created; refuses a name whose extension is not the format written."""
+    path = Path(out)
+    if path.suffix.lower() != suffix:
+        raise ValueError(f"--out {out}: {what} is written as {suffix}; name it e.g. {path.with_suffix(suffix).name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         clips = load_clips(args.output)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(str(exc), 1)
     if len(clips) == 0:
-        print(f"error: {args.output} holds no clips", file=sys.stderr)
-        return 1
+        return _fail(f"{args.output} holds no clips", 1)
     if args.grid is not None:
         if args.grid < 1:
-            print("error: --grid needs N >= 1", file=sys.stderr)
-            return 2
-        out = args.out or "sheet.png"
+            return _fail("--grid needs N >= 1")
+        try:
+            out = _out_path(args.out or "sheet.png", ".png", "a contact sheet (--grid)")
+        except ValueError as exc:
+            return _fail(str(exc))
         samples = [clips[i] for i in range(min(args.grid, len(clips)))]
         width, height = render_sheet(samples, out)
         print(f"wrote {out}: {len(samples)} clips, {width}x{height} px")
         return 0
     if not -len(clips) <= args.index < len(clips):
-        print(f"error: --index {args.index} is out of range: {args.output} holds {len(clips)} clips", file=sys.stderr)
-        return 2
-    sample = clips[args.index]
-    out = args.out or "clip.gif"
+        return _fail(f"--index {args.index} is out of range: {args.output} holds {len(clips)} clips "
+                     f"(0 to {len(clips) - 1}; negative counts from the end)")
+    index = args.index % len(clips)  # -1 -> the last clip, named by its number
+    try:
+        out = _out_path(args.out or "clip.gif", ".gif", "an animated clip (--index)")
+    except ValueError as exc:
+        return _fail(str(exc))
+    sample = clips[index]
     valid = int(sample.get("meta", {}).get("valid_length", len(sample["motion"])))
     frames = render_gif(sample["motion"], valid, caption_of(sample), out, fps=args.fps)
-    print(f"wrote {out}: clip {args.index}, {frames} frames at {args.fps:g} fps, {caption_of(sample)}")
+    print(f"wrote {out}: clip {index}, {frames} frames at {args.fps:g} fps, {caption_of(sample)}")
     return 0

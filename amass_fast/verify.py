@@ -68,15 +68,17 @@ def _fps_key(fps: float) -> str:
 
 
 def verify_tree(root: Union[str, "os.PathLike[str]"], full: bool = False, jobs: Optional[int] = None,
-                show_progress: bool = False) -> dict[str, DatasetSummary]:
-    """Summaries per dataset folder (sorted by folder) of every .npz under `root`."""
+                show_progress: Optional[bool] = False) -> dict[str, DatasetSummary]:
+    """Summaries per dataset folder (sorted by folder) of every .npz under `root`. A progress bar goes to stderr
+    when `show_progress` is True, or with None only on a terminal."""
     from tqdm import tqdm
 
     root = Path(root)
     rels = [p.relative_to(root).as_posix() for p in iter_npz_files(root)]
     jobs = jobs or os.cpu_count() or 1
     work = [(str(root), rel, full) for rel in rels]
-    bar = dict(total=len(work), desc="verify", unit="file", disable=not show_progress, file=sys.stderr)
+    hide = None if show_progress is None else not show_progress  # None: tqdm shows it only on a terminal
+    bar = dict(total=len(work), desc="verify", unit="file", disable=hide, file=sys.stderr)
     if jobs > 1 and len(work) >= POOL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             results = list(tqdm(pool.map(check_file, work, chunksize=64), **bar))
@@ -135,9 +137,9 @@ def format_table(summaries: dict[str, DatasetSummary]) -> str:
     unknown_folders = [s.folder for s in summaries.values() if s.catalog_name is None]
     if unknown_folders:
         lines.append(f"not AMASS dataset folders (no catalog entry): {', '.join(unknown_folders)}")
-    lines.append("expected = motion files in the SMPL+H G release (catalog; other releases differ slightly); "
-                 "unknown = files not recognised or unreadable (listed below)")
     unreadable = [(rel, reason) for s in summaries.values() for rel, reason in s.unreadable]
+    lines.append("expected = motion files in the SMPL+H G release (catalog; other releases differ slightly); "
+                 "unknown = files not recognised or unreadable" + (" (listed below)" if unreadable else ""))
     if unreadable:
         lines.append(f"\n{len(unreadable)} unreadable file(s):")
         lines += [f"  {rel}: {reason}" for rel, reason in unreadable]
@@ -155,14 +157,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
-        print(f"error: {root}: no such folder; extract AMASS there first (amass-fast extract --out {root})",
-              file=sys.stderr)
+        print(f"amass-fast verify: {root}: no such folder; extract AMASS there first "
+              f"(amass-fast extract --out {root})", file=sys.stderr)
         return 2
-    summaries = verify_tree(root, full=args.full, jobs=args.jobs, show_progress=not args.json)
-    if not summaries:
-        print(f"error: no .npz files under {root}; extract AMASS there first (amass-fast extract --out {root})",
-              file=sys.stderr)
+    if next(iter_npz_files(root), None) is None:  # before any progress bar
+        hint = (f"it holds archives: extract them (amass-fast extract --archives {root}) and verify the output"
+                if next(root.glob("*.tar.bz2"), None)
+                else f"extract AMASS there first (amass-fast extract --out {root})")
+        print(f"amass-fast verify: no .npz files under {root}; {hint}", file=sys.stderr)
         return 1
+    summaries = verify_tree(root, full=args.full, jobs=args.jobs, show_progress=False if args.json else None)
     t = totals(summaries)
     if args.json:
         print(json.dumps({"root": str(root), "full": args.full, "totals": t,

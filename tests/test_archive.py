@@ -220,3 +220,14 @@ def test_measure_reports_every_available_decoder(good, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == archive.available_decoders()
     assert all(float(line.split()[1]) > 0 for line in lines)
+
+
+def test_cli_keeps_logs_clean_and_names_itself_in_errors(tmp_path, good, capsys):
+    _, arc = good
+    out = tmp_path / "amass"
+    assert main(["extract", "--archives", str(arc), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "archive/s" not in captured.err and "B/s" not in captured.err  # stderr is not a terminal: no bars
+    assert captured.out.splitlines()[1].startswith("-----")  # header rule, as in the other commands' tables
+    assert main(["extract", "--archives", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("amass-fast extract: ")

@@ -58,3 +58,11 @@ def test_unfinished_or_missing_outputs_are_explained(tmp_path):
     (tmp_path / "half").mkdir()
     with pytest.raises(FileNotFoundError, match="--resume"):
         StickClips(tmp_path / "half")
+
+
+@pytest.mark.parametrize("content", [b"", b"GIF89a" + bytes(64), b"PK\x03\x04 not a torch zip"])
+def test_a_file_that_is_not_an_output_is_a_value_error_naming_it(tmp_path, content):
+    path = tmp_path / "other.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"other\.pt: not a clips file written by `amass-fast process`"):
+        StickClips(path)

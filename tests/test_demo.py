@@ -1,6 +1,7 @@
 """`amass-fast demo` (amass_fast.demo)."""
 import time
 
+import pytest
 import torch
 
 from amass_fast.cli import main
@@ -18,3 +19,10 @@ def test_demo_processes_the_synthetic_tree(tmp_path, capsys):
     assert "skipped (no motion)" in out and f"{len(samples)} clips in" in out
     assert samples[0]["description"] in out and "where everything is" in out
     assert all(tuple(s["motion"].shape) == (250, 20) for s in samples)
+
+
+def test_demo_refuses_an_unknown_backend_before_writing_anything(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--out", str(tmp_path / "demo"), "--backend", "bogus"])
+    assert stop.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()

@@ -305,3 +305,31 @@ def test_labels_command_prints_the_coverage_without_converting(tmp_path, babel_d
     assert actions["keywords"] == ["0", "0.0"] and actions["idle"] == ["2", "25.0"] and actions["total"][0] == "8"
     # CMU descriptions for the two CMU files, templates for the rest.
     assert descriptions["cmu"][0] == "4" and descriptions["template"][0] == "4"
+
+
+def test_labels_command_explains_missing_folders_without_a_traceback(tmp_path, capsys, monkeypatch):
+    from amass_fast import synthetic
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["labels"]) == 2  # default root data/amass, as in process: not there
+    assert "data/amass: no such folder" in capsys.readouterr().err
+    root = tmp_path / "amass"
+    synthetic.write_sequence(root / "CMU/01/01_01_poses.npz", seconds=5.0, fps=60.0)
+    assert cli.main(["labels", "--amass-root", str(root), "--babel", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("amass-fast labels:") and "train.json" in err and "Traceback" not in err
+    assert cli.main(["labels", "--amass-root", str(root), "--humanml3d", str(tmp_path)]) == 2
+    assert "index.csv" in capsys.readouterr().err
+
+
+def test_labels_command_counts_clips_as_process_does_with_short_drop(tmp_path, capsys):
+    from amass_fast import synthetic
+
+    root = tmp_path / "amass"
+    synthetic.write_sequence(root / "CMU/01/01_01_poses.npz", seconds=5.0, fps=60.0)  # 125 frames at 25 fps
+    totals = {}
+    for short in ("pad", "drop"):
+        assert cli.main(["labels", "--amass-root", str(root), "--window", "100", "--short", short]) == 0
+        actions = capsys.readouterr().out.split("\n\n")[0]
+        totals[short] = int(next(line.split()[1] for line in actions.splitlines() if line.startswith("total")))
+    assert totals == {"pad": 2, "drop": 1}  # one full window; the 25-frame tail is padded or dropped

@@ -132,3 +132,28 @@ def test_preview_command_writes_a_contact_sheet(pt_output, tmp_path):
 def test_preview_command_reports_a_bad_index(pt_output, capsys):
     assert cli.main(["preview", str(pt_output), "--index", "7"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_preview_command_names_negative_indexes_and_creates_the_folder(pt_output, tmp_path, capsys):
+    out = tmp_path / "new" / "folder" / "last.gif"
+    assert cli.main(["preview", str(pt_output), "--index", "-1", "--out", str(out)]) == 0
+    assert len(gif_frames(out)) == 120  # clip 6, the last: valid_length 60 + 10 * 6
+    assert "clip 6," in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, name, fmt", [(["--index", "1"], "clip.jpg", ".gif"),
+                                              (["--grid", "2"], "sheet.gif", ".png")])
+def test_preview_command_refuses_an_extension_it_would_not_write(pt_output, tmp_path, capsys, flags, name, fmt):
+    out = tmp_path / name
+    assert cli.main(["preview", str(pt_output), *flags, "--out", str(out)]) == 2
+    assert f"written as {fmt}" in capsys.readouterr().err and not out.exists()
+
+
+def test_preview_command_explains_a_file_that_is_not_an_output(tmp_path, capsys):
+    not_clips = tmp_path / "clip.gif"
+    not_clips.write_bytes(b"GIF89a" + bytes(64))
+    assert cli.main(["preview", str(not_clips)]) == 1
+    err = capsys.readouterr().err
+    assert "not a clips file written by `amass-fast process`" in err and "weights_only" not in err
+    assert cli.main(["preview", str(tmp_path / "missing.pt")]) == 2
+    assert "no such file" in capsys.readouterr().err

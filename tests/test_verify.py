@@ -107,3 +107,19 @@ def test_clean_tree_exits_zero_and_missing_root_two(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["verify", str(tmp_path / "empty")]) == 1
     assert "no .npz files" in capsys.readouterr().err
+
+
+def test_a_folder_of_archives_is_pointed_to_extract(tmp_path, capsys):
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    (downloads / "CMU.tar.bz2").write_bytes(b"BZh9")
+    assert main(["verify", str(downloads)]) == 1
+    err = capsys.readouterr().err
+    assert f"amass-fast extract --archives {downloads}" in err and "verify:" in err
+    assert "file/s" not in err  # the error comes before any progress bar
+
+
+def test_listed_below_only_when_something_is_listed(tmp_path, capsys):
+    synthetic.make_tree(tmp_path / "ok", ["TotalCapture"], files_per_dataset=1, seconds=(0.3, 0.4))
+    assert main(["verify", str(tmp_path / "ok")]) == 0
+    assert "listed below" not in capsys.readouterr().out
