@@ -411,7 +411,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"extracted AMASS tree (default {DEFAULT_ROOT})")
     src.add_argument("--archives", metavar="DIR",
                      help="read .tar.bz2 archives (a folder of them, or one) directly, without extracting")
-    parser.add_argument("--output", metavar="PATH",
+    parser.add_argument("--output", "--out", dest="output", metavar="PATH",
                         help=f"output .pt file, or shards folder (default {DEFAULT_OUTPUT['pt']} / "
                              f"{DEFAULT_OUTPUT['shards']})")
     parser.add_argument("--format", choices=("pt", "shards"), default="pt",
@@ -430,7 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-model", metavar="DIR",
                         help="folder with SMPL+H / SMPL-X model files (default: the built-in skeleton)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend (default auto)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes (default: CPUs)")
     parser.add_argument("--babel", metavar="DIR", help="BABEL annotations folder (per-frame action labels)")
     parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D folder (captions as descriptions)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the description choice (default 0)")
@@ -440,6 +441,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--batch_size", type=int, metavar="N",
                         help="the seed's flag, accepted and ignored: batching is automatic (see --batch-files)")
+
+
+def _nothing_found(root: Path, datasets: Optional[list[str]]) -> str:
+    """Why a tree gave no files to process, and what is there instead."""
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    there = f"folders there: {', '.join(folders)}" if folders else "the folder is empty"
+    if datasets:
+        return f"{root}: no .npz files of --datasets {' '.join(datasets)} ({there}); check the names (amass-fast datasets)"
+    return f"{root}: no .npz files ({there}); extract AMASS there first (amass-fast extract --out {root})"
 
 
 def _fail(message: str) -> int:
@@ -495,6 +505,9 @@ def run(args: argparse.Namespace) -> int:
     if amass_root is not None and not Path(amass_root).is_dir():
         return _fail(f"{amass_root}: no such folder; extract AMASS there (amass-fast extract --out {amass_root}) "
                      f"or pass --amass-root DIR / --archives DIR")
+    if args.archives is not None and not Path(args.archives).exists():
+        return _fail(f"{args.archives}: no such archive or folder; download archives there (amass-fast download "
+                     f"--out {args.archives}) or pass --amass-root DIR")
     if args.max_samples is not None and args.max_samples < 1:
         return _fail(f"--max-samples must be >= 1 (got {args.max_samples})")
     if args.batch_files < 1 or args.jobs < 1:
@@ -503,7 +516,8 @@ def run(args: argparse.Namespace) -> int:
         plan_views(args.view, args.views)
         plan_windows(1, 25.0, window=args.window, stride=args.stride or args.window, short=args.short)
         backend = resolve_backend(args.backend)
-    except ValueError as exc:
+        _labeler(args.babel, args.humanml3d, args.seed).check()  # a wrong annotation folder, before any work
+    except (ValueError, OSError) as exc:
         return _fail(str(exc))
     opts = MapOptions(dst_fps=args.fps, window=args.window, stride=args.stride or args.window, short=args.short,
                       view=args.view, views=args.views, body_model=args.body_model, backend=backend,
@@ -511,6 +525,11 @@ def run(args: argparse.Namespace) -> int:
     run_flags = {"amass_root": amass_root, "archives": args.archives, "datasets": args.datasets,
                  "batch_files": args.batch_files, "format": fmt,
                  **{k: v for k, v in asdict(opts).items() if k != "backend"}}
+    items = source_items(amass_root, args.archives, args.datasets)
+    if amass_root is not None:
+        items = list(items)
+        if not items:
+            return _fail(_nothing_found(Path(amass_root), args.datasets))
     problem = _prepare(output, fmt, run_flags, args.resume, args.overwrite)
     if problem:
         return _fail(problem)
@@ -521,21 +540,20 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    items = source_items(amass_root, args.archives, args.datasets)
     total, jobs = None, args.jobs
     if amass_root is not None:
-        items = list(items)
         total = len(items)
         jobs = min(jobs, -(-total // args.batch_files))  # no idle workers to start
     started = time.perf_counter()
-    bar = tqdm(total=total, unit="file", desc="process", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=total, unit="file", desc="process", file=sys.stderr, dynamic_ncols=True, disable=None)
     seen = {"clips": 0, "frames": 0}
 
     def on_done(info: dict) -> None:
         seen["clips"] += info["clips"]
         seen["frames"] += info["counts"]["frames"]
         rate = seen["frames"] / max(time.perf_counter() - started, 1e-9)
-        bar.set_postfix(clips=seen["clips"], frames_s=f"{rate:,.0f}", refresh=False)
+        clips = seen["clips"] if args.max_samples is None else min(seen["clips"], args.max_samples)
+        bar.set_postfix(clips=clips, frames_s=f"{rate:,.0f}", refresh=False)
         bar.update(info["counts"]["files"])
 
     manifest = {"amass_fast": __version__, "numpy": np.__version__, "backend": opts.backend,

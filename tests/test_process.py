@@ -248,3 +248,15 @@ def test_cuda_backend_agrees_with_the_reference(tree, tmp_path):
         pytest.skip("no CUDA backend here")
     expected = _motion_with(tree, tmp_path, "reference")
     torch.testing.assert_close(_motion_with(tree, tmp_path, "cuda"), expected, atol=1e-4, rtol=0)
+
+
+def test_inputs_that_give_nothing_to_do_are_refused_before_any_work(tree, tmp_path, capsys):
+    out = tmp_path / "out.pt"
+    assert run("--archives", tmp_path / "nowhere", "--output", out, *FAST) == 2
+    assert "nowhere: no such archive or folder" in capsys.readouterr().err
+    assert run("--amass-root", tree, "--datasets", "Nope", "--output", out, *FAST) == 2
+    err = capsys.readouterr().err
+    assert "no .npz files of --datasets Nope" in err and "CMU" in err and "KIT" in err
+    assert run("--amass-root", tree, "--babel", tmp_path / "no_babel", "--output", out, *FAST) == 2
+    assert "no_babel" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "out.pt.parts").exists()

@@ -26,7 +26,8 @@ cmake --build "$BUILD" -j "${JOBS:-2}"
 for module in _core _cuda; do
   built=$(ls "$BUILD"/$module*.so 2>/dev/null || true)
   if [ -n "$built" ]; then
-    cp -f $built amass_fast/
+    # Copy then rename: a process that has the old module loaded keeps its file intact (no crash mid-run).
+    cp -f $built amass_fast/.$(basename $built).tmp && mv -f amass_fast/.$(basename $built).tmp amass_fast/$(basename $built)
     echo "installed $(basename $built) into amass_fast/"
   else
     rm -f amass_fast/$module*.so  # a stale copy from an earlier configuration
