@@ -59,9 +59,25 @@ def _is_tensor(x: Any) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
-def _cuda_usable() -> bool:
+def _cuda_problem() -> Optional[str]:
+    """Why the cuda backend cannot run here, or None when it can. Checks torch and the module's own (static) CUDA
+    runtime, which can need a newer driver than torch's: then cuda is not offered rather than failing later."""
+    cuda = _load("_cuda")
+    if cuda is None:
+        return f"amass_fast._cuda does not import: {_modules.get('_cuda:error')}; rebuild with AMASS_FAST_CUDA=ON"
     torch = _torch()
-    return _load("_cuda") is not None and torch is not None and torch.cuda.is_available()
+    if torch is None or not torch.cuda.is_available():
+        return "torch sees no GPU"
+    if "_cuda:runtime" not in _modules:  # the driver does not change while the process runs
+        _modules["_cuda:runtime"] = cuda.runtime_info()
+    info = _modules["_cuda:runtime"]
+    if info["device_count"] < 1:
+        return f"amass_fast._cuda finds no GPU: {info['error']}"
+    return None
+
+
+def _cuda_usable() -> bool:
+    return _cuda_problem() is None
 
 
 def available_backends() -> list:
@@ -152,9 +168,10 @@ class _Call:
             raise ValueError(f"{self.op}: backend must be one of auto, {', '.join(BACKENDS)}; got {backend!r}")
         if backend == "auto":
             if on_cuda:
-                if _cuda_usable():
+                problem = _cuda_problem()
+                if problem is None:
                     return "cuda"
-                warnings.warn("amass_fast._cuda is not available: computing on the CPU and copying back",
+                warnings.warn(f"the cuda backend is unavailable ({problem}): computing on the CPU and copying back",
                               RuntimeWarning, stacklevel=4)
             return next(b for b, module in (("cpp", "_core"), ("numba", "numba_backend"), ("reference", "reference"))
                         if _load(module) is not None)
@@ -163,11 +180,9 @@ class _Call:
                 raise ValueError(f"{self.op}: backend='cuda' needs CUDA torch tensors, got "
                                  f"{'a CPU tensor' if self.tensor else 'a NumPy array'}: move the data with "
                                  f".cuda() or use backend='cpp'")
-            if not _cuda_usable():
-                error = _modules.get("_cuda:error")
-                raise RuntimeError(f"{self.op}: backend='cuda' is unavailable here ("
-                                   + (f"amass_fast._cuda does not import: {error}; rebuild with AMASS_FAST_CUDA=ON"
-                                      if error else "torch sees no GPU") + ")")
+            problem = _cuda_problem()
+            if problem is not None:
+                raise RuntimeError(f"{self.op}: backend='cuda' is unavailable here ({problem})")
         if backend == "cpp" and _load("_core") is None:
             raise RuntimeError(f"{self.op}: backend='cpp' is unavailable: amass_fast._core does not import "
                                f"({_modules.get('_core:error')}); build it with tools/build_inplace.sh or "
@@ -446,7 +461,7 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
             _load("_cuda").convert_batch(pose_arr, trans_arr, dev(offsets), dev(fps), rest, par, dev(cseq),
                                          dev(cstart), dev(clen), dev(yaw), dst, view_mode, kp, cam, target,
                                          stream=call.stream())
-        return target
+        return out if out is not None else target
     _load("_core").convert_batch(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw, dst,
                                  view_mode, target)
     return out if out is not None else call.result(target)
@@ -470,7 +485,7 @@ def _check_out(call: _Call, out: Any, shape: tuple):
         if not out.is_contiguous():
             raise ValueError(f"{call.op}: `out` must be contiguous")
         if call.backend == "cuda":
-            return out
+            return out.detach()  # same memory; DLPack refuses tensors that require grad
         if out.device.type != "cpu":  # computed on the CPU for a CUDA caller: fill a host copy, then copy back
             raise ValueError(f"{call.op}: `out` on {out.device} needs backend='cuda'")
         return out.detach().numpy() if call.backend == "cpp" else out

@@ -1,6 +1,10 @@
-"""The public kernel API (amass_fast.kernels): view parsing, backend choice, clear errors for bad arguments, and
-(on a machine with a GPU, `pytest -m cuda`) the CUDA backend against the cpp backend."""
+"""The public kernel API (amass_fast.kernels): view parsing, backend choice, clear errors for bad arguments; the
+CUDA kernels' grid logic and the cuda branches of amass_fast.kernels exercised on the host; and (on a machine with
+a GPU, `pytest -m cuda`) the CUDA backend against the cpp backend."""
 from __future__ import annotations
+
+import contextlib
+import re
 
 import numpy as np
 import pytest
@@ -204,3 +208,308 @@ def test_cuda_fk_resample_project_match_cpp(dtype):
     sticks = kernels.convert(gp, gt, rest, parents, 120.0)
     np.testing.assert_allclose(sticks.cpu().numpy(), kernels.convert(poses, trans, rest, parents, 120.0),
                                rtol=0, atol=tol)
+
+
+def many_clips_batch(seed: int = 5, window: int = 250, dtype=np.float64):
+    """The real launch shape: window 250 (> one block), more clips than a block's threads, clips of every length
+    from 1 frame to a full window (so padding frames fall in the middle and at the end of blocks)."""
+    rng = np.random.default_rng(seed)
+    frames, fps = (3000, 1200, 701, 1), (120.0, 59.99999, 100.0, 30.0)
+    offsets = np.concatenate([[0], np.cumsum(frames)]).astype(np.int64)
+    T = [reference.resampled_length(F, f, 25.0) for F, f in zip(frames, fps)]
+    clip_seq, clip_start, clip_len = [], [], []
+    for c in range(150):
+        s = c % 3 if c != 149 else 3
+        n = 1 + (37 * c) % window if s != 3 else 1
+        n = min(n, T[s])
+        clip_seq.append(s), clip_start.append(int(rng.integers(0, T[s] - n + 1))), clip_len.append(n)
+    N = int(offsets[-1])
+    return dict(
+        poses=rng.normal(0, 0.5, (N, 66)).astype(dtype), trans=rng.normal(0, 1, (N, 3)).astype(dtype),
+        seq_offsets=offsets, seq_fps=np.array(fps), rest_joints=rng.normal(0, 0.3, (4, 22, 3)).astype(dtype),
+        parents=reference.BODY_PARENTS.copy(), clip_seq=np.array(clip_seq, np.int64),
+        clip_start=np.array(clip_start, np.int64), clip_len=np.array(clip_len, np.int64),
+        clip_yaw=rng.uniform(-180, 180, len(clip_seq)), window=window)
+
+
+def _cuda_block_size() -> int:
+    cuda = kernels._load("_cuda")
+    return int(cuda.block_size) if cuda is not None else 128  # csrc/cuda_module.cu kBlockSize
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The CUDA kernels' index and bounds logic on the host: kernels.cuh run grid-serially (the grid shim in _core)
+# with the CUDA module's block size must equal the OpenMP path exactly (same per-item math).
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gridshim_launch_shape_of_the_gpu(dtype):
+    """Every kernel with several blocks and a partial last block: 150 clips (> block size) of window 250
+    (> block size) for convert_batch; 301 frames for fk / resample / project."""
+    core = pytest.importorskip("amass_fast._core")
+    block = _cuda_block_size()
+    args = many_clips_batch(dtype=dtype)
+    C, W = len(args["clip_seq"]), args["window"]
+    assert C > block and W > block and (C * W) % block and C % block
+    batch = [args[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints", "parents", "clip_seq",
+                               "clip_start", "clip_len", "clip_yaw")]
+    for view_mode in (reference.VIEW_FRONT, reference.VIEW_TOP):
+        want, got = (np.full((C, W, 20), np.nan, dtype) for _ in range(2))
+        core.convert_batch(*batch, 25.0, view_mode, want)
+        core.convert_batch(*batch, 25.0, view_mode, got, block_size=block)
+        np.testing.assert_array_equal(got, want)
+        assert np.all(np.isfinite(got))
+    rng = np.random.default_rng(6)
+    F, J = 301, 52
+    poses, trans = rng.normal(0, 0.5, (F, 3 * J)).astype(dtype), rng.normal(0, 1, (F, 3)).astype(dtype)
+    rest, parents = rng.normal(0, 0.3, (J, 3)).astype(dtype), np.r_[reference.BODY_PARENTS, rng.integers(0, 20, 30)]
+    fk_cpu, fk_shim = np.empty((F, J, 3), dtype), np.full((F, J, 3), np.nan, dtype)
+    core.fk(poses, trans, rest, parents, fk_cpu)
+    core.fk(poses, trans, rest, parents, fk_shim, block_size=block)
+    np.testing.assert_array_equal(fk_shim, fk_cpu)
+    T = reference.resampled_length(F, 59.99999, 25.0)
+    outs = [np.full(shape, np.nan, dtype) for shape in ((T, 3 * J), (T, 3), (T, 3 * J), (T, 3))]
+    core.resample_poses(poses, trans, 59.99999, 25.0, outs[0], outs[1])
+    core.resample_poses(poses, trans, 59.99999, 25.0, outs[2], outs[3], block_size=block)
+    np.testing.assert_array_equal(outs[2], outs[0])
+    np.testing.assert_array_equal(outs[3], outs[1])
+    sticks_cpu, sticks_shim = np.empty((F, 20), dtype), np.full((F, 20), np.nan, dtype)
+    core.project(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_cpu)
+    core.project(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_shim, block_size=block)
+    np.testing.assert_array_equal(sticks_shim, sticks_cpu)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The cuda branches of amass_fast.kernels on the host: CPU torch tensors stand in for CUDA ones, and a stand-in
+# for amass_fast._cuda checks every argument against the compiled module's own signatures (names, dtypes, host or
+# device, writable, contiguous), then computes with the grid shim. This catches plumbing mistakes (argument order,
+# scratch shapes, index dtypes, NumPy arrays left on the host) that would otherwise surface on the first GPU.
+
+_PARAM = re.compile(r"(\w+): (?:ndarray\[dtype=(\w+), order='C', device='(\w+)'(, writable=False)?\]|(float|int))")
+_STREAM = 0x5EED  # the stream the stand-in expects: the one kernels._Call.stream() returned
+
+
+def _signatures(fn) -> list:
+    """The overloads of a nanobind function, each [(name, dtype or scalar type, device or None, writable)]."""
+    return [[(m[0], m[1] or m[4], m[2] or None, not m[3]) for m in _PARAM.findall(line)]
+            for line in fn.__doc__.splitlines() if line.startswith(fn.__name__ + "(")]
+
+
+class _CudaStandIn:
+    """amass_fast._cuda with the real module's signatures, computing with _core's grid shim on CPU tensors."""
+
+    def __init__(self, cuda, core, torch):
+        self.cuda, self.core, self.torch = cuda, core, torch
+        self.block_size = int(cuda.block_size)
+        self.calls = []
+
+    def _bind(self, name: str, args: tuple, kwargs: dict) -> dict:
+        torch = self.torch
+        for overload in _signatures(getattr(self.cuda, name)):
+            names = [p[0] for p in overload]
+            if len(args) > len(names) or set(kwargs) - set(names[len(args):]):
+                continue
+            bound = dict(zip(names, args), **kwargs)
+            if set(names) - set(bound) - {"stream"}:
+                continue
+            ok = True
+            for pname, kind, device, writable in overload:
+                value = bound.get(pname)
+                if kind in ("float", "int"):
+                    ok &= isinstance(value, (float, int) if kind == "float" else int) and not isinstance(value, bool)
+                elif device == "cuda":  # stands in for a CUDA tensor: a contiguous CPU tensor of the exact dtype
+                    ok &= (isinstance(value, torch.Tensor) and str(value.dtype) == f"torch.{kind}"
+                           and value.is_contiguous() and not value.requires_grad)
+                else:
+                    ok &= isinstance(value, np.ndarray) and value.dtype == kind and value.flags.c_contiguous
+            if ok:
+                self.calls.append(name)
+                assert bound.get("stream") == _STREAM, f"{name}: launched on {bound.get('stream')}, not the stream"
+                return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in bound.items()}
+        raise TypeError(f"_cuda.{name}: incompatible arguments {[type(a).__name__ for a in args]} {list(kwargs)}")
+
+    def fk(self, *args, **kwargs):
+        a = self._bind("fk", args, kwargs)
+        self.core.fk(a["poses"], a["trans"], a["rest_joints"], a["parents"], a["out"], block_size=self.block_size)
+
+    def resample_poses(self, *args, **kwargs):
+        a = self._bind("resample_poses", args, kwargs)
+        self.core.resample_poses(a["poses"], a["trans"], a["src_fps"], a["dst_fps"], a["out_poses"], a["out_trans"],
+                                 block_size=self.block_size)
+
+    def project(self, *args, **kwargs):
+        a = self._bind("project", args, kwargs)
+        F = a["joints"].shape[0]
+        assert a["clip_len"].tolist() == [F] and a["kp_scratch"].shape == (1, F, 8, 3)
+        assert a["cam_scratch"].shape == (1, 5)
+        self.core.project(a["joints"], float(a["clip_yaw"][0]), a["view_mode"], a["out"], block_size=self.block_size)
+
+    def convert_batch(self, *args, **kwargs):
+        a = self._bind("convert_batch", args, kwargs)
+        C, W = a["out"].shape[:2]
+        assert a["kp_scratch"].shape == (C, W, 8, 3) and a["cam_scratch"].shape == (C, 5)
+        self.core.convert_batch(*(a[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints", "parents",
+                                                 "clip_seq", "clip_start", "clip_len", "clip_yaw", "dst_fps",
+                                                 "view_mode", "out")), block_size=self.block_size)
+
+
+@pytest.fixture
+def cuda_on_host(monkeypatch):
+    """kernels with backend='cuda' routed to _CudaStandIn for CPU tensors."""
+    torch = pytest.importorskip("torch")
+    core = pytest.importorskip("amass_fast._core")
+    cuda = kernels._load("_cuda")
+    if cuda is None:
+        pytest.skip("amass_fast._cuda is not built (its signatures are what this checks)")
+    stand_in = _CudaStandIn(cuda, core, torch)
+    monkeypatch.setitem(kernels._modules, "_cuda", stand_in)
+    monkeypatch.setattr(kernels, "_cuda_problem", lambda: None)
+    resolve = kernels._Call._resolve
+    monkeypatch.setattr(kernels._Call, "_resolve",
+                        lambda self, backend, on_cuda: resolve(self, backend, True) if backend == "cuda"
+                        else resolve(self, backend, on_cuda))
+    monkeypatch.setattr(kernels._Call, "stream", lambda self: _STREAM)
+    monkeypatch.setattr(kernels._Call, "device_guard", lambda self: contextlib.nullcontext())
+    return torch, stand_in
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_branches_of_kernels_on_host(cuda_on_host, dtype):
+    torch, stand_in = cuda_on_host
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    args = many_clips_batch(dtype=dtype)
+    want = kernels.convert_batch(**args, backend="cpp")
+    # floats as tensors, index and rate arrays left as NumPy (they must be moved to the device) ...
+    mixed = {k: torch.from_numpy(v) if k in ("poses", "trans", "rest_joints") else v for k, v in args.items()}
+    got = kernels.convert_batch(**mixed, backend="cuda")
+    assert isinstance(got, torch.Tensor) and got.dtype == tdtype
+    np.testing.assert_array_equal(got.numpy(), want)
+    # ... or every array a tensor, int32 indices included; `out` (even one that requires grad) filled and returned
+    tensors = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
+    tensors.update(clip_len=tensors["clip_len"].int(), seq_offsets=tensors["seq_offsets"].int())
+    want_top = kernels.convert_batch(**args, top=True, backend="cpp")
+    out = torch.empty(want.shape, dtype=tdtype, requires_grad=True)
+    assert kernels.convert_batch(**tensors, top=True, backend="cuda", out=out) is out
+    np.testing.assert_array_equal(out.detach().numpy(), want_top)
+    # an empty batch launches nothing
+    empty = {**tensors, **{k: v[:0] for k, v in tensors.items() if k.startswith("clip_")}}
+    assert tuple(kernels.convert_batch(**empty, backend="cuda").shape) == (0, 250, 20)
+    # fk, resample_poses, project, convert
+    rng = np.random.default_rng(7)
+    poses, trans = rng.normal(0, 0.5, (41, 156)).astype(dtype), rng.normal(0, 1, (41, 3)).astype(dtype)
+    rest = rng.normal(0, 0.3, (52, 3)).astype(dtype)
+    parents = np.r_[reference.BODY_PARENTS, rng.integers(0, 20, 30)]
+    tp, tt = torch.from_numpy(poses), torch.from_numpy(trans)
+    joints = kernels.fk(tp, tt, rest, parents, backend="cuda")
+    np.testing.assert_array_equal(joints.numpy(), kernels.fk(poses, trans, rest, parents, backend="cpp"))
+    for got, want in zip(kernels.resample_poses(tp, tt, 120.0, backend="cuda"),
+                         kernels.resample_poses(poses, trans, 120.0, backend="cpp")):
+        np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(kernels.project(joints, view="yaw:20", backend="cuda").numpy(),
+                                  kernels.project(joints.numpy(), view="yaw:20", backend="cpp"))
+    np.testing.assert_array_equal(kernels.convert(tp, tt, torch.from_numpy(rest), parents, 120.0, view="top",
+                                                  backend="cuda").numpy(),
+                                  kernels.convert(poses, trans, rest, parents, 120.0, view="top", backend="cpp"))
+    assert stand_in.calls == ["convert_batch"] * 3 + ["fk", "resample_poses", "project", "convert_batch"]
+
+
+def test_cuda_unavailable_is_explained(monkeypatch):
+    """Where the module's CUDA runtime finds no GPU (no driver, or one older than the runtime), cuda is not
+    offered and asking for it names the reason."""
+    torch = pytest.importorskip("torch")
+    cuda = kernels._load("_cuda")
+    if cuda is None:
+        pytest.skip("amass_fast._cuda is not built")
+    info = cuda.runtime_info()
+    assert info["runtime_version"] >= 12000 and info["device_count"] == cuda.device_count() >= 0
+    if info["device_count"] == 0:
+        assert "cuda" not in kernels.available_backends()
+        assert re.match(r"cuda\w+: .+", info["error"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setitem(kernels._modules, "_cuda:runtime", {
+        "runtime_version": 13000, "driver_version": 12020, "device_count": 0,
+        "error": "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime version"})
+    assert "cuda" not in kernels.available_backends()
+    with pytest.raises(RuntimeError, match="backend='cuda' is unavailable here .*InsufficientDriver"):
+        kernels._Call("fk", torch.zeros(1), "poses", "reference")._resolve("cuda", True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# More CUDA (GPU only): the real launch shape, NumPy index arrays, `out`, streams, graph capture, a second GPU.
+
+def _cuda_tol(dtype) -> float:
+    return 1e-5 if dtype == np.float32 else 1e-9
+
+
+@pytest.mark.cuda
+def test_cuda_runtime_info_agrees_with_torch():
+    torch = _cuda_torch()
+    info = kernels._load("_cuda").runtime_info()
+    assert info["error"] is None and info["device_count"] == torch.cuda.device_count() >= 1
+    assert info["driver_version"] >= info["runtime_version"] // 1000 * 1000  # same major version or newer
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_launch_shape_numpy_indices_out_and_side_stream(dtype):
+    torch = _cuda_torch()
+    args = many_clips_batch(dtype=dtype)
+    want = kernels.convert_batch(**args, backend="cpp")
+    gpu = {k: torch.from_numpy(v).cuda() if k in ("poses", "trans", "rest_joints") else v for k, v in args.items()}
+    got = kernels.convert_batch(**gpu)  # index and rate arrays are NumPy: moved to the GPU by kernels
+    assert got.is_cuda
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=_cuda_tol(dtype))
+    # on a side stream, into a given `out`: valid once that stream is done
+    out = torch.full(want.shape, float("nan"), dtype=got.dtype, device="cuda")
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        assert kernels.convert_batch(**gpu, out=out) is out
+    side.synchronize()
+    np.testing.assert_array_equal(out.cpu().numpy(), got.cpu().numpy())
+    empty = {**gpu, **{k: v[:0] for k, v in gpu.items() if k.startswith("clip_")}}
+    assert tuple(kernels.convert_batch(**empty).shape) == (0, 250, 20)
+
+
+@pytest.mark.cuda
+def test_cuda_launches_go_to_the_current_stream(monkeypatch):
+    """A CUDA graph captures only work on the capturing stream (anything on another stream fails the capture),
+    so a captured and replayed fk proves the launches use torch's current stream."""
+    torch = _cuda_torch()
+    monkeypatch.setenv("AMASS_FAST_CUDA_SYNC", "0")  # no synchronisation while capturing
+    rng = np.random.default_rng(8)
+    poses, trans = rng.normal(0, 0.5, (300, 66)), rng.normal(0, 1, (300, 3))
+    rest = rng.normal(0, 0.3, (22, 3))
+    gp, gt, gr = (torch.from_numpy(a).cuda() for a in (poses, trans, rest))
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the capture (loads the kernels)
+        kernels.fk(gp, gt, gr, reference.BODY_PARENTS)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        joints = kernels.fk(gp, gt, gr, reference.BODY_PARENTS)
+    gp.mul_(0.5)  # new inputs in place, then replay
+    graph.replay()
+    torch.cuda.synchronize()
+    want = kernels.fk(poses * 0.5, trans, rest, reference.BODY_PARENTS, backend="cpp")
+    np.testing.assert_allclose(joints.cpu().numpy(), want, rtol=0, atol=1e-9)
+
+
+@pytest.mark.cuda
+def test_cuda_second_device():
+    """Data on cuda:1 while cuda:0 is current: computed on cuda:1, returned there."""
+    torch = _cuda_torch()
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    args = one_batch(seed=9)
+    want = kernels.convert_batch(**args, backend="cpp")
+    dev1 = {k: torch.from_numpy(v).to("cuda:1") if isinstance(v, np.ndarray) else v for k, v in args.items()}
+    with torch.cuda.device(0):
+        got = kernels.convert_batch(**dev1)
+    assert got.device == torch.device("cuda:1")
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="same CUDA device"):
+        poses = dev1["poses"]
+        kernels._load("_cuda").fk(poses, dev1["trans"], dev1["rest_joints"][0].to("cuda:0"),
+                                  reference.BODY_PARENTS[:22], torch.empty(poses.shape[0], 22, 3, device="cuda:1",
+                                                                           dtype=poses.dtype))
