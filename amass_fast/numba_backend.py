@@ -27,7 +27,7 @@ from numba import prange
 from amass_fast.reference import (
     HEAD, KP_HEAD, KP_L_ANKLE, KP_L_WRIST, KP_LEFT_AXIS, KP_NECK, KP_PELVIS, KP_R_ANKLE, KP_R_WRIST, L_ANKLE,
     L_HIP, L_SHOULDER, L_WRIST, LENGTH_EPS, NUM_BODY_JOINTS, NUM_KEYPOINTS, PELVIS, R_ANKLE, R_HIP, R_SHOULDER,
-    R_WRIST, SLERP_LERP_DOT, SMALL_ANGLE, STICK5_LINES, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length,
+    R_WRIST, SLERP_SERIES_DOT, SLERP_SERIES_TERMS, SMALL_ANGLE, STICK5_LINES, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length,
 )
 
 _LINES = np.array(STICK5_LINES, dtype=np.int64)   # [5, 2] keypoint rows (from, to); a compile-time constant
@@ -91,14 +91,23 @@ def aa_to_quat(aa):
 
 
 @_njit()
+def slerp_weight(a, xm1):
+    """sin(a t) / sin t for x = cos t near 1, given xm1 = x - 1 (Eberly's series, as reference.slerp_weight)."""
+    f = 1.0
+    for i in range(SLERP_SERIES_TERMS, 0, -1):
+        f = 1.0 + (a * a - i * i) * (1.0 / (i * (2 * i + 1))) * xm1 * f
+    return a * f
+
+
+@_njit()
 def quat_slerp(q0, q1, alpha):
     """Shortest-path slerp of two (w, x, y, z) tuples; alpha = 0 gives q0, alpha = 1 gives +-q1."""
     d = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
     sign = 1.0
     if d < 0.0:
         sign, d = -1.0, -d
-    if d > SLERP_LERP_DOT:
-        w0, w1 = 1.0 - alpha, alpha
+    if d >= SLERP_SERIES_DOT:
+        w0, w1 = slerp_weight(1.0 - alpha, d - 1.0), slerp_weight(alpha, d - 1.0)
     else:
         theta = math.acos(min(d, 1.0))
         sin_theta = math.sin(theta)

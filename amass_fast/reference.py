@@ -6,6 +6,7 @@ reader can hold the three side by side:
 
     rodrigues          axis-angle [3] -> rotation matrix [3, 3]
     aa_to_quat         axis-angle [3] -> unit quaternion (w, x, y, z)
+    slerp_weight       sin(a t) / sin t without trigonometry, for quaternions close together
     quat_slerp         shortest-path spherical interpolation of two unit quaternions
     quat_to_mat        unit quaternion -> rotation matrix [3, 3]
     quat_to_aa         unit quaternion -> axis-angle [3] (only for ``resample_poses``)
@@ -48,8 +49,11 @@ STICK_DIM = 20
 
 # Below these angles the closed forms lose precision; Taylor series take over.
 SMALL_ANGLE = 1e-4
-# Above this quaternion dot product slerp degenerates to normalised lerp (angle < ~1.4e-3 rad; error < 1e-10).
-SLERP_LERP_DOT = 1.0 - 1e-6
+# At or above this quaternion dot product (rotations up to ~52 degrees apart, which consecutive mocap frames always
+# are) slerp's weights come from a series in (dot - 1) with no trigonometry; SLERP_SERIES_TERMS terms reach float64
+# rounding there (max error 6e-16; csrc uses 5 terms for float32: 2e-9).
+SLERP_SERIES_DOT = 0.9
+SLERP_SERIES_TERMS = 10
 # Resampled length: frames whose time lands within this many frames of the end count as inside.
 LENGTH_EPS = 1e-6
 
@@ -82,14 +86,23 @@ def aa_to_quat(aa: np.ndarray) -> np.ndarray:
     return np.array([math.cos(0.5 * t), s * aa[0], s * aa[1], s * aa[2]])
 
 
+def slerp_weight(a: float, xm1: float) -> float:
+    """sin(a t) / sin t for x = cos t near 1, given xm1 = x - 1 (D. Eberly, "A Fast and Accurate Algorithm for
+    Computing SLERP", 2011): a (1 + b_1 (1 + b_2 (1 + ...))) with b_i = (a^2 - i^2) / (i (2i + 1)) (x - 1)."""
+    f = 1.0
+    for i in range(SLERP_SERIES_TERMS, 0, -1):
+        f = 1.0 + (a * a - i * i) * (1.0 / (i * (2 * i + 1))) * xm1 * f
+    return a * f
+
+
 def quat_slerp(q0: np.ndarray, q1: np.ndarray, alpha: float) -> np.ndarray:
     """Shortest-path slerp; alpha = 0 gives q0, alpha = 1 gives +-q1."""
     d = float(q0 @ q1)
     sign = 1.0
     if d < 0.0:
         sign, d = -1.0, -d
-    if d > SLERP_LERP_DOT:
-        w0, w1 = 1.0 - alpha, alpha
+    if d >= SLERP_SERIES_DOT:
+        w0, w1 = slerp_weight(1.0 - alpha, d - 1.0), slerp_weight(alpha, d - 1.0)
     else:
         theta = math.acos(min(d, 1.0))
         sin_theta = math.sin(theta)

@@ -28,7 +28,9 @@ constexpr int kStickDim = 20;
 
 // Same constants as reference.py.
 constexpr double kSmallAngle = 1e-4;
-constexpr double kSlerpLerpDot = 1.0 - 1e-6;
+// At or above this quaternion dot product (rotations up to ~52 degrees apart: consecutive mocap frames) slerp's
+// weights come from a series with no trigonometry (slerp_weight), exact to the type's rounding.
+constexpr double kSlerpSeriesDot = 0.9;
 constexpr double kLengthEps = 1e-6;
 
 enum ViewMode : int { kViewFront = 0, kViewTop = 1 };
@@ -127,6 +129,27 @@ AF_HD Quat<T> aa_to_quat(const T* aa) {
   return {cos_half, s * aa[0], s * aa[1], s * aa[2]};
 }
 
+// Terms of slerp_weight's series: max error 6e-16 in double, 2e-9 in float (reference.SLERP_SERIES_TERMS: 10).
+template <typename T>
+struct SlerpTerms {
+  static constexpr int value = 10;
+};
+template <>
+struct SlerpTerms<float> {
+  static constexpr int value = 5;
+};
+
+// sin(a t) / sin t for x = cos t near 1, given xm1 = x - 1 (D. Eberly, "A Fast and Accurate Algorithm for Computing
+// SLERP", 2011): a (1 + b_1 (1 + b_2 (1 + ...))) with b_i = (a^2 - i^2) / (i (2i + 1)) (x - 1). A fixed short loop
+// of multiply-adds (unrolled by the compiler) instead of acos and sincos.
+template <typename T>
+AF_HD T slerp_weight(T a, T xm1) {
+  T f = T(1);
+  for (int i = SlerpTerms<T>::value; i >= 1; --i)
+    f = T(1) + (a * a - T(i * i)) * T(1.0 / (i * (2 * i + 1))) * xm1 * f;
+  return a * f;
+}
+
 // Shortest-path slerp; alpha = 0 gives q0, alpha = 1 gives +-q1. Weights w0 = sin((1-a) t) / sin t and
 // w1 = sin(a t) / sin t, with sin((1-a) t) = sin t cos(a t) - cos t sin(a t) so that one sincos serves both, and
 // sin t = sqrt((1 - d)(1 + d)) (accurate in float32 too: 1 - d is exact for d near 1).
@@ -139,9 +162,9 @@ AF_HD Quat<T> quat_slerp(const Quat<T>& q0, const Quat<T>& q1, T alpha) {
     d = -d;
   }
   T w0, w1;
-  if (d > T(kSlerpLerpDot)) {
-    w0 = T(1) - alpha;
-    w1 = alpha;
+  if (d >= T(kSlerpSeriesDot)) {  // close rotations: the series, exact to rounding, no trigonometry
+    w0 = slerp_weight(T(1) - alpha, d - T(1));
+    w1 = slerp_weight(alpha, d - T(1));
   } else {
     const T theta = macos(d);
     const T sin_theta = msqrt((T(1) - d) * (T(1) + d));
