@@ -76,3 +76,25 @@ def test_project_front_top_and_yaw():
     assert side[0, 6] == pytest.approx(0.0, abs=1e-12) and side[1, 12] == pytest.approx(-1.0)
     top = ref.project(joints, view_mode=ref.VIEW_TOP)
     assert top[1, 13] == pytest.approx(-1.0) and top[0, 6] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("angle_between", [0.0, 1e-7, 1e-3, 0.05, 0.4, 0.9, 0.9022, 0.91, 1.5])
+def test_slerp_series_weights_equal_the_trigonometric_ones(angle_between):
+    """quat_slerp takes its weights from a series for quaternions at most ~52 degrees apart (dot >= 0.9, i.e. a
+    quaternion angle below acos(0.9) = 0.451 rad); there it must equal sin(a t) / sin t to 1e-14, on both sides of
+    the switch (angles 0.9 and 0.91 rad of rotation straddle it)."""
+    axis = np.array([0.2, 0.9, -0.4]) / np.linalg.norm([0.2, 0.9, -0.4])
+    q0 = ref.aa_to_quat(np.array([0.3, -0.2, 0.5]))
+    step = ref.aa_to_quat(axis * angle_between)
+    w, v = q0[0], q0[1:]  # q1 = q0 * step (Hamilton product)
+    q1 = np.concatenate([[w * step[0] - v @ step[1:]], w * step[1:] + step[0] * v + np.cross(v, step[1:])])
+    d = float(q0 @ q1)
+    theta = math.acos(min(d, 1.0))
+    for alpha in (0.0, 0.2, 0.5, 0.77, 1.0):
+        if theta < 1e-7:
+            want = (1 - alpha) * q0 + alpha * q1
+        else:
+            want = (math.sin((1 - alpha) * theta) * q0 + math.sin(alpha * theta) * q1) / math.sin(theta)
+        want /= np.linalg.norm(want)
+        assert np.abs(ref.quat_slerp(q0, q1, alpha) - want).max() <= 1e-14
+    assert (d >= ref.SLERP_SERIES_DOT) == (angle_between < 2 * math.acos(ref.SLERP_SERIES_DOT))
