@@ -68,12 +68,17 @@ def _cuda_problem() -> Optional[str]:
     torch = _torch()
     if torch is None or not torch.cuda.is_available():
         return "torch sees no GPU"
-    if "_cuda:runtime" not in _modules:  # the driver does not change while the process runs
-        _modules["_cuda:runtime"] = cuda.runtime_info()
-    info = _modules["_cuda:runtime"]
+    info = _cuda_runtime(cuda)
     if info["device_count"] < 1:
         return f"amass_fast._cuda finds no GPU: {info['error']}"
     return None
+
+
+def _cuda_runtime(cuda) -> dict:
+    """_cuda.runtime_info(), asked once: the driver does not change while the process runs."""
+    if "_cuda:runtime" not in _modules:
+        _modules["_cuda:runtime"] = cuda.runtime_info()
+    return _modules["_cuda:runtime"]
 
 
 def _cuda_usable() -> bool:
@@ -83,8 +88,9 @@ def _cuda_usable() -> bool:
 def available_backends() -> list:
     """The backends that work on this machine, fastest first: "cuda" only where _cuda is built and torch sees a
     GPU, "cpp" where _core is built, "numba" where numba imports, "reference" always."""
-    if "torch" not in sys.modules and _load("_cuda") is not None:
-        try:  # the CUDA backend takes torch tensors; only worth importing torch when _cuda exists
+    cuda = _load("_cuda")
+    if "torch" not in sys.modules and cuda is not None and _cuda_runtime(cuda)["device_count"] > 0:
+        try:  # the CUDA backend takes torch tensors: import torch (seconds) only where a GPU is there to use
             import torch  # noqa: F401
         except ImportError:
             pass
