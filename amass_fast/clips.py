@@ -106,7 +106,8 @@ class RaggedBatch:
             windows: list[Window], views: list[View]) -> None:
         """Append one sequence (poses [F, >=66], trans [F, 3], rest_joints [>=22, 3]) and its clips."""
         seq = self.num_sequences
-        self.poses.append(poses[:, :3 * NUM_BODY_JOINTS])  # a view: convert() copies every sequence once
+        # A copy, not a view: a view would keep the file's hand/face columns alive until the task converts.
+        self.poses.append(np.ascontiguousarray(poses[:, :3 * NUM_BODY_JOINTS]))
         self.trans.append(trans)
         self.fps.append(float(fps))
         self.rest_joints.append(np.asarray(rest_joints, dtype=np.float64)[:NUM_BODY_JOINTS])

@@ -10,13 +10,14 @@ plan -> map -> reduce:
     reduce  the shards in task order -> manifest.json (--format shards) or the seed-compatible .pt, the
             errors file and the summary table. --max-samples keeps the first N clips in task order.
 
-Every file appears under its final name only when complete; --resume skips tasks whose shard is complete, so a
-resumed run ends with the same output as an uninterrupted one.
+Every file appears under its final name only when complete; --resume skips tasks whose shard is complete and was
+made from the same files, so a resumed run ends with the same output as an uninterrupted one.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import glob
 import json
 import os
 import shutil
@@ -72,6 +73,7 @@ class LoadedTask:
     """A task after loading: its sequences in one ragged batch, ready for convert_batch."""
     index: int
     batch: RaggedBatch
+    sources: list[str] = field(default_factory=list)  # the task's relative paths, as --resume checks them
     files: list[tuple[str, float, int]] = field(default_factory=list)  # (rel path, fps, frames) per sequence
     counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     errors: list[dict] = field(default_factory=list)
@@ -83,7 +85,7 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
     """Load and recognise a task's files and plan their clips. Unreadable files are recorded, not raised."""
     skeletons = Skeletons(opts.body_model)
     views = plan_views(opts.view, opts.views)
-    loaded = LoadedTask(task.index, RaggedBatch())
+    loaded = LoadedTask(task.index, RaggedBatch(), task_sources(task))
     for rel, source in task.items:
         loaded.counts["files"] += 1
         try:
@@ -136,9 +138,16 @@ def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
                       "view": batch.clip_view[c].name, "valid_length": window.length, "label_source": lab.source})
     motion = motion[rows] if len(rows) != len(motion) else motion
     actions = np.stack(actions) if actions else np.zeros((0, opts.window), dtype=np.int64)
-    info = {"task": loaded.index, "counts": loaded.counts, "errors": loaded.errors, "label_sources": label_sources}
+    info = {"task": loaded.index, "sources": loaded.sources, "counts": loaded.counts, "errors": loaded.errors,
+            "label_sources": label_sources}
     writers.write_shard(Path(work_dir, writers.SHARD_NAME.format(loaded.index)), motion, actions, clips, info)
     return {**info, "clips": len(clips)}  # as writers.shard_summary reads it back
+
+
+def task_sources(task: Task) -> list[str]:
+    """The relative paths a task's shard was made from: a shard counts as done for --resume only when they match
+    (a file added to or removed from the tree shifts the files of every later task)."""
+    return [rel for rel, _ in task.items]
 
 
 def map_task(task: Task, opts: MapOptions, work_dir: str) -> dict:
@@ -226,7 +235,8 @@ def source_items(amass_root: Optional[str] = None, archives: Optional[str] = Non
     for path in paths:
         try:
             for name, data in iter_archive_members(path):
-                if keep(dataset_of(name)):
+                hidden = any(part.startswith(".") for part in name.split("/"))  # skipped in a tree walk too
+                if not hidden and keep(dataset_of(name)):
                     yield name, data
         except ArchiveError as exc:  # a damaged archive: its members read so far are kept, the rest recorded
             yield path.name, exc
@@ -285,7 +295,8 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
         return max_samples is not None and prefix[1] >= max_samples
 
     def existing(task: Task) -> Optional[dict]:
-        return writers.shard_summary(work_dir / task.shard_name) if resume else None
+        info = writers.shard_summary(work_dir / task.shard_name) if resume else None
+        return info if info is not None and info.get("sources") == task_sources(task) else None
 
     parent_converts = opts.backend == "cuda"  # workers load; the one device converts in the parent
     if jobs <= 1:
@@ -485,6 +496,9 @@ def _prepare(output: Path, fmt: str, run_flags: dict, resume: bool, overwrite: b
         writers.remove_temporaries(work_dir)
         (work_dir / writers.MANIFEST_NAME).unlink(missing_ok=True)
     try:
+        for final in (output, Path(f"{output}.errors.jsonl")):  # what a killed reduce left beside the output
+            for leftover in final.parent.glob(glob.escape(final.name) + writers.TMP_MARK + "*"):
+                leftover.unlink(missing_ok=True)
         work_dir.mkdir(parents=True, exist_ok=True)
         writers.write_json(work_dir / RUN_FILE, run_flags)
     except OSError as exc:  # read-only folder, a file in the way, no space

@@ -6,7 +6,7 @@ A shard is an uncompressed ``.npz`` holding
     actions int64   [N, window]       per-frame ActionType index
     clips   uint8   JSON lines, one per clip: action, description, dataset, file, start_s, source_fps, view,
                     valid_length, label_source
-    info    uint8   JSON: the task's counts and errors
+    info    uint8   JSON: the task's source files, counts and errors
 
 Members are stored, not deflated, so ``open_shard`` memory-maps ``motion`` and ``actions`` straight from the file.
 Every file here is written under a temporary name and renamed when complete, so a file under its final name is

@@ -88,3 +88,18 @@ def test_ragged_batch_matches_reference_per_sequence():
         np.testing.assert_allclose(motion[c], expected[0], atol=1e-5)
     # Padded frames hold the last valid frame.
     np.testing.assert_array_equal(motion[4, 1:], np.broadcast_to(motion[4, 0], (7, 20)))
+
+
+def test_ragged_batch_keeps_only_the_body_pose_columns():
+    # A task holds its sequences until its convert_batch call: the 90-99 hand/face columns of each SMPL+H/SMPL-X
+    # file must not stay alive behind a view of the body columns.
+    import weakref
+
+    poses = np.random.default_rng(1).normal(0, 0.3, (50, 165))
+    source = weakref.ref(poses)
+    batch = RaggedBatch()
+    batch.add(poses, np.zeros((50, 3)), 60.0, np.zeros((22, 3)), plan_windows(50, 60.0, window=8), plan_views())
+    kept = batch.poses[0]
+    np.testing.assert_array_equal(kept, poses[:, :66])
+    del poses
+    assert source() is None and kept.nbytes == 50 * 66 * 8

@@ -129,8 +129,13 @@ def test_resume_pt_and_refuse_other_flags(tree, tmp_path, monkeypatch):
     assert run("--amass-root", tree, "--output", out, *FAST) == 130
     monkeypatch.undo()
     assert not out.exists() and (tmp_path / "out.pt.parts").is_dir()
+    # What a run killed while writing the .pt (say by the OOM killer) leaves beside it: removed on the next run.
+    (tmp_path / "out.pt.tmp-999").write_bytes(b"PK\x03\x04 half")
+    (tmp_path / "out.pt.errors.jsonl.tmp-999").write_text("{")
+    (tmp_path / "other.pt.tmp-999").write_bytes(b"not ours")
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--stride", "10") == 2
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.pt", "other.pt.tmp-999", "out.pt"]
     a, b = torch.load(full, weights_only=True), torch.load(out, weights_only=True)
     assert len(a) == len(b)
     for x, y in zip(a, b):
@@ -260,3 +265,45 @@ def test_inputs_that_give_nothing_to_do_are_refused_before_any_work(tree, tmp_pa
     assert run("--amass-root", tree, "--babel", tmp_path / "no_babel", "--output", out, *FAST) == 2
     assert "no_babel" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "out.pt.parts").exists()
+
+
+def test_resume_redoes_tasks_whose_files_changed(tmp_path, monkeypatch):
+    # Interrupted, then another dataset extracted (ACCAD sorts first, so every task's files shift): resuming must
+    # not reuse shards made from other files; it ends equal to an uninterrupted run on the tree as it is now.
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["CMU", "KIT"], files_per_dataset=2, seconds=(1.5, 2.0), seed=4)
+    out = tmp_path / "out"
+    real_finish = process.finish_task
+
+    def interrupted(loaded, opts, work_dir):
+        if loaded.index == 1:
+            raise KeyboardInterrupt
+        return real_finish(loaded, opts, work_dir)
+
+    monkeypatch.setattr(process, "finish_task", interrupted)
+    assert run("--amass-root", root, "--output", out, "--format", "shards", *FAST) == 130
+    monkeypatch.undo()
+    synthetic.make_tree(root, ["ACCAD"], files_per_dataset=2, seconds=(1.5, 2.0), seed=5)
+    assert run("--amass-root", root, "--output", out, "--format", "shards", *FAST, "--resume") == 0
+    assert run("--amass-root", root, "--output", tmp_path / "full", "--format", "shards", *FAST) == 0
+    _, motion, clips = shard_arrays(out)
+    _, motion_full, clips_full = shard_arrays(tmp_path / "full")
+    assert clips == clips_full and [c["file"] for c in clips][0].startswith("ACCAD/")
+    np.testing.assert_array_equal(motion, motion_full)
+
+
+def test_archives_skip_hidden_members_as_the_extracted_tree_does(tmp_path):
+    # macOS tar puts AppleDouble "._name.npz" files beside the real ones; the tree walk skips hidden files and
+    # folders, so reading the same archive in place must skip them too instead of failing them.
+    pytest.importorskip("amass_fast.archive")
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["CMU"], files_per_dataset=2, seconds=(1.5, 2.0), seed=6)
+    (root / "CMU" / "01" / "._01_01_poses.npz").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    synthetic.make_archive(root, "CMU", tmp_path / "downloads" / "CMU.tar.bz2", compresslevel=1)
+    assert run("--amass-root", root, "--output", tmp_path / "t", "--format", "shards", *FAST) == 0
+    assert run("--archives", tmp_path / "downloads", "--output", tmp_path / "a", "--format", "shards", *FAST) == 0
+    assert not (tmp_path / "a.errors.jsonl").exists()
+    manifest_a, motion_a, clips_a = shard_arrays(tmp_path / "a")
+    manifest_t, motion_t, clips_t = shard_arrays(tmp_path / "t")
+    assert clips_a == clips_t and manifest_a["counts"] == manifest_t["counts"]
+    np.testing.assert_array_equal(motion_a, motion_t)
