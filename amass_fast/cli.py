@@ -95,7 +95,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(importlib.import_module(_module_for(args.command)).run(args) or 0)
     except KeyboardInterrupt:
-        print("\ninterrupted: nothing half-written is left under a final name; rerun to continue.", file=sys.stderr)
+        print("\ninterrupted: nothing half-written is left under a final name; run the same command again to "
+              "continue (add --resume for process).", file=sys.stderr)
         return 130
 
 

@@ -341,13 +341,20 @@ def is_no_motion_name(path: Union[str, "os.PathLike[str]"]) -> bool:
 
 def iter_npz_files(root: Union[str, "os.PathLike[str]"]) -> Iterator[Path]:
     """Every .npz under `root`, sorted by its "/"-separated path relative to root (the same order on every
-    machine). Hidden folders (such as the extractor's .amass_fast) and hidden files are skipped."""
+    machine). Hidden folders (such as the extractor's .amass_fast) and hidden files are skipped; linked folders are
+    followed, each real folder once."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder; extract AMASS there first (amass-fast extract --out {root})")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    found, seen = [], set()
+    # Follow links (a dataset folder is often a link to a bigger disk), but enter each real folder once.
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # sorted: the same folder wins everywhere
         found += [Path(dirpath, f) for f in filenames if f.endswith(".npz") and not f.startswith(".")]
     yield from sorted(found, key=lambda p: p.relative_to(root).as_posix())
 

@@ -536,7 +536,9 @@ def run(args: argparse.Namespace) -> int:
     opts = MapOptions(dst_fps=args.fps, window=args.window, stride=args.stride or args.window, short=args.short,
                       view=args.view, views=args.views, body_model=args.body_model, backend=backend,
                       babel=args.babel, humanml3d=args.humanml3d, seed=args.seed)
-    run_flags = {"amass_root": amass_root, "archives": args.archives, "datasets": args.datasets,
+    # Paths as normalised strings, so that data/amass/ and data/amass resume the same run.
+    run_flags = {"amass_root": amass_root and os.path.normpath(amass_root),
+                 "archives": args.archives and os.path.normpath(args.archives), "datasets": args.datasets,
                  "batch_files": args.batch_files, "format": fmt,
                  **{k: v for k, v in asdict(opts).items() if k != "backend"}}
     items = source_items(amass_root, args.archives, args.datasets)

@@ -211,3 +211,18 @@ def test_iteration_order_and_no_motion_names(tmp_path):
                                           ("lonely_poses.npz", "")])
 def test_dataset_of(rel, dataset):
     assert dataset_of(rel) == dataset
+
+
+def test_linked_dataset_folders_are_followed_once(tmp_path):
+    """data/amass/CMU is often a link to a bigger disk: its files count; a link back up does not loop."""
+    from amass_fast.formats import iter_npz_files
+
+    disk = tmp_path / "bigdisk" / "CMU" / "01"
+    disk.mkdir(parents=True)
+    synthetic.write_sequence(disk / "01_01_poses.npz", "smplh", "walk", seconds=0.5, fps=60.0, seed=0)
+    root = tmp_path / "amass"
+    root.mkdir()
+    (root / "CMU").symlink_to(tmp_path / "bigdisk" / "CMU")
+    (disk / "loop").symlink_to(root)  # a cycle: amass/CMU/01/loop -> amass
+    found = [p.relative_to(root).as_posix() for p in iter_npz_files(root)]
+    assert found == ["CMU/01/01_01_poses.npz"]
