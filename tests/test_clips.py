@@ -100,6 +100,6 @@ def test_ragged_batch_keeps_only_the_body_pose_columns():
     batch = RaggedBatch()
     batch.add(poses, np.zeros((50, 3)), 60.0, np.zeros((22, 3)), plan_windows(50, 60.0, window=8), plan_views())
     kept = batch.poses[0]
-    np.testing.assert_array_equal(kept, poses[:, :66])
+    np.testing.assert_array_equal(kept, poses[:, :66].astype(np.float32))  # float32: what the kernels compute in
     del poses
-    assert source() is None and kept.nbytes == 50 * 66 * 8
+    assert source() is None and kept.nbytes == 50 * 66 * 4
