@@ -233,6 +233,9 @@ def source_items(amass_root: Optional[str] = None, archives: Optional[str] = Non
         raise FileNotFoundError(f"{source}: no such archive or folder; download archives there first "
                                 f"(amass-fast download --out {source})")
     for path in paths:
+        folder = _archive_folder(path)
+        if folder is not None and not keep(folder):
+            continue  # an archive of a dataset that --datasets leaves out: not worth decompressing
         try:
             for name, data in iter_archive_members(path):
                 hidden = any(part.startswith(".") for part in name.split("/"))  # skipped in a tree walk too
@@ -240,6 +243,17 @@ def source_items(amass_root: Optional[str] = None, archives: Optional[str] = Non
                     yield name, data
         except ArchiveError as exc:  # a damaged archive: its members read so far are kept, the rest recorded
             yield path.name, exc
+
+
+def _archive_folder(path: Path) -> Optional[str]:
+    """The folder an AMASS archive extracts to (CMU.tar.bz2 or CMU_SMPLH_G.tar.bz2 -> "CMU", HDM05 -> "MPI_HDM05"),
+    or None for a name the catalog does not know (such an archive is read and filtered member by member)."""
+    from amass_fast import catalog
+
+    try:
+        return catalog.get(path.name[:-len(".tar.bz2")] if path.name.endswith(".tar.bz2") else path.stem).folder
+    except KeyError:
+        return None
 
 
 def plan_tasks(items: Iterator[tuple[str, Union[str, bytes, Exception]]], batch_files: int) -> Iterator[Task]:

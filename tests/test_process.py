@@ -307,3 +307,21 @@ def test_archives_skip_hidden_members_as_the_extracted_tree_does(tmp_path):
     manifest_t, motion_t, clips_t = shard_arrays(tmp_path / "t")
     assert clips_a == clips_t and manifest_a["counts"] == manifest_t["counts"]
     np.testing.assert_array_equal(motion_a, motion_t)
+
+
+def test_archives_of_datasets_left_out_are_not_decompressed(tree, tmp_path, monkeypatch):
+    from amass_fast import archive
+
+    archives = tmp_path / "downloads"
+    for folder in ("CMU", "KIT"):
+        synthetic.make_archive(tree, folder, archives / f"{folder}_SMPLH_G.tar.bz2", compresslevel=1)
+    opened, real = [], archive.iter_archive_members
+
+    def recording(path, **kwargs):
+        opened.append(path.name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(archive, "iter_archive_members", recording)
+    assert run("--archives", archives, "--datasets", "KIT", "--output", tmp_path / "k.pt", *FAST) == 0
+    assert opened == ["KIT_SMPLH_G.tar.bz2"]
+    assert {s["meta"]["dataset"] for s in torch.load(tmp_path / "k.pt", weights_only=True)} == {"KIT"}
