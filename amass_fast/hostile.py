@@ -16,7 +16,6 @@ in well under a minute on two cores).
 from __future__ import annotations
 
 import builtins
-import bz2
 import contextlib
 import io
 import json
@@ -25,7 +24,6 @@ import os
 import pickle
 import random
 import resource
-import shutil
 import signal
 import subprocess
 import sys

@@ -380,7 +380,7 @@ def reduce(infos: list[dict], work_dir: Path, output: Path, fmt: str, max_sample
     totals = dict.fromkeys(COUNT_KEYS, 0)
     label_sources: dict[str, int] = {}
     errors = []
-    for info, n in used:
+    for info, _ in used:
         for key in COUNT_KEYS:
             totals[key] += info["counts"][key]
         errors += info["errors"]
