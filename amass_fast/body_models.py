@@ -152,11 +152,12 @@ def default_rest_joints(height: float = DEFAULT_HEIGHT) -> np.ndarray:
 _default_warned = False
 
 
-def default_body_model() -> BodyModel:
+def default_body_model(warn: bool = True) -> BodyModel:
     """The built-in 22-joint skeleton (SMPL topology, Winter's proportions at 1.70 m). Betas are ignored: it has
-    one body shape. Warns once per process that it is in use instead of licensed model files."""
+    one body shape. Warns once per process that it is in use instead of licensed model files (``warn=False``: the
+    caller says so itself, as ``amass-fast process`` does once per run)."""
     global _default_warned
-    if not _default_warned:
+    if warn and not _default_warned:
         _default_warned = True
         warnings.warn("no SMPL+H/SMPL-X model files given: using the built-in skeleton (SMPL topology, Winter's "
                       "anthropometric proportions at 1.70 m, betas ignored). Pass --body-model DIR with SMPL+H / SMPL-X "

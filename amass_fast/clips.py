@@ -178,9 +178,7 @@ class Skeletons:
                 if self.model_dir:
                     warnings.warn(f"no {gender} {kind} model in {self.model_dir}: using the built-in skeleton for "
                                   f"those sequences", UserWarning, stacklevel=2)
-                with warnings.catch_warnings():  # the pipeline says once per run that the skeleton is in use
-                    warnings.simplefilter("ignore", UserWarning)
-                    model = body_models.default_body_model()
+                model = body_models.default_body_model(warn=False)  # process says once per run that it is in use
             self._models[key] = model
         return self._models[key]
 
