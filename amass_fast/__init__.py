@@ -10,6 +10,7 @@ Public API (imported lazily so that `import amass_fast` and `amass-fast --help` 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 __version__ = "0.1.0"
@@ -28,6 +29,8 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if not name.startswith("_") and importlib.util.find_spec(f"amass_fast.{name}") is not None:
+            return importlib.import_module(f"amass_fast.{name}")  # a stage module: amass_fast.kernels, ...
         raise AttributeError(f"module 'amass_fast' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"amass_fast.{module}"), name)
     globals()[name] = value
