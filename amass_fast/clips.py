@@ -7,6 +7,7 @@ padded by holding its last frame (``short="pad"``, its true length kept) or drop
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional
@@ -27,11 +28,12 @@ class Window:
 
 
 def plan_windows(num_frames: int, src_fps: float, *, dst_fps: float = 25.0, window: int = 250,
-                 stride: Optional[int] = None, short: str = "pad") -> list[Window]:
+                 stride: Optional[int] = None, short: str = "pad", min_length: int = 1) -> list[Window]:
     """Windows over a sequence of ``num_frames`` frames at ``src_fps``, resampled to ``dst_fps``.
 
     Full windows start at 0, stride, 2 stride, ... while they fit. Frames after the last full window (or the whole
-    sequence, when shorter than one window) form one tail window at the next stride position, padded or dropped.
+    sequence, when shorter than one window) form one tail window at the next stride position, padded or dropped;
+    a padded tail of fewer than ``min_length`` frames is dropped too.
     """
     stride = window if stride is None else stride
     if window < 1 or stride < 1:
@@ -45,9 +47,14 @@ def plan_windows(num_frames: int, src_fps: float, *, dst_fps: float = 25.0, wind
     windows = [Window(i * stride, window) for i in range(full)]
     covered = (full - 1) * stride + window if full else 0
     tail = full * stride
-    if short == "pad" and covered < total and tail < total:
+    if short == "pad" and covered < total and tail < total and total - tail >= min_length:
         windows.append(Window(tail, total - tail))
     return windows
+
+
+def min_tail_frames(min_seconds: float, dst_fps: float) -> int:
+    """A minimum tail length in seconds (--min-seconds) as output frames; at least 1, as a window holds a frame."""
+    return max(1, math.ceil(min_seconds * dst_fps - 1e-9))
 
 
 @dataclass(frozen=True)

@@ -586,6 +586,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: window)")
     parser.add_argument("--short", choices=("pad", "drop"), default="pad",
                         help="a tail shorter than the window: count it (pad, default) or not (drop), as in process")
+    parser.add_argument("--min-seconds", type=float, default=0.0, metavar="S",
+                        help="with --short pad: leave out tails shorter than S seconds, as in process (default 0)")
     parser.add_argument("--fps", type=float, default=25.0, help="clip frame rate (default 25)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the choice of descriptions (default 0)")
 
@@ -594,7 +596,7 @@ def run(args: argparse.Namespace) -> int:
     """Count where each clip's label and description would come from; reads only file headers."""
     from tqdm import tqdm
 
-    from amass_fast.clips import plan_windows
+    from amass_fast.clips import min_tail_frames, plan_windows
     from amass_fast.formats import FormatError, NoMotion, iter_motion_files, probe_sequence, rel_path
 
     root = Path(args.amass_root)
@@ -627,7 +629,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         rel = rel_path(path, root)
         for window in plan_windows(info.num_frames, info.fps, dst_fps=args.fps, window=args.window,
-                                   stride=args.stride, short=args.short):
+                                   stride=args.stride, short=args.short,
+                                   min_length=min_tail_frames(args.min_seconds, args.fps)):
             lab = labeler.label(rel, window.start / args.fps, window.length, args.window, args.fps,
                                 source_fps=info.fps)
             sources[lab.source] = sources.get(lab.source, 0) + 1

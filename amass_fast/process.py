@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 
 from amass_fast import __version__, writers
-from amass_fast.clips import RaggedBatch, Skeletons, plan_views, plan_windows
+from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows
 from amass_fast.formats import FormatError, NoMotion, dataset_of, iter_npz_files, load_sequence
 
 BACKENDS = ("auto", "cpp", "cuda", "numba", "reference")
@@ -47,6 +47,7 @@ class MapOptions:
     window: int = 250
     stride: int = 250
     short: str = "pad"
+    min_seconds: float = 0.0
     view: str = "front"
     views: int = 1
     body_model: Optional[str] = None
@@ -96,7 +97,8 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
                 loaded.counts["no_motion"] += 1
                 continue
             windows = plan_windows(seq.num_frames, seq.fps, dst_fps=opts.dst_fps, window=opts.window,
-                                   stride=opts.stride, short=opts.short)
+                                   stride=opts.stride, short=opts.short,
+                                   min_length=min_tail_frames(opts.min_seconds, opts.dst_fps))
             rest = skeletons.rest_joints(seq.gender, seq.kind, seq.betas)
         except (FormatError, OSError, ValueError, RuntimeError) as exc:
             loaded.counts["failed"] += 1
@@ -449,6 +451,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, help="frames between clip starts (default: the window)")
     parser.add_argument("--short", choices=("pad", "drop"), default="pad",
                         help="a tail shorter than the window: pad by holding its last frame (default), or drop")
+    parser.add_argument("--min-seconds", type=float, default=0.0, metavar="S",
+                        help="with --short pad: drop a tail shorter than S seconds (default 0: keep every tail; "
+                             "e.g. 2 keeps tails of at least 2 s)")
     parser.add_argument("--view", default="front", help="front | side | top | yaw:DEG (default front)")
     parser.add_argument("--views", type=int, default=1, metavar="N",
                         help="N camera yaws per clip, evenly spaced from --view (augmentation; default 1)")
@@ -540,6 +545,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--max-samples must be >= 1 (got {args.max_samples})")
     if args.batch_files < 1 or args.jobs < 1:
         return _fail("--batch-files and --jobs must be >= 1")
+    if not args.min_seconds >= 0.0:
+        return _fail(f"--min-seconds must be >= 0 (got {args.min_seconds})")
     try:
         plan_views(args.view, args.views)
         plan_windows(1, 25.0, window=args.window, stride=args.stride or args.window, short=args.short)
@@ -548,7 +555,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         return _fail(str(exc))
     opts = MapOptions(dst_fps=args.fps, window=args.window, stride=args.stride or args.window, short=args.short,
-                      view=args.view, views=args.views, body_model=args.body_model, backend=backend,
+                      min_seconds=args.min_seconds, view=args.view, views=args.views, body_model=args.body_model, backend=backend,
                       babel=args.babel, humanml3d=args.humanml3d, seed=args.seed)
     # Paths as normalised strings, so that data/amass/ and data/amass resume the same run.
     run_flags = {"amass_root": amass_root and os.path.normpath(amass_root),

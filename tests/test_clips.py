@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from amass_fast import reference
-from amass_fast.clips import RaggedBatch, plan_views, plan_windows
+from amass_fast.clips import RaggedBatch, Window, min_tail_frames, plan_views, plan_windows
 
 
 def spans(windows):
@@ -103,3 +103,14 @@ def test_ragged_batch_keeps_only_the_body_pose_columns():
     np.testing.assert_array_equal(kept, poses[:, :66].astype(np.float32))  # float32: what the kernels compute in
     del poses
     assert source() is None and kept.nbytes == 50 * 66 * 4
+
+
+def test_min_length_drops_only_short_padded_tails():
+    # 120 fps, 601 frames = 5 s -> 126 output frames: windows of 50 at 0 and 50, tail of 26 frames at 100.
+    assert [w.length for w in plan_windows(601, 120.0, window=50)] == [50, 50, 26]
+    assert [w.length for w in plan_windows(601, 120.0, window=50, min_length=26)] == [50, 50, 26]
+    assert [w.length for w in plan_windows(601, 120.0, window=50, min_length=27)] == [50, 50]
+    # A sequence shorter than one window is its own tail: kept or dropped by the same rule.
+    assert plan_windows(61, 120.0, window=50, min_length=14) == []
+    assert plan_windows(61, 120.0, window=50, min_length=13) == [Window(0, 13)]
+    assert min_tail_frames(0.0, 25.0) == 1 and min_tail_frames(1.0, 25.0) == 25 and min_tail_frames(1.01, 25.0) == 26

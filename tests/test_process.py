@@ -325,3 +325,16 @@ def test_archives_of_datasets_left_out_are_not_decompressed(tree, tmp_path, monk
     assert run("--archives", archives, "--datasets", "KIT", "--output", tmp_path / "k.pt", *FAST) == 0
     assert opened == ["KIT_SMPLH_G.tar.bz2"]
     assert {s["meta"]["dataset"] for s in torch.load(tmp_path / "k.pt", weights_only=True)} == {"KIT"}
+
+
+def test_min_seconds_drops_short_tails_only(tree, tmp_path):
+    # FAST windows are 25 frames (1 s); tree files are 1.5-3 s, so every file has one full window and a tail.
+    out_all, out_min = tmp_path / "all.pt", tmp_path / "min.pt"
+    assert run("--amass-root", tree, "--output", out_all, *FAST) == 0
+    assert run("--amass-root", tree, "--output", out_min, "--min-seconds", "0.6", *FAST) == 0
+    every = torch.load(out_all, weights_only=True)
+    kept = torch.load(out_min, weights_only=True)
+    key = lambda s: (s["meta"]["file"], s["meta"]["start_s"])  # noqa: E731
+    expected = [key(s) for s in every if s["meta"]["valid_length"] >= 15]  # 0.6 s at 25 fps
+    assert [key(s) for s in kept] == expected and len(expected) < len(every)
+    assert run("--amass-root", tree, "--output", tmp_path / "bad.pt", "--min-seconds", "-1", *FAST) == 2
