@@ -136,15 +136,16 @@ def _member(npz: np.lib.npyio.NpzFile, key: str) -> str:
     return key + ".npy" if key + ".npy" in npz.zip.NameToInfo else key
 
 
-def _check_size(npz: np.lib.npyio.NpzFile, key: str, name: str) -> None:
+def _check_size(npz: np.lib.npyio.NpzFile, key: str, name: str) -> Optional[tuple[tuple[int, ...], np.dtype]]:
     """Refuse, before numpy allocates it, an array whose header declares more than the member holds (a truncated
-    or forged file) or more than MAX_ARRAY_BYTES (a zip bomb)."""
+    or forged file) or more than MAX_ARRAY_BYTES (a zip bomb). Returns the header it read (shape, dtype), or None
+    for a member that is not an array (_read refuses it)."""
     member = npz.zip.NameToInfo.get(_member(npz, key))
     if member is None or not member.filename.endswith(".npy"):
-        return  # not an array: _read refuses it
+        return None
     shape, dtype = _header(npz, key, name)
     if dtype.hasobject:
-        return  # never read: _read refuses object arrays
+        return shape, dtype  # never read: _read refuses object arrays
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if declared > MAX_ARRAY_BYTES:
         raise FormatError(f"{name}: {key!r} declares {declared / 1e9:.3g} GB of data (shape {shape}), more than "
@@ -153,6 +154,7 @@ def _check_size(npz: np.lib.npyio.NpzFile, key: str, name: str) -> None:
     if declared > member.file_size:
         raise FormatError(f"{name}: {key!r} declares {declared} bytes (shape {shape}) but its zip member holds only "
                           f"{member.file_size}; the file is truncated or forged: {_REEXTRACT}")
+    return shape, dtype
 
 
 def _read(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
@@ -324,11 +326,10 @@ def probe_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[S
         if skipped is not None:
             return skipped
         _require(npz, "trans", name)
-        for key in ("poses", "trans"):
-            _check_size(npz, key, name)
-        shape, dtype = _header(npz, "poses", name)
+        # Each header read once: _check_size returns it (or None for a member that is not an array at all).
+        shape, dtype = _check_size(npz, "poses", name) or _header(npz, "poses", name)
         width = _check_poses_header(shape, dtype, name)
-        _check_trans_header(*_header(npz, "trans", name), shape[0], name)
+        _check_trans_header(*(_check_size(npz, "trans", name) or _header(npz, "trans", name)), shape[0], name)
         return SequenceInfo(path=name, kind=_kind(npz, width, name), num_frames=int(shape[0]),
                             fps=_fps(npz, name), gender=_gender(npz, name))
 

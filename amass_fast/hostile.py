@@ -297,6 +297,14 @@ BAD_FILES: dict[str, tuple[Callable[[Path, Path], None], tuple[str, ...], str]] 
 }
 
 
+def _expect_refusal(c: "Check", exc: Exception, path: Path, words: tuple[str, ...]) -> None:
+    """What every refusal of a bad input must say: the file, and the words naming its problem."""
+    c.did = str(exc)
+    c.expect(str(path) in str(exc), "the message names the file")
+    for word in words:
+        c.expect(word in str(exc), f"the message says {word!r}")
+
+
 def _bad_file_case(name: str, build, words: tuple[str, ...], what: str) -> None:
     @case("files", name, f"{what}: FormatError naming the file ({', '.join(words)}); nothing unpickled")
     def run(c: Check) -> None:
@@ -310,10 +318,7 @@ def _bad_file_case(name: str, build, words: tuple[str, ...], what: str) -> None:
             c.did = f"loaded it: {type(seq).__name__}"
             c.expect(False, "a FormatError")
         except FormatError as exc:
-            c.did = str(exc)
-            c.expect(str(path) in str(exc), "the message names the file")
-            for word in words:
-                c.expect(word in str(exc), f"the message says {word!r}")
+            _expect_refusal(c, exc, path, words)
         finally:
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
@@ -523,10 +528,7 @@ def _model_case(name: str, expect: str, build: Callable[[Path, Path], Path], wor
             c.did = f"loaded a {model.kind} model"
             c.expect(False, "a BodyModelError")
         except BodyModelError as exc:
-            c.did = str(exc)
-            c.expect(str(path) in str(exc), "the message names the file")
-            for word in words:
-                c.expect(word in str(exc), f"the message says {word!r}")
+            _expect_refusal(c, exc, path, words)
         c.expect(not sentinel.exists(), "no code from the file ran (the sentinel file was created!)")
 
 
