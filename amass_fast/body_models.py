@@ -1,7 +1,7 @@
 """Body models reduced to what the joints need: a skeleton.
 
 Joints depend only on ``J_regressor @ (v_template + shapedirs . betas)``, the parents and the poses, so a model
-file reduces to ``J_template [J, 3]``, ``J_shapedirs [J, 3, B]`` and ``parents [J]`` (DESIGN.md section 3).
+file reduces to ``J_template [J, 3]``, ``J_shapedirs [J, 3, B]`` and ``parents [J]`` (docs/CONVENTIONS.md).
 
 Accepted files (a file, or a folder plus a gender):
 

@@ -1,6 +1,6 @@
 """The AMASS sub-datasets: archive names, extracted folders, body models offered, sizes, counts, frame rates.
 
-Facts come from public sources (see DESIGN.md section 4); where a fact was not found it is ``None`` or empty,
+Facts come from public sources (see docs/CONVENTIONS.md, "Download protocol"); where a fact was not found it is ``None`` or empty,
 never guessed:
 
 - ``motion_files``: per-file listings published with the ``llamass`` package (SMPL+H G release); their minutes

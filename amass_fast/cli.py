@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import textwrap
 from typing import Optional, Sequence
@@ -98,6 +99,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("\ninterrupted: nothing half-written is left under a final name; run the same command again to "
               "continue (add --resume for process).", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`amass-fast datasets | head`): stop quietly, as other Unix tools do. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Authenticated, resumable, verified download of AMASS archives (`amass-fast download`).
 
-Protocol (DESIGN.md section 4): one address per archive (catalog.archive_url); the login goes as a form POST
+Protocol (docs/CONVENTIONS.md, "Download protocol"): one address per archive (catalog.archive_url); the login goes as a form POST
 (``username``, ``password``) with every request, and the session cookie is kept. A wrong login or an unaccepted
 licence comes back as an HTML page, often with status 200, so a body is trusted only if it starts with ``BZh``.
 

@@ -3,7 +3,7 @@
     load_sequence(path_or_bytes, name=None) -> Sequence | NoMotion     (raises FormatError)
     probe_sequence(path_or_bytes, name=None) -> SequenceInfo | NoMotion (headers only, for `verify`)
 
-Detection (DESIGN.md section 3): the pose width decides the layout, 156 = SMPL+H (root, body, hands),
+Detection (docs/CONVENTIONS.md): the pose width decides the layout, 156 = SMPL+H (root, body, hands),
 165 = SMPL-X (root, body, jaw, eyes, hands), 72 = SMPL; an explicit `surface_model_type` must agree with it.
 The frame rate is `mocap_framerate` (SMPL+H) or `mocap_frame_rate` (SMPL-X release). `gender` may be str or
 bytes. Files without `poses` but with `betas` (`shape.npz`, `*_stagei.npz`) are NoMotion, not errors.

@@ -54,7 +54,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-# The stick-gen ActionType values; index = position (DESIGN.md section 3).
+# The stick-gen ActionType values; index = position (docs/CONVENTIONS.md).
 ACTION_TYPES: tuple[str, ...] = (
     "idle", "walk", "run", "sprint", "jump", "wave", "talk", "shout", "whisper", "sing", "point", "clap",
     "batting", "pitching", "catching", "running_bases", "fielding", "throwing", "kicking", "dribbling",

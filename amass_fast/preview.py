@@ -4,7 +4,7 @@
     amass-fast preview data/amass_stick_shards --grid 16 --out sheet.png
 
 A clip's ``motion [T, 20]`` holds five stick lines per frame, (x1, y1, x2, y2) in metres with screen x right and
-y up (DESIGN.md section 3, schema stick5): head->neck, neck->left wrist, neck->right wrist, pelvis->left ankle,
+y up (docs/CONVENTIONS.md, "Stick layout"): head->neck, neck->left wrist, neck->right wrist, pelvis->left ankle,
 pelvis->right ankle. The spine (neck->pelvis) is implied by the schema and drawn thin. One scale serves all valid
 frames of a clip, so the figure does not breathe as it moves (a clip that travels far is followed by panning, see
 _View); y = 0 (the clip's lowest ankle) is drawn as the ground.

@@ -1,4 +1,4 @@
-"""`amass-fast process`: AMASS sequences in, labelled 25 fps stick-figure clips out (DESIGN.md sections 3 and 6).
+"""`amass-fast process`: AMASS sequences in, labelled 25 fps stick-figure clips out (docs/CONVENTIONS.md).
 
 plan -> map -> reduce:
 

@@ -19,7 +19,7 @@ reader can hold the three side by side:
 
 Everything here is float64 and loops in Python: it is slow on purpose, to be obviously right.
 
-Conventions (DESIGN.md section 3): AMASS world is Z-up with ground plane XY; screen space is x right, y up,
+Conventions (docs/CONVENTIONS.md): AMASS world is Z-up with ground plane XY; screen space is x right, y up,
 metres. ``view="front"`` turns the camera so that the body faces it at the clip's first frame; the body's facing
 comes from its hips (left hip - right hip is the body's left axis), so that ``project`` on joints alone agrees with
 the fused ``convert``.

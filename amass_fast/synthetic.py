@@ -2,7 +2,7 @@
 
 Used by the tests, `amass-fast demo` and the benchmarks, so that nothing licensed is ever needed or committed.
 
-Layouts written (DESIGN.md section 3):
+Layouts written (docs/CONVENTIONS.md):
 
     SMPL+H  *_poses.npz    trans [T,3], gender (str or bytes 0-d array), mocap_framerate (float64 0-d),
                            betas [16], dmpls [T,8], poses [T,156]; all float64
@@ -40,7 +40,7 @@ NUM_BETAS = {"smplh": 16, "smplx": 16, "smpl": 10}
 # in SMPL's Y-up coordinates), so the pelvis sits ~0.03 m above trans_z and the ankles ~0.9 m below it.
 STANDING_TRANS_Z = 0.93
 
-# SMPL body joint indices (DESIGN.md section 3 parents).
+# SMPL body joint indices (the parents of docs/CONVENTIONS.md, "Body model").
 _L_HIP, _R_HIP, _SPINE1, _L_KNEE, _R_KNEE, _SPINE2, _L_ANKLE, _R_ANKLE = 1, 2, 3, 4, 5, 6, 7, 8
 _L_SHOULDER, _R_SHOULDER, _L_ELBOW, _R_ELBOW = 16, 17, 18, 19
 

@@ -1,6 +1,6 @@
 """A local stand-in for the AMASS download server, for tests and `amass-fast selftest --hostile`.
 
-It speaks the protocol of DESIGN.md section 4 on 127.0.0.1 (random port):
+It speaks the protocol of docs/CONVENTIONS.md, "Download protocol", on 127.0.0.1 (random port):
 
     POST /download.php?domain=amass&resume=1&sfile=amass_per_dataset/{model}/{gender}/mosh_results/NAME.tar.bz2
     body: username=...&password=...   (or a session cookie from an earlier login)

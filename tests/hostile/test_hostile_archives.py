@@ -3,7 +3,7 @@ installed), an HTML page saved as .tar.bz2, members escaping the target (../, ab
 devices, fifos) and duplicate names. Each case states and checks what the tool must do."""
 import pytest
 
-from amass_fast import hostile
+from amass_fast.selftest import cases as hostile
 
 
 @pytest.mark.parametrize("case", hostile.cases(["archives"]), ids=lambda c: c.name)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from amass_fast import hostile
+from amass_fast.selftest import cases as hostile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and resource limits")
 

@@ -3,7 +3,8 @@ broken frame rates, integer and float16 arrays, pickles that would write a file,
 forged header, a flipped bit, 1 frame, non-UTF-8 names. Each case states and checks what the tool must do."""
 import pytest
 
-from amass_fast import hostile
+from amass_fast.selftest import cases as hostile
+from amass_fast.selftest.files import BAD_FILES
 
 
 @pytest.mark.parametrize("case", hostile.cases(["files"]), ids=lambda c: c.name)
@@ -16,4 +17,4 @@ def test_hostile_file(case, tmp_path):
 
 def test_every_bad_file_is_a_case():
     names = {c.name for c in hostile.cases(["files"])}
-    assert set(hostile.BAD_FILES) <= names and {"one_frame", "float16_poses", "non_utf8_name"} <= names
+    assert set(BAD_FILES) <= names and {"one_frame", "float16_poses", "non_utf8_name"} <= names

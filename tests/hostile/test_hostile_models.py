@@ -2,7 +2,7 @@
 that calls os.system / open (refused, nothing executed), a truncated .pkl."""
 import pytest
 
-from amass_fast import hostile
+from amass_fast.selftest import cases as hostile
 
 
 @pytest.mark.parametrize("case", hostile.cases(["models"]), ids=lambda c: c.name)

@@ -1,7 +1,7 @@
 """`amass-fast selftest --hostile`: the table, --json, and a non-zero exit when a case fails."""
 import json
 
-from amass_fast import hostile
+from amass_fast.selftest import cases as hostile
 from amass_fast.cli import main
 
 

@@ -1,0 +1,156 @@
+"""What every command shares at its edge: flag types with ranges, the one check of an output path, and progress
+reporting that works on a terminal and in a log file.
+
+Flag types raise ``argparse.ArgumentTypeError``; argparse then exits with status 2 and a message that names the flag
+(``argument --fps: must be > 0 (got -1)``), before any work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+# --- flag types ----------------------------------------------------------------------------------------------------
+
+def _describe(lo: Optional[float], hi: Optional[float], lo_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"between {lo:g} and {hi:g}" if not lo_open else f"> {lo:g} and <= {hi:g}"
+    if lo is not None:
+        return f"> {lo:g}" if lo_open else f">= {lo:g}"
+    return f"<= {hi:g}"
+
+
+def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi] (either bound may be None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {_describe(lo, hi, False)} (got {text})")
+        return value
+    parse.__name__ = "integer"  # argparse names the type in some messages
+    return parse
+
+
+def float_range(lo: Optional[float] = None, hi: Optional[float] = None, *, lo_open: bool = False
+                ) -> Callable[[str], float]:
+    """An argparse type: a finite number in [lo, hi], or (lo, hi] with ``lo_open`` (either bound may be None)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
+        if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) or \
+                (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {_describe(lo, hi, lo_open)} (got {text})")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+# Ranges shared by several commands (one definition each).
+MAX_THREADS = 1024            # more threads than this is a typo, and huge counts can crash OpenMP runtimes
+MAX_JOBS = 1024
+FPS_FLAG = float_range(1.0, 1000.0)   # output frame rates: the same range as the input rates a file may have
+WINDOW_FLAG = int_range(1, 100_000)   # frames per clip: 100,000 frames is over an hour at 25 fps
+THREADS_FLAG = int_range(1, MAX_THREADS)
+JOBS_FLAG = int_range(1, MAX_JOBS)
+
+
+# --- output paths --------------------------------------------------------------------------------------------------
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def output_problem(path: PathLike, *, kind: str, flag: str, inputs: Sequence[PathLike] = ()) -> Optional[str]:
+    """Why ``path`` cannot be used as an output of ``kind`` "file" or "folder", or None when it can.
+
+    Checks, in the order a user would fix them: a file where a folder is wanted and the reverse, a parent that is
+    missing (created later, fine) or is not a folder, and an output inside one of the ``inputs`` folders (it would
+    be read back as input). Whether an existing output may be replaced is the caller's rule (``--overwrite``)."""
+    if kind not in ("file", "folder"):
+        raise ValueError(f"kind must be 'file' or 'folder' (got {kind!r})")
+    path = Path(path)
+    if kind == "folder" and path.exists() and not path.is_dir():
+        return f"{flag} {path}: is a file, not a folder; pass a folder (it is created if missing)"
+    if kind == "file" and path.is_dir():
+        return f"{flag} {path}: is a folder; pass a file name, e.g. {path / 'output'}"
+    for parent in path.absolute().parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{flag} {path}: {parent} is a file, not a folder; choose a path under a folder"
+            break
+    for folder in inputs:
+        if folder is not None and Path(folder).is_dir() and _inside(path, Path(folder)):
+            return (f"{flag} {path}: is inside the input folder {folder}, where it would be read back as input; "
+                    f"choose a path outside it")
+    return None
+
+
+# --- progress --------------------------------------------------------------------------------------------------------
+
+class Progress:
+    """A progress bar on a terminal; on a pipe or a log file, a plain line every ``every`` seconds (and at the end),
+    so long runs are never silent. Use as a context manager; ``update(n, **postfix)``."""
+
+    def __init__(self, total: Optional[int], desc: str, unit: str, *, stream=None, every: float = 30.0):
+        self.stream = stream if stream is not None else sys.stderr
+        self.total, self.desc, self.unit, self.every = total, desc, unit, every
+        self.done, self.postfix = 0, {}
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if getattr(self.stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True)
+
+    def update(self, n: int = 1, **postfix: object) -> None:
+        self.done += n
+        self.postfix.update(postfix)
+        if self.bar is not None:
+            if postfix:
+                self.bar.set_postfix(postfix, refresh=False)
+            self.bar.update(n)
+        elif time.monotonic() - self.last >= self.every:
+            self._line()
+
+    def _line(self) -> None:
+        self.last = time.monotonic()
+        of = f"/{self.total:,}" if self.total is not None else ""
+        extra = "".join(f", {k} {v}" for k, v in self.postfix.items())
+        print(f"{self.desc}: {self.done:,}{of} {self.unit}s, {self.last - self.started:,.0f} s{extra}",
+              file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.done:
+            self._line()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def progress_iter(items: Iterable, total: Optional[int], desc: str, unit: str):
+    """Iterate ``items`` while reporting progress (see Progress)."""
+    with Progress(total, desc, unit) as bar:
+        for item in items:
+            yield item
+            bar.update()
