@@ -46,6 +46,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
+from amass_fast import atomic
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 DECODERS = ("lbzip2", "indexed_bzip2", "bz2")  # fastest first (see the module docstring)
@@ -313,7 +315,7 @@ def _make_folder(out_dir: Path, parts: list[str]) -> Optional[Path]:
 
 
 def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, progress) -> int:
-    tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}-{threading.get_ident()}")
+    tmp = Path(atomic.temporary_name(dest))
     source = tar.extractfile(member)
     written = 0
     try:

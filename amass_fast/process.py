@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import glob
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from amass_fast import __version__, writers
+from amass_fast import __version__, atomic, writers
 from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows
 from amass_fast.formats import FormatError, NoMotion, dataset_of, iter_npz_files, load_sequence
 
@@ -489,7 +488,7 @@ def _fail(message: str) -> int:
 
 def _is_our_folder(folder: Path) -> bool:
     names = [p.name for p in folder.iterdir()]
-    return all(n in (RUN_FILE, writers.MANIFEST_NAME) or n.startswith("shard-") for n in names)
+    return all(n in (RUN_FILE, writers.MANIFEST_NAME) or n.startswith(("shard-", atomic.PREFIX)) for n in names)
 
 
 def _prepare(output: Path, fmt: str, run_flags: dict, resume: bool, overwrite: bool) -> Optional[str]:
@@ -516,8 +515,7 @@ def _prepare(output: Path, fmt: str, run_flags: dict, resume: bool, overwrite: b
         (work_dir / writers.MANIFEST_NAME).unlink(missing_ok=True)
     try:
         for final in (output, Path(f"{output}.errors.jsonl")):  # what a killed reduce left beside the output
-            for leftover in final.parent.glob(glob.escape(final.name) + writers.TMP_MARK + "*"):
-                leftover.unlink(missing_ok=True)
+            atomic.remove_leftovers(final)
         work_dir.mkdir(parents=True, exist_ok=True)
         writers.write_json(work_dir / RUN_FILE, run_flags)
     except OSError as exc:  # read-only folder, a file in the way, no space

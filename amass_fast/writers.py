@@ -18,27 +18,21 @@ import json
 import os
 import struct
 import zipfile
-from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
+
+from amass_fast import atomic
 
 SHARD_NAME = "shard-{:06d}.npz"
 SHARD_GLOB = "shard-*.npz"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "amass-fast-shards"
-TMP_MARK = ".tmp-"
 _META_KEYS = ("dataset", "file", "start_s", "source_fps", "view", "valid_length", "label_source")
 
 
-def temporary_name(path: os.PathLike | str) -> str:
-    return f"{path}{TMP_MARK}{os.getpid()}"
-
-
-def remove_temporaries(folder: os.PathLike | str) -> None:
-    """Delete what a killed run left half-written in ``folder``."""
-    for leftover in Path(folder).glob(f"*{TMP_MARK}*"):
-        leftover.unlink(missing_ok=True)
+temporary_name = atomic.temporary_name
+remove_temporaries = atomic.remove_all
 
 
 def write_json(path: os.PathLike | str, obj: Any) -> None:

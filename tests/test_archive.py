@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from amass_fast import archive, synthetic
+from amass_fast import archive, atomic, synthetic
 from amass_fast.cli import main
 from amass_fast.formats import Sequence, load_sequence
 
@@ -68,7 +68,7 @@ def test_extract_matches_the_tree_and_keeps_only_amass_files(tmp_path, good, dec
     assert tree_files(tmp_path / "out" / "KIT") == {k[len("KIT/"):]: v for k, v in expected.items()}
     assert report.files == 5 and report.ignored == 1
     assert report.bytes == sum(len(v) for v in expected.values())
-    assert not list((tmp_path / "out").rglob("*.part-*"))
+    assert not list((tmp_path / "out").rglob(atomic.GLOB))
 
 
 @pytest.mark.parametrize("decoder", DECODERS)
@@ -144,7 +144,7 @@ def test_corrupt_archives_raise_archive_error_and_leave_no_marker(tmp_path, good
         with pytest.raises(archive.ArchiveError, match=bad.name):
             archive.extract_archive(bad, tmp_path / "out", decoder=decoder)
         assert not (tmp_path / "out/.amass_fast/extracted" / (bad.name + ".json")).exists()
-    assert not list((tmp_path / "out").rglob("*.part-*"))
+    assert not list((tmp_path / "out").rglob(atomic.GLOB))
 
 
 def test_fallback_to_python_bz2_when_nothing_else(tmp_path, good, monkeypatch):

@@ -3,12 +3,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from amass_fast import process, synthetic, writers
+from amass_fast import atomic, process, synthetic, writers
 from amass_fast.cli import main
 from amass_fast.clips import plan_windows
 from amass_fast.formats import NoMotion, load_sequence
@@ -106,7 +107,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tree, tmp_path, m
     assert sorted(p.name for p in part.glob("shard-*")) == ["shard-000000.npz", "shard-000001.npz"]
     assert not (part / "manifest.json").exists()
     # Damage what is there: a half-written temp file and a truncated shard.
-    (part / "shard-000002.npz.tmp-999").write_bytes(b"PK\x03\x04 half")
+    Path(atomic.temporary_name(part / "shard-000002.npz")).write_bytes(b"PK\x03\x04 half")
     data = (part / "shard-000001.npz").read_bytes()
     (part / "shard-000001.npz").write_bytes(data[:100])
 
@@ -130,12 +131,13 @@ def test_resume_pt_and_refuse_other_flags(tree, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert not out.exists() and (tmp_path / "out.pt.parts").is_dir()
     # What a run killed while writing the .pt (say by the OOM killer) leaves beside it: removed on the next run.
-    (tmp_path / "out.pt.tmp-999").write_bytes(b"PK\x03\x04 half")
-    (tmp_path / "out.pt.errors.jsonl.tmp-999").write_text("{")
-    (tmp_path / "other.pt.tmp-999").write_bytes(b"not ours")
+    Path(atomic.temporary_name(tmp_path / "out.pt")).write_bytes(b"PK\x03\x04 half")
+    Path(atomic.temporary_name(tmp_path / "out.pt.errors.jsonl")).write_text("{")
+    other = Path(atomic.temporary_name(tmp_path / "other.pt"))
+    other.write_bytes(b"not ours")
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--stride", "10") == 2
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.pt", "other.pt.tmp-999", "out.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["full.pt", other.name, "out.pt"])
     a, b = torch.load(full, weights_only=True), torch.load(out, weights_only=True)
     assert len(a) == len(b)
     for x, y in zip(a, b):

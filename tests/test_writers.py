@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from amass_fast import writers
+from amass_fast import atomic, writers
 
 
 def fake_shard(n, window=6, seed=0):
@@ -34,7 +34,7 @@ def test_shard_round_trip_is_memory_mapped(tmp_path):
     # np.load agrees with the hand-made memory map.
     with np.load(path, allow_pickle=False) as z:
         np.testing.assert_array_equal(z["motion"], motion)
-    assert not list(tmp_path.glob("*" + writers.TMP_MARK + "*"))
+    assert not list(tmp_path.glob(atomic.GLOB))
 
 
 def test_empty_shard(tmp_path):
@@ -67,7 +67,7 @@ def test_a_failed_write_leaves_nothing_under_the_final_name(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         writers.write_shard(path, motion, actions, clips, info)
     assert not path.exists()
-    assert len(list(tmp_path.glob("*" + writers.TMP_MARK + "*"))) == 1
+    assert len(list(tmp_path.glob(atomic.GLOB))) == 1
     monkeypatch.undo()
     writers.remove_temporaries(tmp_path)
     assert list(tmp_path.iterdir()) == []

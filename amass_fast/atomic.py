@@ -1,0 +1,49 @@
+"""Temporary names for files written atomically (write the temporary, then os.replace onto the final name).
+
+A temporary name is short and of fixed length whatever the final name is (a 255-byte final name must not give a
+temporary name the file system refuses), sits in the final name's folder (so os.replace is atomic), is hidden, and
+says which final name it belongs to, so that what a killed run left behind can be found and removed:
+
+    .amf-<8 hex of the final name>-<8 hex of the writer>.tmp
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import threading
+from pathlib import Path
+from typing import Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+PREFIX, SUFFIX = ".amf-", ".tmp"
+GLOB = f"{PREFIX}*{SUFFIX}"
+_counter = itertools.count()
+
+
+def _digest(text: str, size: int = 4) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=size).hexdigest()
+
+
+def temporary_name(final: PathLike) -> str:
+    """A fresh temporary path beside ``final``, unique to this process, thread and call."""
+    final = os.fspath(final)
+    writer = _digest(f"{os.getpid()}-{threading.get_ident()}-{next(_counter)}")
+    return os.path.join(os.path.dirname(final), f"{PREFIX}{_digest(os.path.basename(final))}-{writer}{SUFFIX}")
+
+
+def leftovers(final: PathLike) -> list[Path]:
+    """Temporaries of ``final`` that a killed writer left behind."""
+    final = Path(final)
+    return sorted(final.parent.glob(f"{PREFIX}{_digest(final.name)}-*{SUFFIX}"))
+
+
+def remove_leftovers(final: PathLike) -> None:
+    for path in leftovers(final):
+        path.unlink(missing_ok=True)
+
+
+def remove_all(folder: PathLike) -> None:
+    """Delete every temporary left half-written in ``folder`` (a folder only this tool writes)."""
+    for path in Path(folder).glob(GLOB):
+        path.unlink(missing_ok=True)
