@@ -1,0 +1,55 @@
+"""The plain-torch pipeline of amass_fast.baselines (the strongest alternative the benchmarks time) computes the
+same clips as convert_batch: float64 within 1e-6 m of the float64 reference, on ragged batches with several rates,
+padded tails and camera yaws."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from amass_fast import baselines, kernels, reference  # noqa: E402
+from amass_fast.clips import Skeletons  # noqa: E402
+
+
+def _batch(rates=(120.0, 59.99999, 100.0, 250.0), seconds=(3.1, 0.7, 2.0, 1.3), seed=0):
+    rng = np.random.default_rng(seed)
+    poses, trans, offsets = [], [], [0]
+    for fps, sec in zip(rates, seconds):
+        n = int(sec * fps) + 1
+        t = np.arange(n)[:, None] / fps
+        p = 0.4 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6.3, (1, 66)))
+        p[:, :3] = [np.pi / 2, 0.0, 0.3]
+        poses.append(p)
+        trans.append(np.concatenate([1.1 * t, 0.1 * np.sin(t), 0.9 + 0.03 * np.sin(5 * t)], axis=1))
+        offsets.append(offsets[-1] + n)
+    clip_seq, clip_start, clip_len = [], [], []
+    window = 30
+    for s, (fps, n) in enumerate(zip(rates, np.diff(offsets))):
+        T = reference.resampled_length(int(n), fps, 25.0)
+        for start in range(0, T, window):
+            clip_seq.append(s), clip_start.append(start), clip_len.append(min(window, T - start))
+    rest = Skeletons(None).rest_joints("neutral", "smplh", np.zeros(16))[:22]
+    return dict(poses=np.concatenate(poses), trans=np.concatenate(trans), seq_offsets=np.array(offsets),
+                seq_fps=np.array(rates), rest_joints=np.repeat(rest[None], len(rates), 0),
+                clip_seq=np.array(clip_seq), clip_start=np.array(clip_start), clip_len=np.array(clip_len),
+                clip_yaw=rng.uniform(-180, 180, len(clip_seq))), window
+
+
+def test_torch_pipeline_equals_the_reference():
+    b, window = _batch()
+    ref = reference.convert_batch(b["poses"], b["trans"], b["seq_offsets"], b["seq_fps"], b["rest_joints"],
+                                  reference.BODY_PARENTS, b["clip_seq"], b["clip_start"], b["clip_len"],
+                                  b["clip_yaw"], window=window)
+    out = baselines.torch_pipeline(**b, window=window).numpy()
+    assert out.shape == ref.shape and np.abs(out - ref).max() < 1e-6
+    assert (b["clip_len"] < window).any()  # padded tails are part of the comparison
+
+
+def test_torch_pipeline_float32_matches_convert_batch():
+    b, window = _batch(seed=1)
+    b32 = {k: (v.astype(np.float32) if k in ("poses", "trans", "rest_joints") else v) for k, v in b.items()}
+    ours = kernels.convert_batch(b32["poses"], b32["trans"], b["seq_offsets"], b["seq_fps"], b32["rest_joints"],
+                                 reference.BODY_PARENTS, b["clip_seq"], b["clip_start"], b["clip_len"],
+                                 b["clip_yaw"], window=window)
+    out = baselines.torch_pipeline(**b32, window=window)
+    assert out.dtype == torch.float32
+    assert np.abs(out.numpy() - ours).max() < 1e-5
