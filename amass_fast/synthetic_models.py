@@ -13,8 +13,9 @@ Layouts written by :func:`write_model`:
 
 - ``layout="smplx"``: as ``smplx`` expects them (``SMPLH_MALE.npz``/``.pkl``, ``SMPLX_NEUTRAL.npz``), with the
   keys ``smplx`` reads even when unused (hand PCA, landmarks). A ``.pkl`` path writes a Python-2 style pickle:
-  plain dicts and arrays, a scipy sparse ``J_regressor`` and arrays wrapped in a stand-in for ``chumpy.ch.Ch``
-  (pickled under that class name, without chumpy being installed), as the files from the MANO website are.
+  plain dicts and arrays, a sparse ``J_regressor`` pickled as ``scipy.sparse._csc.csc_matrix`` and arrays wrapped
+  in a stand-in for ``chumpy.ch.Ch``, as the files from the MANO website are. Both are stand-ins pickled under
+  those class names with the real classes' state, so neither chumpy nor scipy is needed to write them.
 - ``layout="amass"``: as AMASS ships SMPL+H (``smplh/male/model.npz``): 16 betas, no hand PCA keys.
 
 Real vertex counts (6890 SMPL+H, 10475 SMPL-X) are the defaults, for benchmarks; tests pass a few hundred.
@@ -22,8 +23,6 @@ Real vertex counts (6890 SMPL+H, 10475 SMPL-X) are the defaults, for benchmarks;
 from __future__ import annotations
 
 import pickle
-import sys
-import types
 from pathlib import Path
 from typing import Optional, Union
 
@@ -121,37 +120,56 @@ def model_arrays(kind: str = "smplh", num_vertices: Optional[int] = None, num_be
     return arrays
 
 
-class _FakeCh:
+class _StandIn:
+    """A class that pickles under another package's class name (``pickled_as``), without that package installed."""
+
+    pickled_as: tuple[str, str]
+
+
+class _FakeCh(_StandIn):
     """Pickles as ``chumpy.ch.Ch`` with its value in state['x'], like the arrays in the MANO website's .pkl files."""
+
+    pickled_as = ("chumpy.ch", "Ch")
 
     def __init__(self, x: np.ndarray):
         self.x = x
 
 
-def _write_chumpy_pickle(path: Path, arrays: dict) -> None:
-    import scipy.sparse
+class _FakeCsc(_StandIn):
+    """Pickles as scipy's ``csc_matrix`` with scipy's state: ``_shape``, ``maxprint``, ``indptr``, ``indices``
+    (int32) and ``data``, in that order; entries sorted by column, then row, as scipy stores them."""
 
+    pickled_as = ("scipy.sparse._csc", "csc_matrix")
+
+    def __init__(self, dense: np.ndarray):
+        cols, rows = np.nonzero(dense.T)
+        self._shape = tuple(int(n) for n in dense.shape)
+        self.maxprint = 50
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=dense.shape[1]))]).astype(np.int32)
+        self.indices = rows.astype(np.int32)
+        self.data = dense[rows, cols].astype(np.float64)
+
+
+class _StandInPickler(pickle._Pickler):
+    """The pure-Python pickler, writing each :class:`_StandIn` class as the global it stands in for."""
+
+    def save_global(self, obj, name=None):
+        if isinstance(obj, type) and issubclass(obj, _StandIn) and obj is not _StandIn:
+            module, qualname = obj.pickled_as
+            self.write(pickle.GLOBAL + f"{module}\n{qualname}\n".encode("ascii"))
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+def _write_chumpy_pickle(path: Path, arrays: dict) -> None:
+    """A Python-2 style (protocol 2) model pickle: chumpy arrays, a scipy csc ``J_regressor``, plain arrays."""
     data = {k: (_FakeCh(v) if k in ("v_template", "shapedirs", "posedirs", "weights", "J") else v)
             for k, v in arrays.items()}
-    data["J_regressor"] = scipy.sparse.csc_matrix(arrays["J_regressor"])
+    data["J_regressor"] = _FakeCsc(arrays["J_regressor"])
     data["bs_style"], data["bs_type"] = "lbs", "lrotmin"
-    # Pickle records classes by module path: expose the stand-in as chumpy.ch.Ch just while dumping.
-    fake = {"chumpy": types.ModuleType("chumpy"), "chumpy.ch": types.ModuleType("chumpy.ch")}
-    fake["chumpy.ch"].Ch = _FakeCh
-    saved = (_FakeCh.__module__, _FakeCh.__qualname__)
-    _FakeCh.__module__, _FakeCh.__qualname__ = "chumpy.ch", "Ch"
-    try:
-        for name, module in fake.items():
-            if name in sys.modules:
-                raise RuntimeError("a real chumpy is imported; cannot write a chumpy stand-in pickle")
-            sys.modules[name] = module
-        with open(path, "wb") as fh:
-            pickle.dump(data, fh, protocol=2)
-    finally:
-        _FakeCh.__module__, _FakeCh.__qualname__ = saved
-        for name, module in fake.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
+    with open(path, "wb") as fh:
+        _StandInPickler(fh, protocol=2).dump(data)
 
 
 def write_model(path: Union[str, Path], kind: str = "smplh", *, num_vertices: Optional[int] = None,

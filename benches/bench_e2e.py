@@ -7,11 +7,11 @@ it matches). Three figures, measured in one run on the same files:
 
     pipeline   `amass-fast process --format shards` (load, resample, FK, projection, labels, shards)
     floor      np.load of poses and trans of every file, nothing else: what reading the input costs
-    seed       the old tool's method on a small slice: smplx forward (full mesh, real vertex count) in batches of
+    old        the old converter's method on a small slice: smplx forward (full mesh, real vertex count) in batches of
                64 frames, a per-frame Python loop for the sticks, whole-sequence interpolation to 250 frames
 
-and the ratios the issue targets: pipeline >= 300x the seed method, pipeline time within 2x of the floor.
-These machines have 2 cores that give about one core of throughput: run with --jobs 1 for single-core figures.
+and two ratios with their targets: pipeline >= 300x the old method, pipeline time within 2x of the floor.
+Run with --jobs 1 for single-core figures.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 
 from amass_fast import process, synthetic  # noqa: E402
 
-SEED_WINDOW = 250
-SEED_BATCH = 64
+OLD_WINDOW = 250
+OLD_BATCH = 64
 
 
 def make_corpus(root: Path, files: int, seconds: tuple[float, float], seed: int = 0) -> list[Path]:
@@ -81,7 +81,7 @@ def measure_pipeline(corpus: Path, out: Path, backend: str, jobs: int) -> dict:
 
 
 def _stick5(joints: np.ndarray) -> np.ndarray:
-    """The seed's per-frame stick lines: ground-plane (x, y) drop of head/neck/wrists/pelvis/ankles."""
+    """The old converter's per-frame stick lines: ground-plane (x, y) drop of head/neck/wrists/pelvis/ankles."""
     head, neck = joints[15, :2], 0.5 * (joints[16, :2] + joints[17, :2])
     pelvis = 0.5 * (joints[1, :2] + joints[2, :2])
     lines = [(head, neck), (neck, joints[20, :2]), (neck, joints[21, :2]), (pelvis, joints[7, :2]),
@@ -89,8 +89,8 @@ def _stick5(joints: np.ndarray) -> np.ndarray:
     return np.array([v for a, b in lines for v in (*a, *b)])
 
 
-def measure_seed(paths: list[Path], max_frames: int) -> dict:
-    """The seed's method on a slice: smplx forward on every source frame in batches of 64, sticks per frame in
+def measure_old(paths: list[Path], max_frames: int) -> dict:
+    """The old converter's method on a slice: smplx forward on every source frame in batches of 64, sticks per frame in
     Python, then the whole sequence stretched to 250 frames by interpolation."""
     import smplx
     import torch
@@ -101,7 +101,7 @@ def measure_seed(paths: list[Path], max_frames: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):  # smplx prints notes
         model_path = write_model(Path(tmp) / "SMPLH_MALE.npz", "smplh")  # real vertex count (6890)
         model = smplx.SMPLH(str(model_path), ext="npz", use_pca=False, flat_hand_mean=True, num_betas=10,
-                            batch_size=SEED_BATCH)
+                            batch_size=OLD_BATCH)
     frames = 0
     started = time.perf_counter()
     for path in paths:
@@ -110,19 +110,19 @@ def measure_seed(paths: list[Path], max_frames: int) -> dict:
             trans = torch.as_tensor(z["trans"][:max_frames], dtype=torch.float32)
             betas = torch.as_tensor(z["betas"][:10], dtype=torch.float32)
         sticks = []
-        for a in range(0, len(poses), SEED_BATCH):
-            p, t = poses[a:a + SEED_BATCH], trans[a:a + SEED_BATCH]
+        for a in range(0, len(poses), OLD_BATCH):
+            p, t = poses[a:a + OLD_BATCH], trans[a:a + OLD_BATCH]
             n = len(p)
-            if n < SEED_BATCH:  # the model's batch size is fixed: pad the last batch
-                p = torch.cat([p, p[-1:].expand(SEED_BATCH - n, -1)])
-                t = torch.cat([t, t[-1:].expand(SEED_BATCH - n, -1)])
+            if n < OLD_BATCH:  # the model's batch size is fixed: pad the last batch
+                p = torch.cat([p, p[-1:].expand(OLD_BATCH - n, -1)])
+                t = torch.cat([t, t[-1:].expand(OLD_BATCH - n, -1)])
             with torch.no_grad():
-                out = model(betas=betas.expand(SEED_BATCH, -1), global_orient=p[:, :3], body_pose=p[:, 3:66],
+                out = model(betas=betas.expand(OLD_BATCH, -1), global_orient=p[:, :3], body_pose=p[:, 3:66],
                             left_hand_pose=p[:, 66:111], right_hand_pose=p[:, 111:156], transl=t)
             joints = out.joints[:n].numpy()
             sticks += [_stick5(j) for j in joints]
         sticks = np.array(sticks)
-        grid = np.linspace(0, len(sticks) - 1, SEED_WINDOW)
+        grid = np.linspace(0, len(sticks) - 1, OLD_WINDOW)
         _ = np.stack([np.interp(grid, np.arange(len(sticks)), sticks[:, c]) for c in range(sticks.shape[1])], 1)
         frames += len(poses)
     seconds = time.perf_counter() - started
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
                         help="where the corpus is written once and reused")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for the pipeline (default 1)")
-    parser.add_argument("--baseline-files", type=int, default=2, help="files in the seed-method slice")
+    parser.add_argument("--baseline-files", type=int, default=2, help="files in the old-method slice")
     parser.add_argument("--baseline-frames", type=int, default=1200, help="source frames per slice file")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of floor and pipeline; best kept")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -154,27 +154,27 @@ def main(argv=None) -> int:
         pipeline = min((measure_pipeline(corpus, Path(tmp) / "shards", args.backend, args.jobs)
                         for _ in range(args.repeat)), key=lambda r: r["seconds"])
         pipeline["startup_seconds"] = max(first["seconds"] - pipeline["seconds"], 0.0)
-    seed = measure_seed(paths[:args.baseline_files], args.baseline_frames)
-    for r in (floor, pipeline, seed):
+    old = measure_old(paths[:args.baseline_files], args.baseline_frames)
+    for r in (floor, pipeline, old):
         r["sequences_per_s"] = r["sequences"] / r["seconds"]
         r["frames_per_s"] = r["frames"] / r["seconds"]
-    # Per source frame: the seed method's rate on its slice holds for the whole corpus (it is linear in frames).
-    ratios = {"pipeline_vs_seed": pipeline["frames_per_s"] / seed["frames_per_s"],
+    # Per source frame: the old method's rate on its slice holds for the whole corpus (it is linear in frames).
+    ratios = {"pipeline_vs_old": pipeline["frames_per_s"] / old["frames_per_s"],
               "pipeline_time_vs_floor": pipeline["seconds"] / floor["seconds"]}
     hours = floor["frames"] / 120.0 / 3600.0
     result = {"corpus": {"files": len(paths), "hours": hours, "fps": 120.0}, "floor": floor, "pipeline": pipeline,
-              "seed": seed, "ratios": ratios,
-              "targets": {"pipeline_vs_seed": ">= 300", "pipeline_time_vs_floor": "<= 2"}}
+              "old": old, "ratios": ratios,
+              "targets": {"pipeline_vs_old": ">= 300", "pipeline_time_vs_floor": "<= 2"}}
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"\ncorpus: {len(paths)} SMPL+H files, 120 fps, {hours:.2f} h of motion, {floor['frames']:,} frames")
     print(f"{'':10} {'seconds':>9} {'sequences/s':>12} {'frames/s':>14}")
-    for name, r in (("floor", floor), ("pipeline", pipeline), ("seed", seed)):
+    for name, r in (("floor", floor), ("pipeline", pipeline), ("old", old)):
         print(f"{name:10} {r['seconds']:9.2f} {r['sequences_per_s']:12.1f} {r['frames_per_s']:14,.0f}")
     print(f"pipeline backend: {pipeline['backend']}, jobs {args.jobs}, one-time start "
-          f"{pipeline['startup_seconds']:.1f} s (not counted); seed slice: {seed['sequences']} files, {seed['frames']:,} frames")
-    print(f"pipeline / seed (frames/s):  {ratios['pipeline_vs_seed']:,.0f}x   (target >= 300x)")
+          f"{pipeline['startup_seconds']:.1f} s (not counted); old-method slice: {old['sequences']} files, {old['frames']:,} frames")
+    print(f"pipeline / old (frames/s):   {ratios['pipeline_vs_old']:,.0f}x   (target >= 300x)")
     print(f"pipeline time / floor time:  {ratios['pipeline_time_vs_floor']:.2f}x   (target <= 2x)")
     return 0
 

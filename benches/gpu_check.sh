@@ -9,10 +9,10 @@
 # 3. benchmarks convert_batch on GPU_CHECK_SEQS (default 10000) synthetic sequences: source frames/s, bandwidth,
 #    max |cuda - cpp|, and the cpp backend's frames/s on the same machine for comparison;
 # 4. runs the whole test suite in the time left (tests that need smplx or a download skip).
-# Everything printed goes to $OUT/gpu_check.txt ($OUT: the device tool's output folder), else ./gpu_check_results.txt;
+# Everything printed is also written to $OUT/gpu_check.txt when OUT names a folder, else ./gpu_check_results.txt;
 # the last lines are a SUMMARY. Exit status 0 when the build, the kernel tests and the benchmark pass.
 # Environment: PYTHON (default /opt/torch/.venv/bin/python3 if present, else python3), GPU_CHECK_SEQS,
-# GPU_CHECK_BUDGET (seconds for everything, default 540: the device tool stops a command at 600).
+# GPU_CHECK_BUDGET (seconds for everything, default 540, so the whole check ends within 10 minutes).
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=${OUT:+$OUT/gpu_check.txt}

@@ -1,4 +1,4 @@
-"""Hostile body-model files (amass_fast.hostile, group "models"): missing keys, wrong shapes, NaN values, a .pkl
+"""Hostile body-model files (amass_fast.selftest, group "models"): missing keys, wrong shapes, NaN values, a .pkl
 that calls os.system / open (refused, nothing executed), a truncated .pkl."""
 import pytest
 
