@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Count where each clip's label and description would come from; reads only file headers."""
     from amass_fast.clips import min_tail_frames, plan_windows
-    from amass_fast.formats import FormatError, NoMotion, iter_motion_files, probe_sequence, rel_path
+    from amass_fast.formats import FormatError, NoMotion, iter_motion_files, probe_sequence
 
     root = Path(args.amass_root)
     if not root.is_dir():
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     clips, tree, unreadable = [], [], 0
     for path in progress_iter(files, len(files), "labels", "file"):
-        rel = rel_path(path, root)
+        rel = path.relative_to(root).as_posix()  # as process and verify: linked folders keep their place
         try:
             info = probe_sequence(path)
         except FormatError as exc:
