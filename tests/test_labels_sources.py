@@ -115,7 +115,9 @@ def test_babel_unknown_or_generic_categories_read_the_free_text_label():
 
 
 def test_babel_spans_carry_over_in_seconds_to_an_smplx_file_with_another_rate(tmp_path):
-    babel = write_babel(tmp_path / "b", [("CMU/CMU/62/62_11_poses.npz", "run")])  # run 0..2 s of a 3 s file
+    # The second entry has a frame_ann: run 0..2 s, transition 2..3 s of a 3 s file.
+    babel = write_babel(tmp_path / "b", [("KIT/KIT/3/kick_high_left02_poses.npz", "kick"),
+                                         ("CMU/CMU/62/62_11_poses.npz", "run")])
     labeler = Labeler(babel_dir=str(babel))
     # The SMPL-X file has the same 180 frames at 120 fps instead of 60: 1.5 s long, so BABEL's 2 s is 1.0 s.
     lab = labeler.label("CMU/62/62_11_stageii.npz", 0.0, 50, 50, FPS, source_fps=120.0, source_frames=180)
