@@ -128,6 +128,18 @@ for _ds in DATASETS:
     _BY_KEY.setdefault(_key(_ds.folder), _ds)
 _BY_FOLDER = {d.folder: d for d in DATASETS}
 
+# The archive names BABEL's feat_p (and a tree nested by archive name) put before the extracted folder:
+# "BMLrub/BioMotionLab_NTroje/rub055/...", "MPIHDM05/MPI_HDM05/...". One place for these pairs.
+ARCHIVE_FOLDERS: tuple[tuple[str, str], ...] = (
+    ("ACCAD", "ACCAD"), ("BMLmovi", "BMLmovi"), ("BMLrub", "BioMotionLab_NTroje"), ("CMU", "CMU"),
+    ("DFaust67", "DFaust_67"), ("EKUT", "EKUT"), ("EyesJapanDataset", "Eyes_Japan_Dataset"), ("HumanEva", "HumanEva"),
+    ("KIT", "KIT"), ("MPIHDM05", "MPI_HDM05"), ("MPILimits", "MPI_Limits"), ("MPImosh", "MPI_mosh"), ("SFU", "SFU"),
+    ("SSMsynced", "SSM_synced"), ("TCDhandMocap", "TCD_handMocap"), ("TotalCapture", "TotalCapture"),
+    ("Transitionsmocap", "Transitions_mocap"),
+)
+for _archive, _folder in ARCHIVE_FOLDERS:
+    _BY_KEY.setdefault(_key(_archive), _BY_FOLDER[_folder])
+
 # Hand-downloaded archive names: CMU.tar.bz2, CMU_SMPLH_G.tar.bz2, ACCAD-SMPLX-N.tar.bz2, ...
 _ARCHIVE_NAME = re.compile(
     r"^(?P<base>.+?)(?:[_-](?P<model>smpl\+?h|smpl-?x)(?:[_-](?P<gender>g|n|gs|gender_?specific|neutral))?)?"
@@ -181,6 +193,17 @@ def by_folder(folder: str) -> Optional[Dataset]:
     if dataset is None:
         dataset = _BY_KEY.get(_key(folder))
     return dataset
+
+
+def extracted_folder(name: str) -> Optional[str]:
+    """The folder AMASS extracts a dataset to, for any of its names: archive name (``BMLrub``, ``BMLrub_SMPLH_G``),
+    BABEL's archive spelling (``MPIHDM05``) or the folder itself, any case; None for a name AMASS does not ship."""
+    dataset = by_folder(name)
+    if dataset is None:
+        match = _ARCHIVE_NAME.match(name.strip())
+        if match is not None and match["base"] != name.strip():
+            dataset = _BY_KEY.get(_key(match["base"]))
+    return None if dataset is None else dataset.folder
 
 
 def select(names: Iterable[str]) -> list[Dataset]:

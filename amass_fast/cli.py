@@ -22,7 +22,7 @@ COMMANDS = [
     ("extract", "amass_fast.archive", "unpack downloaded .tar.bz2 archives safely and fast"),
     ("verify", "amass_fast.verify", "check an extracted AMASS tree: files, formats, frames, hours, frame rates"),
     ("process", "amass_fast.process", "convert AMASS sequences into labelled 25 fps stick-figure clips"),
-    ("labels", "amass_fast.labels", "report where each clip's action label would come from, without converting"),
+    ("labels", "amass_fast.labels.command", "report where each clip's action label would come from, without converting"),
     ("preview", "amass_fast.preview", "render clips of an output file as a GIF or a PNG contact sheet"),
     ("bench", "amass_fast.bench", "measure conversion throughput per backend beside smplx"),
     ("selftest", "amass_fast.selftest", "run self-checks on this machine (e.g. --hostile inputs)"),
