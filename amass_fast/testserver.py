@@ -164,6 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: AmassTestServer
     protocol_version = "HTTP/1.1"
     server_version = "AmassTestServer/1"
+    timeout = 30  # seconds a silent client may hold a connection: stop() never waits on one forever
 
     def log_message(self, format: str, *args) -> None:  # keep test output clean
         pass
