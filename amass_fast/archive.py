@@ -11,11 +11,22 @@ lbzip2 -n 2 through a 1 MiB pipe buffer 106-132 MB/s, indexed_bzip2 with 2 threa
 52-57 MB/s. Both parallel decoders are ~2x bz2 here and scale with cores; lbzip2 was steadier under load.
 Run `amass-fast extract --measure ARCHIVE` to repeat the measurement on your machine.
 
-Safety: only regular files whose names AMASS uses (.npz, .txt, .md, LICENSE, README) are written, and only
+Safety: only regular archive files are opened (a pipe or device passed as an archive is refused, never read, so
+nothing blocks), and only regular files whose names AMASS uses (.npz, .txt, .md, LICENSE, README) are written, and only
 inside the output folder. Absolute names, `..`, backslashes, symlinks, hardlinks, devices and fifos are
 refused and reported; nothing is written through a symlink that already exists under the output folder. A second
 member with the name of an earlier one is refused too (the first is kept). Each file is written under a temporary
-name and renamed when complete, so a file under its final name is whole.
+name (fixed length, amass_fast.atomic, so a 255-byte member name still fits) and renamed when complete, so a file
+under its final name is whole. A member that cannot be written (e.g. a name longer than the file system allows) is
+reported by name and the following members are still extracted; a full disk stops the archive.
+
+Bounded work: a member whose header declares more than MAX_MEMBER_BYTES (1 GiB, far above any AMASS motion file) is
+refused by name before anything is read or allocated: a crafted (e.g. sparse) member cannot claim gigabytes of
+memory in iter_archive_members or of disk in extract.
+
+Empty: an archive without any .npz member is reported ("empty": not an AMASS archive, download it again); `extract`
+exits with status 2 when every archive given is empty. iter_archive_members yields nothing for such an archive
+(no error): a caller that needs members says so.
 
 Damage: a file that is not bzip2 (e.g. a login page saved as .tar.bz2) is refused before decoding. tarfile stops
 quietly at the first unreadable header, so after the last member the rest of the stream is read to its end: it
@@ -31,6 +42,7 @@ from __future__ import annotations
 import argparse
 import bz2
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -47,6 +59,8 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
 from amass_fast import atomic
+from amass_fast.cliargs import JOBS_FLAG, output_problem
+from amass_fast.download.checks import NotRegularFileError, file_kind, looks_like_html, open_regular
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -56,6 +70,8 @@ KEPT_STEMS = ("license", "readme")
 MARKER_DIR = Path(".amass_fast") / "extracted"
 _CHUNK = 1 << 20
 _HEAD_BYTES = 1 << 20
+MAX_MEMBER_BYTES = 1 << 30  # per member; AMASS .npz files are tens of MB at most
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}  # stop the archive: every member would fail
 
 
 class ArchiveError(RuntimeError):
@@ -65,13 +81,14 @@ class ArchiveError(RuntimeError):
 @dataclass
 class ExtractReport:
     archive: str
-    status: str = "extracted"          # extracted | skipped | failed
+    status: str = "extracted"          # extracted | skipped | failed | empty (no .npz member)
     decoder: str = ""
     files: int = 0                      # files written (or, when skipped, written last time)
     bytes: int = 0
     ignored: int = 0                    # regular files AMASS does not need (not written)
     refused: list = field(default_factory=list)  # [member name, reason] of unsafe members
     folders: list = field(default_factory=list)  # top-level folders the archive extracted to
+    unwritten: list = field(default_factory=list)  # [member name, reason] of safe members that could not be written
     seconds: float = 0.0
     error: str = ""
 
@@ -103,57 +120,69 @@ def open_bzip2(path: PathLike, decoder: Optional[str] = None, threads: Optional[
         how = "pip install indexed_bzip2" if decoder == "indexed_bzip2" else "install lbzip2 (e.g. apt install lbzip2)"
         raise ArchiveError(f"bzip2 decoder {decoder!r} is not available here ({how}); available: "
                            f"{', '.join(available_decoders())}")
-    _check_magic(path)
-    if decoder == "indexed_bzip2":
-        import indexed_bzip2
-        with indexed_bzip2.open(os.fspath(path), parallelization=threads) as stream:
-            yield stream
-    elif decoder == "lbzip2":
-        proc = subprocess.Popen(["lbzip2", "-dc", "-n", str(threads), "--", os.fspath(path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=_CHUNK)
-        try:
-            yield proc.stdout
-            proc.stdout.read()  # drain, so that lbzip2 reaches the end and reports a truncated stream
-        except Exception:
-            # An error while reading is often only the symptom (an empty or short stream) of lbzip2 failing:
-            # when lbzip2 has stopped with an error, its message is the one to report.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.5)
-            if proc.returncode is None:
-                proc.kill()
-            elif proc.returncode != 0:
-                err = proc.stderr.read().decode(errors="replace").strip()
-                raise ArchiveError(f"{path}: lbzip2 failed ({err or f'exit status {proc.returncode}'}); the archive "
-                                   f"is corrupt or incomplete: download it again (amass-fast download)") from None
-            raise
-        except BaseException:
-            proc.kill()
-            raise
-        finally:
-            proc.stdout.close()
-            err = proc.stderr.read().decode(errors="replace").strip()
-            proc.stderr.close()
-            returncode = proc.wait()
-        if returncode != 0:
-            raise ArchiveError(f"{path}: lbzip2 failed ({err or f'exit status {returncode}'}); the archive is "
-                               f"corrupt or incomplete: download it again (amass-fast download)")
-    else:
-        with bz2.open(path, "rb") as stream:
-            yield stream
+    with _open_archive(path) as raw:
+        if decoder == "indexed_bzip2":
+            import indexed_bzip2
+            with indexed_bzip2.open(os.fspath(path), parallelization=threads) as stream:  # checked regular above
+                yield stream
+        elif decoder == "lbzip2":
+            with _lbzip2(path, raw, threads) as stream:
+                yield stream
+        else:
+            with bz2.open(raw, "rb") as stream:
+                yield stream
 
 
-def _check_magic(path: PathLike) -> None:
-    """Refuse a file that is not bzip2 before a decoder sees it, with a message that says what it is."""
+@contextlib.contextmanager
+def _lbzip2(path: PathLike, raw: BinaryIO, threads: int) -> Iterator[BinaryIO]:
+    """lbzip2 decoding the already opened archive ``raw`` (its stdin): the child never opens a path itself."""
+    proc = subprocess.Popen(["lbzip2", "-dc", "-n", str(threads)], stdin=raw,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=_CHUNK)
     try:
-        with open(path, "rb") as f:
-            head = f.read(512)
+        yield proc.stdout
+        proc.stdout.read()  # drain, so that lbzip2 reaches the end and reports a truncated stream
+    except Exception:
+        # An error while reading is often only the symptom (an empty or short stream) of lbzip2 failing:
+        # when lbzip2 has stopped with an error, its message is the one to report.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.5)
+        if proc.returncode is None:
+            proc.kill()
+        elif proc.returncode != 0:
+            err = proc.stderr.read().decode(errors="replace").strip()
+            raise ArchiveError(f"{path}: lbzip2 failed ({err or f'exit status {proc.returncode}'}); the archive "
+                               f"is corrupt or incomplete: download it again (amass-fast download)") from None
+        raise
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        returncode = proc.wait()
+    if returncode != 0:
+        raise ArchiveError(f"{path}: lbzip2 failed ({err or f'exit status {returncode}'}); the archive is "
+                           f"corrupt or incomplete: download it again (amass-fast download)")
+
+
+def _open_archive(path: PathLike) -> BinaryIO:
+    """The archive opened for reading, only if it is a regular file that starts like bzip2; else an ArchiveError
+    that says what it is (missing, a pipe or device, a web page, empty, not bzip2)."""
+    try:
+        raw = open_regular(path)
     except FileNotFoundError:
         raise ArchiveError(f"{path}: no such archive; download it first (amass-fast download)") from None
+    except NotRegularFileError as exc:
+        raise ArchiveError(f"{exc}; nothing was read from it") from None
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot be read ({exc.strerror or exc}); check its permissions") from None
+    head = os.pread(raw.fileno(), 512, 0)  # leaves the file offset at 0 for the decoder (lbzip2 reads the fd)
     if head.startswith(b"BZh"):
-        return
-    text = head.lstrip().lower()
+        return raw
+    raw.close()
     what = ("a web page (HTML), perhaps a login or licence page saved under the archive's name"
-            if text.startswith((b"<!doctype", b"<html", b"<head", b"<?xml")) else
+            if looks_like_html(head) else
             "empty" if not head else "not a bzip2 archive (it does not start with 'BZh')")
     raise ArchiveError(f"{path}: {what}; download it again (amass-fast download, after accepting the dataset's "
                        f"licence on the AMASS website)")
@@ -215,6 +244,15 @@ def refusal_reason(member: tarfile.TarInfo) -> Optional[str]:
     return None
 
 
+def too_big(member: tarfile.TarInfo) -> Optional[str]:
+    """Why a file member is too large to read (its header declares over MAX_MEMBER_BYTES), or None."""
+    if member.size <= MAX_MEMBER_BYTES:
+        return None
+    sparse = " (a sparse file)" if member.issparse() else ""
+    return (f"declares {member.size:,} bytes{sparse}, over the limit of {MAX_MEMBER_BYTES:,} per member; "
+            f"AMASS files are far smaller, so the archive is damaged or not from AMASS: not read")
+
+
 def is_kept(name: str) -> bool:
     """Files AMASS ships that we keep: the motion .npz files and the licence/readme texts."""
     base = PurePosixPath(name).name.lower()
@@ -231,19 +269,22 @@ def iter_archive_members(archive: PathLike, decoder: Optional[str] = None,
                          threads: Optional[int] = None) -> Iterator[tuple[str, bytes]]:
     """Stream (safe member name, bytes) for the .npz members of a .tar.bz2, in archive order, without writing
     anything. Unsafe members are skipped and passed to `on_refused(name, reason)` (default: printed to stderr).
-    The name is relative to the AMASS root (its first part is the dataset folder), ready for load_sequence."""
+    The name is relative to the AMASS root (its first part is the dataset folder), ready for load_sequence.
+    A member declaring more than MAX_MEMBER_BYTES is refused before it is read. An archive without .npz members
+    yields nothing (no error)."""
     on_refused = on_refused or _report_refused(str(archive))
     seen: set[str] = set()
     with _reading(archive), open_bzip2(archive, decoder, threads) as stream, \
             tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
             reason = refusal_reason(member) or _duplicate(member, seen)
+            name = safe_member_name(member.name)
+            if reason is None and member.isreg() and keep(name):
+                reason = too_big(member)
+                if reason is None:
+                    yield name, tar.extractfile(member).read()
             if reason is not None:
                 on_refused(member.name, reason)
-                continue
-            name = safe_member_name(member.name)
-            if member.isreg() and keep(name):
-                yield name, tar.extractfile(member).read()
         _check_tar_end(tar, archive)
 
 
@@ -276,8 +317,8 @@ def _reading(archive: PathLike) -> Iterator[None]:
 
 def archive_fingerprint(archive: PathLike) -> dict:
     """Size, mtime and SHA-256 of the first MiB: cheap, and changes when the archive is replaced."""
-    st = os.stat(archive)
-    with open(archive, "rb") as f:
+    with open_regular(archive) as f:
+        st = os.fstat(f.fileno())
         head = hashlib.sha256(f.read(_HEAD_BYTES)).hexdigest()
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_first_mib": head}
 
@@ -292,9 +333,10 @@ def already_extracted(archive: PathLike, out_dir: PathLike) -> Optional[ExtractR
     try:
         marker = json.loads(_marker_path(out_dir, archive).read_text())
         report = ExtractReport(**marker["report"])
-    except (OSError, ValueError, TypeError, KeyError):
+        same = marker.get("fingerprint") == archive_fingerprint(archive)
+    except (OSError, ValueError, TypeError, KeyError):  # no marker, or the archive is unreadable: extract reports it
         return None
-    if marker.get("fingerprint") != archive_fingerprint(archive):
+    if not same:
         return None
     if not all((out_dir / folder).is_dir() for folder in report.folders):
         return None
@@ -314,21 +356,46 @@ def _make_folder(out_dir: Path, parts: list[str]) -> Optional[Path]:
     return path
 
 
-def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, progress) -> int:
-    tmp = Path(atomic.temporary_name(dest))
-    source = tar.extractfile(member)
-    written = 0
+class _OutputError(Exception):
+    """The output side failed for one member (its OSError in ``args[0]``), not the archive."""
+
+
+def _output(fn: Callable, *args):
+    """Call ``fn(*args)`` (a file-system operation on the output), turning its OSError into _OutputError."""
     try:
-        with open(tmp, "wb") as out:
-            while chunk := source.read(_CHUNK):
-                out.write(chunk)
-                written += len(chunk)
-                if progress is not None:
-                    progress.update(len(chunk))
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        return fn(*args)
+    except OSError as exc:
+        raise _OutputError(exc) from None
+
+
+def _unwritten_reason(exc: OSError, out_dir: Path) -> str:
+    """Why one member could not be written; raises ArchiveError when no further member could be written either."""
+    if exc.errno in _DISK_FULL:
+        raise ArchiveError(f"cannot write {exc.filename or out_dir}: {exc.strerror or exc}; free some space (or "
+                           f"choose a writable --out) and rerun: files completed so far are kept") from None
+    hint = " (the name is longer than this file system allows)" if exc.errno == errno.ENAMETOOLONG else ""
+    return f"cannot be written: {exc.strerror or exc}{hint}"
+
+
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, progress) -> int:
+    """Write a regular member to ``dest`` through a fixed-length temporary name; returns its bytes. Errors of the
+    output raise _OutputError; errors reading the archive propagate as they are."""
+    source = tar.extractfile(member)
+    tmp = Path(atomic.temporary_name(dest))
+    written = 0
+    out = _output(open, tmp, "wb")
+    try:
+        while chunk := source.read(_CHUNK):
+            _output(out.write, chunk)
+            written += len(chunk)
+            if progress is not None:
+                progress.update(len(chunk))
+        _output(out.close)
+        _output(os.replace, tmp, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            out.close()
+            tmp.unlink(missing_ok=True)
     return written
 
 
@@ -337,8 +404,10 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
     """Unpack one AMASS archive into `out_dir` (safely; see the module docstring) and return what happened.
 
     Skips an archive already extracted and unchanged unless `force`. `progress` is an optional tqdm bar updated
-    with the bytes written. Raises ArchiveError when the archive cannot be read; files completed before the
-    error stay (whole), and no marker is written, so a rerun extracts it again."""
+    with the bytes written. A member that cannot be written is listed in ``unwritten`` and the others go on; an
+    archive without .npz members gets status "empty". Raises ArchiveError when the archive cannot be read (or the
+    disk is full); files completed before the error stay (whole), and no marker is written, so a rerun extracts
+    it again (likewise when a member was not written, or the archive is empty)."""
     archive, out_dir = Path(archive), Path(out_dir)
     if not force:
         previous = already_extracted(archive, out_dir)
@@ -350,6 +419,7 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
     out_dir.mkdir(parents=True, exist_ok=True)
     folders: set[str] = set()
     seen: set[str] = set()
+    motions = 0
     with _reading(archive), open_bzip2(archive, decoder, threads) as stream, \
             tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
@@ -358,45 +428,82 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
             if reason is None and member.isreg() and not is_kept(name):
                 report.ignored += 1
                 continue
-            if reason is None:
-                parts = name.split("/")
-                folder = _make_folder(out_dir, parts if member.isdir() else parts[:-1])
+            if reason is None and member.isreg():
+                motions += name.lower().endswith(".npz")
+                reason = too_big(member)
+            if reason is not None:
+                report.refused.append([member.name, reason])
+                continue
+            parts = name.split("/")
+            try:
+                folder = _output(_make_folder, out_dir, parts if member.isdir() else parts[:-1])
                 if folder is None:
                     reason = "its folder is an existing symlink or file under the output folder"
+                elif member.isreg():
+                    dest = folder / parts[-1]
+                    if _output(lambda: dest.is_symlink() or dest.is_dir()):
+                        reason = "the destination exists and is a symlink or folder"
+                    else:
+                        report.bytes += _write_member(tar, member, dest, progress)
+                        report.files += 1
+            except _OutputError as exc:
+                report.unwritten.append([member.name, _unwritten_reason(exc.args[0], out_dir)])
+                continue
             if reason is not None:
                 report.refused.append([member.name, reason])
                 continue
             if member.isdir() or len(parts) > 1:
                 folders.add(parts[0])
-            if member.isreg():
-                dest = folder / parts[-1]
-                if dest.is_symlink() or dest.is_dir():
-                    report.refused.append([member.name, "the destination exists and is a symlink or folder"])
-                    continue
-                report.bytes += _write_member(tar, member, dest, progress)
-                report.files += 1
         _check_tar_end(tar, archive)
     report.folders = sorted(folders)
     report.seconds = time.perf_counter() - start
-    marker = _marker_path(out_dir, archive)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": archive_fingerprint(archive), "report": asdict(report)}, indent=1))
-    os.replace(tmp, marker)
+    if motions == 0:
+        report.status = "empty"
+        report.error = (f"{archive}: holds no .npz motion files, so it is not an AMASS archive (or was saved "
+                        f"incomplete): download it again (amass-fast download)")
+    elif not report.unwritten:
+        _write_marker(out_dir, archive, report)
     return report
 
 
-def find_archives(paths: list[PathLike]) -> list[Path]:
-    """The .tar.bz2 files among `paths` (files, or folders searched one level deep), sorted, without duplicates."""
+def _write_marker(out_dir: Path, archive: Path, report: ExtractReport) -> None:
+    marker = _marker_path(out_dir, archive)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(atomic.temporary_name(marker))
+    try:
+        tmp.write_text(json.dumps({"fingerprint": archive_fingerprint(archive), "report": asdict(report)}, indent=1))
+        os.replace(tmp, marker)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def find_archives(paths: list[PathLike], on_skipped: Optional[Callable[[Path, str], None]] = None) -> list[Path]:
+    """The .tar.bz2 files among `paths` (files, or folders searched one level deep), sorted, without duplicates.
+    Only regular files are taken: a path given that is a pipe or device raises NotRegularFileError, one found in a
+    folder goes to ``on_skipped(path, what it is)``. A missing path raises FileNotFoundError."""
     found: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            found.update(x for x in p.glob("*.tar.bz2") if x.is_file())
+            for x in p.glob("*.tar.bz2"):
+                if x.is_file():
+                    found.add(x)
+                elif on_skipped is not None:
+                    on_skipped(x, _what(x))
         elif p.is_file():
             found.add(p)
+        elif p.exists():
+            raise NotRegularFileError(f"{p}: is {_what(p)}, not an archive or folder; pass .tar.bz2 files or the "
+                                      f"folder holding them")
         else:
             raise FileNotFoundError(f"{p}: no such archive or folder; download first (amass-fast download --out {p})")
     return sorted(found)
+
+
+def _what(path: Path) -> str:
+    try:
+        return file_kind(path.stat().st_mode)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
 
 
 def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, decoder: Optional[str] = None,
@@ -444,7 +551,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="archives, or folders holding *.tar.bz2 (default: data/downloads)")
     parser.add_argument("--out", default="data/amass", metavar="DIR",
                         help="the AMASS root to extract into (default: data/amass)")
-    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="archives extracted at once (default: 2)")
+    parser.add_argument("--jobs", type=JOBS_FLAG, default=2, metavar="N",
+                        help="archives extracted at once (default: 2)")
     parser.add_argument("--decoder", choices=DECODERS, default=None,
                         help="bzip2 decoder (default: the fastest available: %s)" % ", ".join(available_decoders()))
     parser.add_argument("--force", action="store_true", help="extract again even when already extracted")
@@ -452,20 +560,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only measure each available decoder's throughput on ARCHIVE and print it")
 
 
+def _fail(message: str) -> int:
+    print(f"amass-fast extract: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
+    """`amass-fast extract`: exit 0 when every archive was extracted, 1 when one failed, held unsafe members or
+    a member that could not be written, 2 on bad flags or paths, or when no archive holds any .npz file."""
     if args.measure:
-        for decoder, rate in measure_decoders(args.measure).items():
+        try:
+            rates = measure_decoders(args.measure)
+        except ArchiveError as exc:
+            return _fail(str(exc))
+        for decoder, rate in rates.items():
             print(f"{decoder:14s} {rate:8.1f} MB/s")
         return 0
+    problem = output_problem(args.out, kind="folder", flag="--out")
+    if problem:
+        return _fail(problem)
     try:
-        archives = find_archives(args.archives)
-    except FileNotFoundError as exc:
-        print(f"amass-fast extract: {exc}", file=sys.stderr)
-        return 2
+        archives = find_archives(args.archives, on_skipped=lambda path, what: print(
+            f"amass-fast extract: skipped {path}: is {what}, not a regular file", file=sys.stderr))
+    except (FileNotFoundError, NotRegularFileError) as exc:
+        return _fail(str(exc))
     if not archives:
-        print(f"amass-fast extract: no .tar.bz2 archives in {' '.join(args.archives)}; download them first "
-              f"(amass-fast download) or pass --archives", file=sys.stderr)
-        return 2
+        return _fail(f"no .tar.bz2 archives in {' '.join(args.archives)}; download them first "
+                     f"(amass-fast download) or pass --archives")
     reports = extract_all(archives, args.out, jobs=args.jobs, decoder=args.decoder, force=args.force)
     head = f"{'archive':32s} {'status':9s} {'files':>6s} {'MB':>9s} {'ignored':>7s} {'refused':>7s} {'s':>7s}  decoder"
     print(f"{head}\n{'-' * len(head)}")
@@ -475,12 +596,16 @@ def run(args: argparse.Namespace) -> int:
     for r in reports:
         for member, reason in r.refused:
             print(f"refused: {r.archive}: {member!r}: {reason}", file=sys.stderr)
+        for member, reason in r.unwritten:
+            print(f"not written: {r.archive}: {member!r}: {reason}", file=sys.stderr)
         if r.error:
-            print(f"failed: {r.error}", file=sys.stderr)
-    bad = [r for r in reports if r.status == "failed" or r.refused]
+            print(f"{r.status}: {r.error}", file=sys.stderr)
+    if all(r.status == "empty" for r in reports):
+        return _fail("no archive given holds any .npz motion file (see above); nothing to extract")
+    bad = [r for r in reports if r.status in ("failed", "empty") or r.refused or r.unwritten]
     if bad:
-        print(f"{len(bad)} archive(s) failed or held unsafe members (see above); genuine AMASS archives do not",
-              file=sys.stderr)
+        print(f"{len(bad)} archive(s) failed, were empty, held unsafe members or members that could not be written "
+              f"(see above); genuine AMASS archives extract whole", file=sys.stderr)
         return 1
     print(f"done: AMASS tree in {args.out}; next: amass-fast verify {args.out}")
     return 0

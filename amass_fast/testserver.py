@@ -13,6 +13,7 @@ It speaks the protocol of docs/CONVENTIONS.md, "Download protocol", on 127.0.0.1
     "error500"     answer 500 to the first ``failures`` requests for archives
     "trickle"      send ``trickle_chunk`` bytes every ``trickle_delay`` seconds
     "change"       after the first attempt at a file, replace it by ``replacements[name]``
+    "silent"       read each request and never answer (until the server stops): a client must time out
 
 Every request is recorded in ``server.requests`` (bytes of body sent included), so tests can check that a resume
 did not fetch again what was already on disk. Read the records after the ``with`` block: stopping waits for
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterable, Optional, Union
 
-MODES = {"normal", "cut", "ignore-range", "error500", "trickle", "change"}
+MODES = {"normal", "cut", "ignore-range", "error500", "trickle", "change", "silent"}
 _SFILE = re.compile(r"^amass_per_dataset/(smplh|smplx)/(gender_specific|neutral)/mosh_results/([^/]+)\.tar\.bz2$")
 _COOKIE = "PHPSESSID"
 
@@ -164,6 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: AmassTestServer
     protocol_version = "HTTP/1.1"
     server_version = "AmassTestServer/1"
+    timeout = 30  # seconds a silent client may hold a connection: stop() never waits on one forever
 
     def log_message(self, format: str, *args) -> None:  # keep test output clean
         pass
@@ -199,6 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, record: ServedRequest, url: urllib.parse.SplitResult, query: dict, form: dict) -> None:
         owner = self.owner
+        if "silent" in owner.modes:
+            record.kind = "silent"
+            owner._stopping.wait()
+            return
         if url.path != "/download.php" or query.get("domain") != ["amass"] or record.name is None:
             return self._page(record, 404, b"<html><body>Not found</body></html>", "not-found")
 

@@ -231,3 +231,47 @@ def test_cli_keeps_logs_clean_and_names_itself_in_errors(tmp_path, good, capsys)
     assert captured.out.splitlines()[1].startswith("-----")  # header rule, as in the other commands' tables
     assert main(["extract", "--archives", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert capsys.readouterr().err.startswith("amass-fast extract: ")
+
+
+def _tar_bz2(path, members):
+    import bz2
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(bz2.compress(buf.getvalue()))
+    return path
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_unwritable_member_is_listed_and_the_rest_extracted_without_a_marker(tmp_path, decoder):
+    too_long = "CMU/01/" + "x" * 400 + ".npz"
+    arc = _tar_bz2(tmp_path / "CMU.tar.bz2", [(too_long, b"a"), ("CMU/01/01_01_poses.npz", b"b")])
+    report = archive.extract_archive(arc, tmp_path / "out", decoder=decoder)
+    assert [m for m, _ in report.unwritten] == [too_long] and "longer than" in report.unwritten[0][1]
+    assert (tmp_path / "out/CMU/01/01_01_poses.npz").read_bytes() == b"b" and report.files == 1
+    assert not (tmp_path / "out" / archive.MARKER_DIR / "CMU.tar.bz2.json").exists()  # a rerun tries again
+
+
+def test_member_over_the_cap_is_refused_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 10)
+    arc = _tar_bz2(tmp_path / "CMU.tar.bz2", [("CMU/a_poses.npz", b"x" * 11), ("CMU/b_poses.npz", b"y" * 10)])
+    refused = []
+    assert list(archive.iter_archive_members(arc, on_refused=lambda *a: refused.append(a))) == \
+        [("CMU/b_poses.npz", b"y" * 10)]
+    assert [name for name, _ in refused] == ["CMU/a_poses.npz"] and "over the limit" in refused[0][1]
+    report = archive.extract_archive(arc, tmp_path / "out")
+    assert [m for m, _ in report.refused] == ["CMU/a_poses.npz"] and not (tmp_path / "out/CMU/a_poses.npz").exists()
+
+
+def test_archive_without_npz_is_empty_and_not_marked(tmp_path):
+    arc = _tar_bz2(tmp_path / "KIT.tar.bz2", [("KIT/README.txt", b"hi")])
+    report = archive.extract_archive(arc, tmp_path / "out")
+    assert report.status == "empty" and "no .npz" in report.error and str(arc) in report.error
+    assert archive.already_extracted(arc, tmp_path / "out") is None
+    assert list(archive.iter_archive_members(arc)) == []  # reading in place: nothing, no error

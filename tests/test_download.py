@@ -4,6 +4,7 @@ from __future__ import annotations
 import bz2
 import io
 import logging
+import os
 import random
 import tarfile
 from pathlib import Path
@@ -313,7 +314,7 @@ def test_from_dir_imports_good_archives_and_reports_bad_ones(archives, tmp_path,
 
     # naming only the good one succeeds; a second import skips it (a hard link is the same file, a copy verified)
     assert main(["download", "--from-dir", str(downloads), "--out", str(out), "--datasets", "ACCAD"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("ACCAD"))
+    line = next(t for t in capsys.readouterr().out.splitlines() if t.startswith("ACCAD"))
     assert "skipped" in line and ("already in place" in line or "already there" in line)
 
 
@@ -340,3 +341,43 @@ def test_base_url_with_a_login_is_refused_without_echoing_it(tmp_path, capsys):
     status = main(["download", "--base-url", f"https://{USER}:hunter2@example.org", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert status == 2 and "must not hold a login" in err and "hunter2" not in err
+
+
+# ---------------------------------------------------------------------------------------------------- bounds
+def test_retry_policy_pauses_double_up_to_the_limit_and_refuses_negatives():
+    policy = dl.RetryPolicy(retries=4, backoff=1.5, max_backoff=4.0)
+    assert policy.attempts == 5
+    assert [policy.delay(n) for n in range(5)] == [0.0, 1.5, 3.0, 4.0, 4.0]
+    for bad in (dict(retries=-1), dict(backoff=-0.1), dict(max_backoff=-1)):
+        with pytest.raises(ValueError):
+            dl.RetryPolicy(**bad)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("inf"), float("nan"), None])
+def test_downloader_refuses_a_timeout_that_could_block_forever(tmp_path, timeout):
+    with pytest.raises(ValueError, match="timeout"):
+        dl.Downloader(tmp_path, creds(), base_url="http://127.0.0.1:1", timeout=timeout)
+
+
+def test_open_regular_refuses_a_fifo_without_blocking(tmp_path):
+    fifo = tmp_path / "CMU.tar.bz2"
+    os.mkfifo(fifo)
+    with pytest.raises(dl.NotRegularFileError, match="pipe"):
+        dl.open_regular(fifo)
+    with pytest.raises(dl.ArchiveCheckError, match=str(fifo)):
+        dl.verify_archive(fifo)
+
+
+def test_import_temporaries_are_fixed_length_and_cleaned(archives, tmp_path):
+    downloads, out = tmp_path / "d", tmp_path / "out"
+    downloads.mkdir()
+    (downloads / "ACCAD.tar.bz2").write_bytes(archives["ACCAD"])
+    out.mkdir()
+    left = out / ".amf-00000000-00000000.tmp"  # a killed run's temporary of another name stays (not ours)
+    left.write_bytes(b"x")
+    from amass_fast import atomic
+
+    stale = Path(atomic.temporary_name(out / "ACCAD.tar.bz2"))
+    stale.write_bytes(b"half")
+    (result,) = dl.import_archives(downloads, out)
+    assert result.status == "imported" and not stale.exists() and left.exists()

@@ -123,7 +123,8 @@ def _wrong_credentials(c: Check) -> None:
         proc = _amass_fast(_download_args(server, c.dir / "out"), env=_download_env(c, wrong))
     output = proc.stdout + proc.stderr
     stored = b"".join(p.read_bytes() for p in (c.dir / "out").rglob("*") if p.is_file())
-    c.did = f"exit {proc.returncode}: {_short(proc.stdout.splitlines()[2] if proc.stdout.count(chr(10)) > 2 else output, 150)}"
+    line = proc.stdout.splitlines()[2] if proc.stdout.count("\n") > 2 else output
+    c.did = f"exit {proc.returncode}: {_short(line, 150)}"
     c.expect(proc.returncode == 1, "exit status 1")
     c.expect("password" in output and "not accepted" in output, "says the username or password was not accepted")
     c.expect(wrong not in output and wrong.encode() not in stored, "the password is not printed or stored")
@@ -151,7 +152,8 @@ def _disk_full(c: Check) -> None:
         kept = part.stat().st_size if part.exists() else 0
         again = _amass_fast(_download_args(server, out), env=_download_env(c))
     output = proc.stdout + proc.stderr
-    c.did = f"exit {proc.returncode} with {kept} bytes kept: {_short(output.splitlines()[2] if output.count(chr(10)) > 2 else output, 120)}; rerun exit {again.returncode}"
+    line = output.splitlines()[2] if output.count("\n") > 2 else output
+    c.did = f"exit {proc.returncode} with {kept} bytes kept: {_short(line, 120)}; rerun exit {again.returncode}"
     c.expect(proc.returncode == 1, "exit status 1")
     c.expect("ACCAD.tar.bz2.part" in output and "rerun to resume" in output, "names the file and says to rerun")
     c.expect(0 < kept <= 16_384, "the bytes written before the error are kept")
@@ -192,3 +194,108 @@ def _ctrl_c(c: Check) -> None:
     c.expect(resumed_at == kept, "the rerun resumed from the .part")
 
 
+
+
+# --- bad flags, paths, names and special files: refused before any work -------------------------------------------
+
+def _user_archive(folder: Path, name: str, seed: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(_served_archive(seed, 4_000))
+    return path
+
+
+@case("download", "bad_numeric_flags", "--timeout -1 / 0, --retries -1, --backoff nan, --jobs huge: exit 2 naming "
+      "the flag, before any request or file")
+def _bad_flags(c: Check) -> None:
+    from amass_fast.testserver import AmassTestServer
+
+    out = c.dir / "out"
+    bad = [("--timeout", "-1"), ("--timeout", "0"), ("--retries", "-1"), ("--backoff", "nan"),
+           ("--jobs", "100000000"), ("--jobs", "0"), ("--retries", "many")]
+    with AmassTestServer({"ACCAD": _served_archive(7)}, USER, PASSWORD) as server:
+        runs = {f"{flag} {value}": _amass_fast([*_download_args(server, out), flag, value], env=_download_env(c))
+                for flag, value in bad}
+    c.did = "; ".join(f"{k}: exit {p.returncode}" for k, p in runs.items())
+    for what, proc in runs.items():
+        flag = what.split()[0]
+        c.expect(proc.returncode == 2 and f"argument {flag}" in proc.stderr and "Traceback" not in proc.stderr,
+                 f"{what}: exit 2 naming {flag}")
+    c.expect(not server.requests, "no request was sent")
+    c.expect(not out.exists(), "nothing was written")
+
+
+@case("download", "out_is_a_file", "--out names a file (or a path under one): exit 2 naming it, before any work; "
+      "the file is untouched")
+def _out_is_a_file(c: Check) -> None:
+    downloads = c.dir / "Downloads"
+    _user_archive(downloads, "ACCAD.tar.bz2", 8)
+    target = c.dir / "archives.bin"
+    target.write_bytes(b"precious")
+    runs = [_amass_fast(["download", "--from-dir", str(downloads), "--out", str(out)], env=_download_env(c))
+            for out in (target, target / "sub")]
+    c.did = "; ".join(f"exit {p.returncode}: {_short(p.stderr, 90)}" for p in runs)
+    for proc in runs:
+        c.expect(proc.returncode == 2 and "--out" in proc.stderr and str(target) in proc.stderr and
+                 "not a folder" in proc.stderr, "exit 2; the message names --out and the file")
+    c.expect(target.read_bytes() == b"precious", "the file is untouched")
+
+
+@case("download", "unknown_dataset_names", "--datasets CMU nope zzz: exit 2 naming nope and zzz and listing the "
+      "valid names; nothing fetched (CMU is not fetched without the others)")
+def _unknown_names(c: Check) -> None:
+    from amass_fast import catalog
+    from amass_fast.testserver import AmassTestServer
+
+    out = c.dir / "out"
+    with AmassTestServer({"CMU": _served_archive(9)}, USER, PASSWORD) as server:
+        args = [a for a in _download_args(server, out) if a != "ACCAD"]
+        args[args.index("--datasets") + 1:args.index("--datasets") + 1] = ["CMU", "nope", "zzz"]
+        proc = _amass_fast(args, env=_download_env(c))
+    c.did = f"exit {proc.returncode}: {_short(proc.stderr, 140)}"
+    c.expect(proc.returncode == 2, "exit status 2")
+    c.expect("'nope'" in proc.stderr and "'zzz'" in proc.stderr, "every unknown name is given")
+    c.expect(all(name in proc.stderr for name in catalog.ALL), "the valid names are listed")
+    c.expect(not server.requests and not out.exists(), "nothing was fetched or written")
+
+
+@case("download", "special_files_in_from_dir", "--from-dir holding a fifo named CMU.tar.bz2: listed as skipped, "
+      "never opened (no blocking); the real archive beside it imported; a fifo as --from-dir: exit 2")
+def _special_from_dir(c: Check) -> None:
+    import os
+
+    if not hasattr(os, "mkfifo"):
+        c.skip("no fifos on this system")
+    downloads, out = c.dir / "Downloads", c.dir / "out"
+    accad = _user_archive(downloads, "ACCAD.tar.bz2", 10)
+    os.mkfifo(downloads / "CMU.tar.bz2")
+    os.mkfifo(c.dir / "pipe")
+    proc = _amass_fast(["download", "--from-dir", str(downloads), "--out", str(out)], env=_download_env(c), timeout=60)
+    pipe = _amass_fast(["download", "--from-dir", str(c.dir / "pipe"), "--out", str(out)], env=_download_env(c),
+                       timeout=60)
+    c.did = f"exit {proc.returncode}: {_short(proc.stderr, 100)}; fifo as --from-dir: exit {pipe.returncode}"
+    c.expect(proc.returncode == 0 and (out / "ACCAD.tar.bz2").read_bytes() == accad.read_bytes(),
+             "the real archive is imported")
+    c.expect("CMU.tar.bz2" in proc.stderr and "pipe" in proc.stderr and "skipped" in proc.stderr,
+             "the fifo is named and said to be skipped")
+    c.expect(not (out / "CMU.tar.bz2").exists(), "nothing imported for the fifo")
+    c.expect(pipe.returncode == 2 and "--from-dir" in pipe.stderr, "a fifo as --from-dir: exit 2 naming the flag")
+
+
+@case("download", "silent_server", "a server that accepts the request and never answers: each attempt ends at "
+      "--timeout, then the dataset fails (exit 1) saying to rerun; nothing blocks")
+def _silent(c: Check) -> None:
+    from amass_fast.testserver import AmassTestServer
+
+    out = c.dir / "out"
+    with AmassTestServer({"ACCAD": _served_archive(11)}, USER, PASSWORD, mode="silent") as server:
+        args = _download_args(server, out)
+        args[args.index("--timeout") + 1] = "0.5"
+        started = time.monotonic()
+        proc = _amass_fast(args, env=_download_env(c), timeout=60)
+        seconds = time.monotonic() - started
+    c.did = f"exit {proc.returncode} after {seconds:.1f} s and {len(server.requests)} request(s)"
+    c.expect(proc.returncode == 1, "exit status 1")
+    c.expect(len(server.requests) == 2, "two attempts (--retries 1)")
+    c.expect("gave up" in proc.stdout and "timed out" in proc.stdout, "says it gave up after timeouts")
+    c.expect(not (out / "ACCAD.tar.bz2").exists(), "no archive under the final name")

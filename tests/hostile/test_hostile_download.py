@@ -1,6 +1,7 @@
 """Download faults against amass_fast.testserver (group "download"): dropped connections, HTTP 500, a server
 ignoring Range, a file changing between attempts, a slow trickle, giving up then resuming, wrong credentials (no
-secret printed or stored), a full disk (RLIMIT_FSIZE in a subprocess) and Ctrl-C then rerun."""
+secret printed or stored), a full disk (RLIMIT_FSIZE in a subprocess), Ctrl-C then rerun, a server that never
+answers, bad numeric flags, --out naming a file, unknown dataset names and fifos in --from-dir."""
 import sys
 
 import pytest
