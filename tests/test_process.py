@@ -137,12 +137,35 @@ def test_resume_pt_and_refuse_other_flags(tree, tmp_path, monkeypatch):
     other.write_bytes(b"not ours")
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--stride", "10") == 2
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["full.pt", other.name, "out.pt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["full.pt", "full.pt.run.json", other.name, "out.pt", "out.pt.run.json"])
     a, b = torch.load(full, weights_only=True), torch.load(out, weights_only=True)
     assert len(a) == len(b)
     for x, y in zip(a, b):
         assert torch.equal(x["motion"], y["motion"]) and torch.equal(x["actions"], y["actions"])
         assert (x["description"], x["meta"]) == (y["description"], y["meta"])
+
+
+def test_resume_on_a_finished_pt_compares_its_recorded_flags(tree, tmp_path, capsys):
+    out = tmp_path / "out.pt"
+    assert run("--amass-root", tree, "--output", out, *FAST) == 0
+    record = json.loads((tmp_path / "out.pt.run.json").read_text())
+    assert record["flags"]["views"] == 1 and record["counts"]["clips"] == len(torch.load(out, weights_only=True))
+    finished = out.read_bytes()
+    capsys.readouterr()
+    for other in (["--views", "2"], ["--max-samples", "3"], ["--stride", "10"]):
+        assert run("--amass-root", tree, "--output", out, *FAST, "--resume", *other) == 2
+        err = capsys.readouterr().err
+        assert str(out) in err and "other flags" in err and "--overwrite" in err, err
+        assert out.read_bytes() == finished
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
+    assert "nothing to do" in capsys.readouterr().out and out.read_bytes() == finished
+    (tmp_path / "out.pt.run.json").write_text("{ half")
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 2
+    assert "out.pt.run.json: damaged" in capsys.readouterr().err and out.read_bytes() == finished
+    (tmp_path / "out.pt.run.json").unlink()
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 2
+    assert "out.pt.run.json" in capsys.readouterr().err and out.read_bytes() == finished
 
 
 def test_max_samples_is_deterministic_and_stops_early(tree, tmp_path):
@@ -261,9 +284,12 @@ def test_inputs_that_give_nothing_to_do_are_refused_before_any_work(tree, tmp_pa
     out = tmp_path / "out.pt"
     assert run("--archives", tmp_path / "nowhere", "--output", out, *FAST) == 2
     assert "nowhere: no such archive or folder" in capsys.readouterr().err
-    assert run("--amass-root", tree, "--datasets", "Nope", "--output", out, *FAST) == 2
+    assert run("--amass-root", tree, "--datasets", "CMU", "Nope", "--output", out, *FAST) == 2
     err = capsys.readouterr().err
-    assert "no .npz files of --datasets Nope" in err and "CMU" in err and "KIT" in err
+    assert "--datasets: unknown name(s) Nope" in err and "CMU" in err and "KIT" in err and "HumanEva" in err
+    # A known AMASS name that the tree does not hold: nothing to do, said so.
+    assert run("--amass-root", tree, "--datasets", "HumanEva", "--output", out, *FAST) == 2
+    assert "no .npz files of --datasets HumanEva" in capsys.readouterr().err
     assert run("--amass-root", tree, "--babel", tmp_path / "no_babel", "--output", out, *FAST) == 2
     assert "no_babel" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "out.pt.parts").exists()
@@ -339,4 +365,6 @@ def test_min_seconds_drops_short_tails_only(tree, tmp_path):
     key = lambda s: (s["meta"]["file"], s["meta"]["start_s"])  # noqa: E731
     expected = [key(s) for s in every if s["meta"]["valid_length"] >= 15]  # 0.6 s at 25 fps
     assert [key(s) for s in kept] == expected and len(expected) < len(every)
-    assert run("--amass-root", tree, "--output", tmp_path / "bad.pt", "--min-seconds", "-1", *FAST) == 2
+    with pytest.raises(SystemExit) as stop:
+        run("--amass-root", tree, "--output", tmp_path / "bad.pt", "--min-seconds", "-1", *FAST)
+    assert stop.value.code == 2
