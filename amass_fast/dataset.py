@@ -47,7 +47,9 @@ class StickClips(Dataset):
             self.manifest = None
             try:
                 self._samples = torch.load(self.path, weights_only=True)
-            except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:  # never retried with weights_only=False
+            except PermissionError:
+                raise
+            except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:  # never with weights_only=False
                 raise ValueError(f"{self.path}: not a clips file written by `amass-fast process`, or a damaged one "
                                  f"(torch.load: {type(exc).__name__}); pass its .pt output or shards folder, or "
                                  f"write it again with `amass-fast process --overwrite`") from None
