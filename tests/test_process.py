@@ -472,3 +472,23 @@ def test_a_damaged_run_file_is_named_on_resume(tree, tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert f"{out / 'run.json'}: damaged" in err and "--overwrite" in err and "Traceback" not in err
     assert (out / "shard-000000.npz").read_bytes() == shard
+
+
+def test_a_folder_of_the_tree_counts_as_a_dataset_name(tmp_path, capsys):
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["CMU"], files_per_dataset=2, seconds=(1.5, 2.0), seed=9)
+    synthetic.make_tree(tmp_path / "own", ["CMU"], files_per_dataset=1, seconds=(1.5, 2.0), seed=10)
+    (tmp_path / "own" / "CMU").rename(root / "MyLab")
+    assert run("--amass-root", root, "--datasets", "mylab", "--output", tmp_path / "o.pt", *FAST) == 0
+    assert {s["meta"]["dataset"] for s in torch.load(tmp_path / "o.pt", weights_only=True)} == {"MyLab"}
+    assert run("--amass-root", root, "--datasets", "MyLabs", "--output", tmp_path / "p.pt", *FAST) == 2
+    err = capsys.readouterr().err
+    assert "unknown name(s) MyLabs" in err and "MyLab, " in err  # listed among the valid names
+
+
+def test_resume_with_overwrite_makes_a_finished_pt_again(tree, tmp_path):
+    out = tmp_path / "out.pt"
+    assert run("--amass-root", tree, "--output", out, *FAST) == 0
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--overwrite", "--max-samples", 2) == 0
+    assert len(torch.load(out, weights_only=True)) == 2
+    assert json.loads((tmp_path / "out.pt.run.json").read_text())["flags"]["max_samples"] == 2

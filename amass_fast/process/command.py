@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
                  "batch_files": args.batch_files, "format": fmt,
                  **{k: v for k, v in asdict(opts).items() if k != "backend"}}
     flags = {**run_flags, "max_samples": args.max_samples}
-    if fmt == "pt" and args.resume and output.is_file() and not work_dir.exists():
+    if fmt == "pt" and args.resume and not args.overwrite and output.is_file() and not work_dir.exists():
         problem = finished_pt(output, flags)
         if problem:
             return _fail(problem)
