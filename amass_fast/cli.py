@@ -30,7 +30,8 @@ COMMANDS = [
 
 # Examples shown at the end of each command's --help, after the module's own epilog (if any).
 EXAMPLES = {
-    "demo": ["amass-fast demo", "amass-fast demo --out /tmp/demo --backend numba"],
+    "demo": ["amass-fast demo", "amass-fast demo --out /tmp/demo --backend numba",
+             "amass-fast demo --overwrite                 # again, replacing what the last demo wrote"],
     "datasets": ["amass-fast datasets", "amass-fast datasets --model smplx",
                  "amass-fast datasets --json > catalog.json"],
     "download": ["export AMASS_USERNAME=you@example.org   # the password is asked for, or AMASS_PASSWORD",

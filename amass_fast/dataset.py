@@ -10,9 +10,9 @@ shares the page cache instead of copying the dataset into every worker.
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Union
 
@@ -33,8 +33,9 @@ class StickClips(Dataset):
             if not manifest_path.is_file():
                 raise FileNotFoundError(f"{self.path}: no {writers.MANIFEST_NAME}; the run that writes it has not "
                                         f"finished: rerun `amass-fast process --format shards --resume` with its flags")
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if manifest.get("format") != writers.MANIFEST_FORMAT:
+            manifest = writers.read_json(manifest_path, f"rerun `amass-fast process --format shards --resume` "
+                                                        f"with its flags to write it again")
+            if not isinstance(manifest, dict) or manifest.get("format") != writers.MANIFEST_FORMAT:
                 raise ValueError(f"{manifest_path}: not an amass-fast shards manifest")
             self.manifest = manifest
             self._shards = [(self.path / s["file"], int(s["clips"])) for s in manifest["shards"]]
@@ -46,9 +47,12 @@ class StickClips(Dataset):
             self.manifest = None
             try:
                 self._samples = torch.load(self.path, weights_only=True)
-            except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:  # never retried with weights_only=False
-                raise ValueError(f"{self.path}: not a clips file written by `amass-fast process` (torch.load: "
-                                 f"{type(exc).__name__}); pass its .pt output or shards folder") from exc
+            except PermissionError:
+                raise
+            except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:  # never with weights_only=False
+                raise ValueError(f"{self.path}: not a clips file written by `amass-fast process`, or a damaged one "
+                                 f"(torch.load: {type(exc).__name__}); pass its .pt output or shards folder, or "
+                                 f"write it again with `amass-fast process --overwrite`") from None
             if not isinstance(self._samples, list):
                 raise ValueError(f"{self.path}: holds a {type(self._samples).__name__}, expected a list of samples")
         else:
@@ -85,8 +89,16 @@ class StickClips(Dataset):
         if self._pid != os.getpid():
             self._opened, self._pid = {}, os.getpid()
         if shard not in self._opened:
-            path = self._shards[shard][0]
-            self._opened[shard] = (*writers.open_shard(path), writers.read_shard_clips(path))
+            path, clips = self._shards[shard]
+            try:
+                opened = (*writers.open_shard(path), writers.read_shard_clips(path))
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                raise ValueError(f"{path}: damaged or missing shard ({type(exc).__name__}: {exc}); write it again "
+                                 f"with `amass-fast process --format shards --resume` and the run's flags") from None
+            if not len(opened[0]) == len(opened[1]) == len(opened[2]) >= clips:
+                raise ValueError(f"{path}: holds {len(opened[2])} clips where {writers.MANIFEST_NAME} says {clips}; "
+                                 f"write the output again with `amass-fast process --overwrite`")
+            self._opened[shard] = opened
         return self._opened[shard]
 
     def __getstate__(self) -> dict:

@@ -2,18 +2,30 @@
 
 Writes, under --out (default ./amass_fast_demo):
 
-    amass/                    ~20 synthetic sequences in AMASS's real layouts (SMPL+H, SMPL-X, shape.npz, ...)
-    amass_stick_data.pt       the clips, as `amass-fast process` writes them (built-in skeleton)
+    amass/                    ~20 synthetic sequences in AMASS's real layouts (SMPL+H, SMPL-X, shape.npz, ...),
+                              marked as synthetic by amass/.amass_fast_demo
+    amass_stick_data.pt       the clips, as `amass-fast process` writes them (built-in skeleton), and its record
+                              amass_stick_data.pt.run.json
     demo_clip.gif, demo_sheet.png   previews, when amass_fast.preview is installed
+
+Nothing already there is replaced without --overwrite, and --overwrite replaces only what an earlier demo wrote:
+a tree without the demo's mark (real AMASS data, say) and clips made from another tree are never touched.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Optional
+
+from amass_fast.cliargs import output_problem
 
 DEFAULT_OUT = "amass_fast_demo"
 SHOWN_CLIPS = 5
+MARK = ".amass_fast_demo"  # in the synthetic tree: this tree is the demo's own
+TREE, CLIPS, GIF, SHEET = "amass", "amass_stick_data.pt", "demo_clip.gif", "demo_sheet.png"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,22 +34,75 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from amass_fast.process import BACKENDS
 
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend (default auto)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace what an earlier demo wrote in --out (never a tree or clips it did not write)")
+
+
+def written_paths(out: Path) -> list[Path]:
+    """Everything demo writes under ``out``."""
+    from amass_fast.process import errors_path, record_path
+
+    clips = out / CLIPS
+    return [out / TREE, clips, record_path(clips), errors_path(clips), out / GIF, out / SHEET]
+
+
+def _made_by_demo(out: Path) -> Optional[str]:
+    """Why what is in ``out`` is not the demo's own to replace, or None."""
+    tree = out / TREE
+    if tree.exists() and not (tree / MARK).is_file():
+        return f"{tree} was not written by demo (it may be your AMASS data)"
+    clips = out / CLIPS
+    if clips.exists():
+        from amass_fast import writers
+        from amass_fast.process import record_path
+
+        try:
+            flags = writers.read_json(record_path(clips), "").get("flags", {})
+        except (OSError, ValueError, AttributeError):
+            flags = {}
+        if flags.get("amass_root") != os.path.normpath(tree.absolute()):
+            return f"{clips} was not made from demo's synthetic tree"
+    return None
+
+
+def check_out(out: Path, overwrite: bool) -> Optional[str]:
+    """Why demo must not write into ``out``, or None."""
+    problem = output_problem(out, kind="folder", flag="--out")
+    if problem:
+        return problem
+    there = [p for p in written_paths(out) if p.exists()]
+    if not there:
+        return None
+    if not overwrite:
+        return (f"--out {out}: already holds {', '.join(p.name for p in there)}; nothing replaced. Pass another "
+                f"--out, or --overwrite to replace what an earlier demo wrote there")
+    problem = _made_by_demo(out)
+    if problem:
+        return f"--out {out}: {problem}; nothing replaced, even with --overwrite: pass another --out"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    problem = check_out(out, args.overwrite)
+    if problem:
+        print(f"amass-fast demo: {problem}", file=sys.stderr)
+        return 2
     import torch
 
     from amass_fast import process, synthetic
 
-    out = Path(args.out)
-    tree, output = out / "amass", out / "amass_stick_data.pt"
+    tree, output = out / TREE, out / CLIPS
+    if tree.exists():  # the demo's own tree (check_out made sure), rewritten whole
+        shutil.rmtree(tree)
     files = synthetic.make_demo_tree(tree)
+    (tree / MARK).write_text("a synthetic AMASS tree written by `amass-fast demo`\n", encoding="utf-8")
     print(f"wrote a synthetic AMASS tree: {len(files)} files in {tree}")
 
     parser = argparse.ArgumentParser()
     process.add_arguments(parser)
-    status = process.run(parser.parse_args(["--amass-root", str(tree), "--output", str(output), "--overwrite",
-                                            "--backend", args.backend]))
+    status = process.run(parser.parse_args(["--amass-root", str(tree.absolute()), "--output", str(output),
+                                            "--overwrite", "--backend", args.backend]))
     if status != 0:
         print(f"amass-fast demo: processing failed (exit status {status}); see the messages above", file=sys.stderr)
         return status
@@ -64,7 +129,7 @@ def write_previews(samples: list[dict], out: Path) -> list[tuple[str, Path]]:
         from amass_fast import preview
     except ImportError:
         return []
-    gif, sheet = out / "demo_clip.gif", out / "demo_sheet.png"
+    gif, sheet = out / GIF, out / SHEET
     first = samples[0]
     preview.render_gif(first["motion"].numpy(), first["meta"]["valid_length"],
                        f"{first['action']}: {first['description']}", gif, 25)

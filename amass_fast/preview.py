@@ -21,12 +21,16 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from amass_fast.cliargs import float_range, int_range, output_problem
+
 # Palette indices (images are drawn in "P" mode: small GIFs, no colour quantisation).
 _WHITE, _BLACK, _GREY, _LEFT, _RIGHT, _PALE, _TEXT = range(7)
 _PALETTE = [255, 255, 255, 20, 20, 20, 150, 150, 150, 31, 119, 180, 230, 115, 20, 215, 215, 215, 60, 60, 60]
 _LINE_COLOURS = (_BLACK, _LEFT, _RIGHT, _LEFT, _RIGHT)  # head, left arm, right arm, left leg, right leg
 _MARGIN = 12
 _LINE_HEIGHT = 12
+MAX_GRID = 1000       # clips on one contact sheet
+MAX_GIF_FPS = 100.0   # GIF frame times are whole hundredths of a second
 
 
 def _canvas(width: int, height: int) -> Image.Image:
@@ -182,22 +186,10 @@ def render_sheet(samples: Sequence[Mapping], path, columns: int | None = None, c
 
 
 def load_clips(output: str):
-    """The samples of a `process` output: a ``.pt`` file (a list of sample dicts) or a shards folder."""
-    try:
-        from amass_fast.dataset import StickClips
-    except ImportError:  # the .pt format needs nothing but torch
-        StickClips = None
-    if StickClips is not None:
-        return StickClips(output)
-    path = Path(output)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such .pt file; run `amass-fast process` to write it")
-    import torch
+    """The samples of a `process` output: a ``.pt`` file or a shards folder (see amass_fast.dataset.StickClips)."""
+    from amass_fast.dataset import StickClips
 
-    samples = torch.load(path, weights_only=True)
-    if not isinstance(samples, list):
-        raise ValueError(f"{path}: holds a {type(samples).__name__}, expected a list of sample dicts")
-    return samples
+    return StickClips(output)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -205,10 +197,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--index", type=int, default=0,
                        help="the clip to animate as a GIF (default 0; -1 is the last)")
-    which.add_argument("--grid", type=int, metavar="N", help="a PNG contact sheet of the first N clips instead")
+    which.add_argument("--grid", type=int_range(1, MAX_GRID), metavar="N",
+                       help="a PNG contact sheet of the first N clips instead")
     parser.add_argument("--out", metavar="PATH",
                         help="image to write: a .gif (default clip.gif), or a .png with --grid (default sheet.png)")
-    parser.add_argument("--fps", type=float, default=25.0, help="GIF playback rate (default 25, the clips' rate)")
+    parser.add_argument("--fps", type=float_range(0.0, MAX_GIF_FPS, lo_open=True), default=25.0,
+                        help="GIF playback rate (default 25, the clips' rate)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing image at --out")
 
 
 def _fail(message: str, status: int = 2) -> int:
@@ -216,44 +211,51 @@ def _fail(message: str, status: int = 2) -> int:
     return status
 
 
-def _out_path(out: str, suffix: str, what: str) -> Path:
-    """The image path to write, its folder created; refuses a name whose extension is not the format written."""
+def _out_path(out: str, suffix: str, what: str, overwrite: bool) -> Path:
+    """The image path to write, checked before any work; refuses a name whose extension is not the format written,
+    a path that cannot be a file, and an existing image without --overwrite. Its folder is created."""
     path = Path(out)
     if path.suffix.lower() != suffix:
         raise ValueError(f"--out {out}: {what} is written as {suffix}; name it e.g. {path.with_suffix(suffix).name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    problem = output_problem(path, kind="file", flag="--out")
+    if problem:
+        raise ValueError(problem)
+    if path.exists() and not overwrite:
+        raise ValueError(f"--out {out}: already exists; nothing replaced. Pass another --out, or --overwrite")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create its folder ({exc.strerror or exc})") from None
     return path
 
 
 def run(args: argparse.Namespace) -> int:
+    grid = args.grid is not None
+    try:
+        out = _out_path(args.out or ("sheet.png" if grid else "clip.gif"), ".png" if grid else ".gif",
+                        "a contact sheet (--grid)" if grid else "an animated clip (--index)", args.overwrite)
+    except ValueError as exc:
+        return _fail(str(exc))
     try:
         clips = load_clips(args.output)
+        if len(clips) == 0:
+            return _fail(f"{args.output} holds no clips", 1)
+        if grid:
+            samples = [clips[i] for i in range(min(args.grid, len(clips)))]
+        elif not -len(clips) <= args.index < len(clips):
+            return _fail(f"--index {args.index} is out of range: {args.output} holds {len(clips)} clips "
+                         f"(0 to {len(clips) - 1}; negative counts from the end)")
+        else:
+            index = args.index % len(clips)  # -1 -> the last clip, named by its number
+            sample = clips[index]
     except FileNotFoundError as exc:
         return _fail(str(exc))
-    except ValueError as exc:
+    except ValueError as exc:  # not a clips file, or a damaged one: named by the message
         return _fail(str(exc), 1)
-    if len(clips) == 0:
-        return _fail(f"{args.output} holds no clips", 1)
-    if args.grid is not None:
-        if args.grid < 1:
-            return _fail("--grid needs N >= 1")
-        try:
-            out = _out_path(args.out or "sheet.png", ".png", "a contact sheet (--grid)")
-        except ValueError as exc:
-            return _fail(str(exc))
-        samples = [clips[i] for i in range(min(args.grid, len(clips)))]
+    if grid:
         width, height = render_sheet(samples, out)
         print(f"wrote {out}: {len(samples)} clips, {width}x{height} px")
         return 0
-    if not -len(clips) <= args.index < len(clips):
-        return _fail(f"--index {args.index} is out of range: {args.output} holds {len(clips)} clips "
-                     f"(0 to {len(clips) - 1}; negative counts from the end)")
-    index = args.index % len(clips)  # -1 -> the last clip, named by its number
-    try:
-        out = _out_path(args.out or "clip.gif", ".gif", "an animated clip (--index)")
-    except ValueError as exc:
-        return _fail(str(exc))
-    sample = clips[index]
     valid = int(sample.get("meta", {}).get("valid_length", len(sample["motion"])))
     frames = render_gif(sample["motion"], valid, caption_of(sample), out, fps=args.fps)
     print(f"wrote {out}: clip {index}, {frames} frames at {args.fps:g} fps, {caption_of(sample)}")

@@ -44,6 +44,16 @@ def write_json(path: os.PathLike | str, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: os.PathLike | str, fix: str) -> Any:
+    """The JSON object in ``path``; a file that does not read as JSON raises ValueError naming it, then ``fix``
+    (what the user can do about it)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: damaged, not readable as JSON ({exc}); {fix}") from None
+
+
 def _json_bytes(obj: Any) -> np.ndarray:
     return np.frombuffer(json.dumps(obj, sort_keys=True).encode(), dtype=np.uint8)
 

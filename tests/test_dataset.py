@@ -66,3 +66,34 @@ def test_a_file_that_is_not_an_output_is_a_value_error_naming_it(tmp_path, conte
     path.write_bytes(content)
     with pytest.raises(ValueError, match=r"other\.pt: not a clips file written by `amass-fast process`"):
         StickClips(path)
+
+
+def _copy(folder, to):
+    import shutil
+
+    return shutil.copytree(folder, to)
+
+
+def test_a_damaged_manifest_or_shard_is_named(outputs, tmp_path, capsys):
+    shards = _copy(outputs[1], tmp_path / "shards")
+    (shards / "manifest.json").write_text('{"format": ')
+    with pytest.raises(ValueError, match=r"manifest\.json: damaged.*--resume"):
+        StickClips(shards)
+    shards = _copy(outputs[1], tmp_path / "shards2")
+    data = (shards / "shard-000002.npz").read_bytes()
+    (shards / "shard-000002.npz").write_bytes(data[: len(data) // 2])
+    clips = StickClips(shards)
+    assert torch.equal(clips[0]["motion"], StickClips(outputs[1])[0]["motion"])  # shard 0 is whole
+    with pytest.raises(ValueError, match=r"shard-000002\.npz: damaged or missing shard.*--resume"):
+        clips[len(clips) - 1]
+    # The same through the preview command: exit 1, the shard named, no traceback.
+    assert main(["preview", str(shards), "--index", "-1", "--out", str(tmp_path / "x.gif")]) == 1
+    err = capsys.readouterr().err
+    assert "shard-000002.npz: damaged" in err and "Traceback" not in err
+
+
+def test_a_truncated_pt_is_named(outputs, tmp_path):
+    data = outputs[0].read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) - 100])
+    with pytest.raises(ValueError, match=r"cut\.pt: not a clips file .*or a damaged one.*--overwrite"):
+        StickClips(tmp_path / "cut.pt")

@@ -157,3 +157,36 @@ def test_preview_command_explains_a_file_that_is_not_an_output(tmp_path, capsys)
     assert "not a clips file written by `amass-fast process`" in err and "weights_only" not in err
     assert cli.main(["preview", str(tmp_path / "missing.pt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_preview_command_checks_its_out_before_reading(pt_output, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("mine")
+    assert cli.main(["preview", str(pt_output), "--out", str(tmp_path / "a_file" / "clip.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "a_file is a file, not a folder" in err and "Traceback" not in err
+    (tmp_path / "folder.gif").mkdir()
+    assert cli.main(["preview", str(pt_output), "--out", str(tmp_path / "folder.gif")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    existing = tmp_path / "mine.gif"
+    existing.write_bytes(b"my picture")
+    assert cli.main(["preview", str(pt_output), "--out", str(existing)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and existing.read_bytes() == b"my picture"
+    assert cli.main(["preview", str(pt_output), "--out", str(existing), "--overwrite"]) == 0
+    assert len(gif_frames(existing)) == 60
+
+
+@pytest.mark.parametrize("flag, value", [("--fps", "0"), ("--fps", "-5"), ("--fps", "inf"), ("--grid", "0")])
+def test_preview_command_refuses_bad_numbers_naming_the_flag(pt_output, tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["preview", str(pt_output), flag, value, "--out", str(tmp_path / "x.gif")])
+    assert stop.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_preview_command_names_a_truncated_output(pt_output, tmp_path, capsys):
+    data = pt_output.read_bytes()
+    pt_output.write_bytes(data[: len(data) // 2])
+    assert cli.main(["preview", str(pt_output), "--out", str(tmp_path / "x.gif")]) == 1
+    err = capsys.readouterr().err
+    assert f"{pt_output}: not a clips file written by `amass-fast process`, or a damaged one" in err
+    assert "Traceback" not in err and not (tmp_path / "x.gif").exists()

@@ -137,12 +137,35 @@ def test_resume_pt_and_refuse_other_flags(tree, tmp_path, monkeypatch):
     other.write_bytes(b"not ours")
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--stride", "10") == 2
     assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["full.pt", other.name, "out.pt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["full.pt", "full.pt.run.json", other.name, "out.pt", "out.pt.run.json"])
     a, b = torch.load(full, weights_only=True), torch.load(out, weights_only=True)
     assert len(a) == len(b)
     for x, y in zip(a, b):
         assert torch.equal(x["motion"], y["motion"]) and torch.equal(x["actions"], y["actions"])
         assert (x["description"], x["meta"]) == (y["description"], y["meta"])
+
+
+def test_resume_on_a_finished_pt_compares_its_recorded_flags(tree, tmp_path, capsys):
+    out = tmp_path / "out.pt"
+    assert run("--amass-root", tree, "--output", out, *FAST) == 0
+    record = json.loads((tmp_path / "out.pt.run.json").read_text())
+    assert record["flags"]["views"] == 1 and record["counts"]["clips"] == len(torch.load(out, weights_only=True))
+    finished = out.read_bytes()
+    capsys.readouterr()
+    for other in (["--views", "2"], ["--max-samples", "3"], ["--stride", "10"]):
+        assert run("--amass-root", tree, "--output", out, *FAST, "--resume", *other) == 2
+        err = capsys.readouterr().err
+        assert str(out) in err and "other flags" in err and "--overwrite" in err, err
+        assert out.read_bytes() == finished
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 0
+    assert "nothing to do" in capsys.readouterr().out and out.read_bytes() == finished
+    (tmp_path / "out.pt.run.json").write_text("{ half")
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 2
+    assert "out.pt.run.json: damaged" in capsys.readouterr().err and out.read_bytes() == finished
+    (tmp_path / "out.pt.run.json").unlink()
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume") == 2
+    assert "out.pt.run.json" in capsys.readouterr().err and out.read_bytes() == finished
 
 
 def test_max_samples_is_deterministic_and_stops_early(tree, tmp_path):
@@ -261,9 +284,12 @@ def test_inputs_that_give_nothing_to_do_are_refused_before_any_work(tree, tmp_pa
     out = tmp_path / "out.pt"
     assert run("--archives", tmp_path / "nowhere", "--output", out, *FAST) == 2
     assert "nowhere: no such archive or folder" in capsys.readouterr().err
-    assert run("--amass-root", tree, "--datasets", "Nope", "--output", out, *FAST) == 2
+    assert run("--amass-root", tree, "--datasets", "CMU", "Nope", "--output", out, *FAST) == 2
     err = capsys.readouterr().err
-    assert "no .npz files of --datasets Nope" in err and "CMU" in err and "KIT" in err
+    assert "--datasets: unknown name(s) Nope" in err and "CMU" in err and "KIT" in err and "HumanEva" in err
+    # A known AMASS name that the tree does not hold: nothing to do, said so.
+    assert run("--amass-root", tree, "--datasets", "HumanEva", "--output", out, *FAST) == 2
+    assert "no .npz files of --datasets HumanEva" in capsys.readouterr().err
     assert run("--amass-root", tree, "--babel", tmp_path / "no_babel", "--output", out, *FAST) == 2
     assert "no_babel" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "out.pt.parts").exists()
@@ -339,4 +365,130 @@ def test_min_seconds_drops_short_tails_only(tree, tmp_path):
     key = lambda s: (s["meta"]["file"], s["meta"]["start_s"])  # noqa: E731
     expected = [key(s) for s in every if s["meta"]["valid_length"] >= 15]  # 0.6 s at 25 fps
     assert [key(s) for s in kept] == expected and len(expected) < len(every)
-    assert run("--amass-root", tree, "--output", tmp_path / "bad.pt", "--min-seconds", "-1", *FAST) == 2
+    with pytest.raises(SystemExit) as stop:
+        run("--amass-root", tree, "--output", tmp_path / "bad.pt", "--min-seconds", "-1", *FAST)
+    assert stop.value.code == 2
+
+
+def _archive(tree, folder, path, reverse=False):
+    """A .tar.bz2 of tree/folder as AMASS ships it, its members in sorted or in reversed order."""
+    import tarfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted((tree / folder).rglob("*.npz"), reverse=reverse)
+    with tarfile.open(path, "w:bz2", compresslevel=1) as tar:
+        for f in files:
+            tar.add(f, arcname=f.relative_to(tree).as_posix(), recursive=False)
+    return path
+
+
+def test_archives_in_any_member_order_give_the_tree_order(tmp_path):
+    # Members in reversed order, and archive names that sort otherwise than their folders (HDM05.tar.bz2
+    # extracts to MPI_HDM05, after KIT): --max-samples picks the same clips from archives as from the tree.
+    pytest.importorskip("amass_fast.archive")
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["CMU", "KIT", "MPI_HDM05"], files_per_dataset=3, seconds=(1.5, 3.0), seed=8)
+    for folder, name in (("CMU", "CMU.tar.bz2"), ("KIT", "KIT.tar.bz2"), ("MPI_HDM05", "HDM05.tar.bz2")):
+        _archive(root, folder, tmp_path / "downloads" / name, reverse=True)
+    for cap in ([], ["--max-samples", "7"]):
+        out_t, out_a = tmp_path / f"t{len(cap)}", tmp_path / f"a{len(cap)}"
+        assert run("--amass-root", root, "--output", out_t, "--format", "shards", *FAST, *cap) == 0
+        assert run("--archives", tmp_path / "downloads", "--output", out_a, "--format", "shards", *FAST, *cap) == 0
+        _, motion_t, clips_t = shard_arrays(out_t)
+        _, motion_a, clips_a = shard_arrays(out_a)
+        assert clips_a == clips_t and [c["dataset"] for c in clips_t][-1] == ("MPI_HDM05" if not cap else "CMU")
+        np.testing.assert_array_equal(motion_a, motion_t)
+
+
+def test_archives_that_hold_nothing_are_exit_2_with_nothing_written(tree, tmp_path, capsys):
+    import tarfile
+
+    pytest.importorskip("amass_fast.archive")
+    empty_folder = tmp_path / "none"
+    empty_folder.mkdir()
+    out = tmp_path / "out.pt"
+    assert run("--archives", empty_folder, "--output", out, *FAST) == 2
+    assert f"--archives {empty_folder}: no .tar.bz2 archives" in capsys.readouterr().err
+    empty = tmp_path / "downloads" / "CMU.tar.bz2"
+    empty.parent.mkdir()
+    with tarfile.open(empty, "w:bz2"):
+        pass
+    for fmt, target in (("pt", out), ("shards", tmp_path / "sh")):
+        assert run("--archives", empty, "--output", target, "--format", fmt, *FAST) == 2
+        assert "the archives hold no .npz files" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads", "none"]
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--fps", "0"), ("--fps", "-25"), ("--stride", "0"), ("--window", "0"), ("--views", "0"), ("--views", "100000"),
+    ("--jobs", "10000000"), ("--jobs", "0"), ("--batch-files", "0"), ("--max-samples", "0"), ("--min-seconds", "nan"),
+])
+def test_bad_numbers_are_refused_where_parsed_naming_the_flag(tree, tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as stop:
+        run("--amass-root", tree, "--output", tmp_path / "out.pt", flag, value)
+    assert stop.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_paths_are_checked_before_any_work(tree, tmp_path, capsys, monkeypatch):
+    from amass_fast.process import plan
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the inputs were read before the output was checked")
+
+    monkeypatch.setattr(plan, "iter_npz_files", no_work)
+    folder = tmp_path / "a_folder"
+    (folder / "mine").mkdir(parents=True)
+    (tmp_path / "a_file").write_text("mine")
+    cases = [(["--output", folder, "--overwrite"], "is a folder"),
+             (["--output", tmp_path / "a_file", "--format", "shards", "--overwrite"], "is a file, not a folder"),
+             (["--output", tmp_path / "a_file" / "out.pt"], "a_file is a file, not a folder"),
+             (["--output", tree / "CMU" / "out", "--format", "shards"], "inside the input folder")]
+    for argv, words in cases:
+        assert run("--amass-root", tree, *argv, *FAST) == 2
+        err = capsys.readouterr().err
+        assert f"--output {argv[1]}" in err and words in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "a_folder"]
+    assert [p.name for p in folder.iterdir()] == ["mine"] and (tmp_path / "a_file").read_text() == "mine"
+    assert not (tree / "CMU" / "out").exists()
+
+
+def test_a_damaged_run_file_is_named_on_resume(tree, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "sh"
+    real_finish = process.finish_task
+
+    def interrupted(loaded, opts, work_dir):
+        if loaded.index == 1:
+            raise KeyboardInterrupt
+        return real_finish(loaded, opts, work_dir)
+
+    monkeypatch.setattr(process, "finish_task", interrupted)
+    assert run("--amass-root", tree, "--output", out, "--format", "shards", *FAST) == 130
+    monkeypatch.undo()
+    (out / "run.json").write_bytes(b"{\"fps\": 2")
+    shard = (out / "shard-000000.npz").read_bytes()
+    capsys.readouterr()
+    assert run("--amass-root", tree, "--output", out, "--format", "shards", *FAST, "--resume") == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'run.json'}: damaged" in err and "--overwrite" in err and "Traceback" not in err
+    assert (out / "shard-000000.npz").read_bytes() == shard
+
+
+def test_a_folder_of_the_tree_counts_as_a_dataset_name(tmp_path, capsys):
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["CMU"], files_per_dataset=2, seconds=(1.5, 2.0), seed=9)
+    synthetic.make_tree(tmp_path / "own", ["CMU"], files_per_dataset=1, seconds=(1.5, 2.0), seed=10)
+    (tmp_path / "own" / "CMU").rename(root / "MyLab")
+    assert run("--amass-root", root, "--datasets", "mylab", "--output", tmp_path / "o.pt", *FAST) == 0
+    assert {s["meta"]["dataset"] for s in torch.load(tmp_path / "o.pt", weights_only=True)} == {"MyLab"}
+    assert run("--amass-root", root, "--datasets", "MyLabs", "--output", tmp_path / "p.pt", *FAST) == 2
+    err = capsys.readouterr().err
+    assert "unknown name(s) MyLabs" in err and "MyLab, " in err  # listed among the valid names
+
+
+def test_resume_with_overwrite_makes_a_finished_pt_again(tree, tmp_path):
+    out = tmp_path / "out.pt"
+    assert run("--amass-root", tree, "--output", out, *FAST) == 0
+    assert run("--amass-root", tree, "--output", out, *FAST, "--resume", "--overwrite", "--max-samples", 2) == 0
+    assert len(torch.load(out, weights_only=True)) == 2
+    assert json.loads((tmp_path / "out.pt.run.json").read_text())["flags"]["max_samples"] == 2

@@ -108,3 +108,12 @@ def test_write_json_is_deterministic(tmp_path):
     writers.write_json(tmp_path / "a.json", {"b": 1, "a": [1, 2]})
     writers.write_json(tmp_path / "b.json", {"a": [1, 2], "b": 1})
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_read_json_names_a_damaged_file_and_the_fix(tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    writers.write_json(good, {"a": 1})
+    assert writers.read_json(good, "unused") == {"a": 1}
+    bad.write_bytes(b'{"a": \xff')
+    with pytest.raises(ValueError, match=r"bad\.json: damaged, not readable as JSON .*; rerun it"):
+        writers.read_json(bad, "rerun it")

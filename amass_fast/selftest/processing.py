@@ -1,3 +1,8 @@
+"""Processing faults (group "processing"): SIGKILL then --resume, broken files among good ones, existing and
+impossible outputs (a file where a folder is wanted and the reverse, an output inside the input tree, demo over the
+user's data), --resume of a finished output made with other flags, inputs with nothing to convert, damaged outputs
+and records (named, with what to do), bad numeric flags, a read-only folder, a full disk, a huge sequence and a
+non-UTF-8 file name."""
 from __future__ import annotations
 
 import json
@@ -267,3 +272,210 @@ def _run_measured(args: list[str], folder: Path) -> tuple[int, str, float]:
     peak = int(report.read_text()) / 1024 if report.exists() else float("nan")
     return proc.returncode, proc.stderr, peak
 
+
+
+# --- what a new user runs into: outputs, resume, empty inputs, damaged outputs, bad numbers -----------------------
+# These run the command line in this process (fast); an uncaught exception fails the case as a crash.
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of `amass-fast ARGV`, run in this process (argparse's exit included)."""
+    import contextlib
+    import io
+
+    from amass_fast.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as stop:  # argparse refusing a flag
+            status = stop.code if isinstance(stop.code, int) else 2
+    return status, out.getvalue(), err.getvalue()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: equal snapshots before and after mean nothing was replaced."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _refused(c: Check, what: str, result: tuple[int, str, str], names: list[str], status: int = 2) -> None:
+    """The one check of a refusal: the exit status, a message naming each of ``names``, and no traceback."""
+    code, _, err = result
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    c.did += f"{what}: exit {code}: {_short(last, 90)}; "
+    c.expect(code == status, f"{what}: exit status {status} (got {code})")
+    for name in names:
+        c.expect(name in err, f"{what}: the message names {name}")
+    c.expect("Traceback" not in err, f"{what}: no traceback")
+
+
+_FAST = ["--window", "25", *_PROCESS_FLAGS]
+
+
+def _small_tree(root: Path) -> Path:
+    from amass_fast import synthetic
+
+    synthetic.make_tree(root, ["CMU", "KIT"], files_per_dataset=2, seconds=(1.5, 2.5), seed=3)
+    return root
+
+
+@case("processing", "demo_over_existing_data", "`demo --out data` where data/amass and data/amass_stick_data.pt "
+      "are the user's: exit 2 naming them, nothing replaced, with or without --overwrite")
+def _demo_over_data(c: Check) -> None:
+    data = c.dir / "data"
+    _good_sequence(data / "amass" / "CMU" / "01" / "01_01_poses.npz")
+    (data / "amass_stick_data.pt").write_bytes(b"the user's clips")
+    before = _snapshot(data)
+    for extra in ([], ["--overwrite"]):
+        _refused(c, f"demo {' '.join(extra)}".strip(), _cli(["demo", "--out", str(data), "--backend", "reference",
+                                                             *extra]), [str(data)])
+        c.expect(_snapshot(data) == before, f"demo {' '.join(extra)}: nothing under data/ replaced or added")
+
+
+@case("processing", "resume_finished_pt_other_flags", "--resume on a finished .pt with other flags (--views 2, "
+      "--stride, --max-samples): exit 2 naming the output and the flags; the .pt untouched; same flags: nothing to do")
+def _resume_other_flags(c: Check) -> None:
+    tree = _small_tree(c.dir / "amass")
+    out = c.dir / "out.pt"
+    status, _, err = _cli(["process", "--amass-root", str(tree), "--output", str(out), *_FAST])
+    if not c.expect(status == 0, f"the first run succeeds ({_short(err, 200)})"):
+        return
+    finished = out.read_bytes()
+    for flag, value, name in (("--views", "2", "views"), ("--stride", "10", "stride"),
+                              ("--max-samples", "1", "max_samples")):
+        result = _cli(["process", "--amass-root", str(tree), "--output", str(out), *_FAST, "--resume", flag, value])
+        _refused(c, f"--resume {flag} {value}", result, [str(out), name, "--overwrite"])
+        c.expect(out.read_bytes() == finished, f"--resume {flag} {value}: the .pt untouched")
+    status, stdout, _ = _cli(["process", "--amass-root", str(tree), "--output", str(out), *_FAST, "--resume"])
+    c.expect(status == 0 and "nothing to do" in stdout and out.read_bytes() == finished,
+             "--resume with the same flags: exit 0, nothing to do, the .pt untouched")
+
+
+@case("processing", "output_inside_input_tree", "an --output inside the AMASS tree (it would be read back as input): "
+      "exit 2 naming --output and the tree, before any work; nothing written in the tree")
+def _inside_tree(c: Check) -> None:
+    tree = _small_tree(c.dir / "amass")
+    before = _snapshot(tree)
+    for fmt, target in (("shards", tree / "CMU" / "shards"), ("pt", tree / "clips.pt")):
+        result = _cli(["process", "--amass-root", str(tree), "--output", str(target), "--format", fmt, *_FAST])
+        _refused(c, f"--format {fmt}", result, [f"--output {target}", "inside the input folder"])
+    c.expect(_snapshot(tree) == before and not (tree / "CMU" / "shards").exists(), "nothing written in the tree")
+
+
+@case("processing", "file_vs_folder_outputs", "a file where a folder is wanted and the reverse, for process, demo "
+      "and preview (with --overwrite too): exit 2 naming the flag and the path, before any work; nothing replaced")
+def _file_vs_folder(c: Check) -> None:
+    tree = _small_tree(c.dir / "amass")
+    a_file, a_folder = c.dir / "a_file", c.dir / "a_folder"
+    a_file.write_text("the user's file")
+    (a_folder / "inside").mkdir(parents=True)
+    clips = c.dir / "clips.pt"
+    import torch
+
+    torch.save([], clips)
+    runs = [
+        ("process .pt onto a folder", ["process", "--amass-root", str(tree), "--output", str(a_folder),
+                                       "--overwrite", *_FAST], f"--output {a_folder}"),
+        ("process shards onto a file", ["process", "--amass-root", str(tree), "--output", str(a_file),
+                                        "--format", "shards", "--overwrite", *_FAST], f"--output {a_file}"),
+        ("process under a file", ["process", "--amass-root", str(tree), "--output", str(a_file / "out.pt"), *_FAST],
+         f"--output {a_file / 'out.pt'}"),
+        ("demo onto a file", ["demo", "--out", str(a_file), "--backend", "reference"], f"--out {a_file}"),
+        ("preview under a file", ["preview", str(clips), "--out", str(a_file / "clip.gif")],
+         f"--out {a_file / 'clip.gif'}"),
+        ("preview onto a folder", ["preview", str(clips), "--grid", "2", "--out", str(c.dir / "sheet.png"),
+                                   "--overwrite"], "sheet.png"),
+    ]
+    (c.dir / "sheet.png").mkdir()
+    before = _snapshot(c.dir)
+    for what, argv, name in runs:
+        _refused(c, what, _cli(argv), [name])
+    c.expect(_snapshot(c.dir) == before and not Path(f"{a_folder}.parts").exists(), "nothing written or replaced")
+
+
+@case("processing", "empty_archive_inputs", "--archives with nothing to convert (an empty folder, an empty archive, "
+      "an archive of README files only): exit 2 with a message naming the input; no output written")
+def _empty_archives(c: Check) -> None:
+    import io
+    import tarfile
+
+    empty_folder = c.dir / "no_archives"
+    empty_folder.mkdir()
+    (empty_folder / "notes.txt").write_text("not an archive")
+    empty = c.dir / "empty" / "CMU.tar.bz2"
+    readme = c.dir / "readme" / "KIT.tar.bz2"
+    for path in (empty, readme):
+        path.parent.mkdir()
+        with tarfile.open(path, "w:bz2") as tar:
+            if path is readme:
+                data = b"KIT motion capture\n"
+                info = tarfile.TarInfo("KIT/README.txt")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    out = c.dir / "out"
+    for what, source in (("an empty folder", empty_folder), ("an empty archive", empty),
+                         ("README files only", readme.parent)):
+        for fmt in ("pt", "shards"):
+            target = out / f"clips.{fmt}"
+            result = _cli(["process", "--archives", str(source), "--output", str(target), "--format", fmt, *_FAST])
+            _refused(c, f"{what} ({fmt})", result, [str(source)])
+    c.expect(_files_under(out) == set(), "no output, work folder or temporary file written")
+
+
+@case("processing", "damaged_outputs_named", "a truncated .pt, a truncated shard, a damaged run.json and a damaged "
+      ".pt record: preview and process --resume stop with a message naming the file and saying what to do; "
+      "no traceback, nothing replaced")
+def _damaged_outputs(c: Check) -> None:
+    tree = _small_tree(c.dir / "amass")
+    pt, shards = c.dir / "clips.pt", c.dir / "shards"
+    for fmt, target in (("pt", pt), ("shards", shards)):
+        status, _, err = _cli(["process", "--amass-root", str(tree), "--output", str(target), "--format", fmt,
+                               "--batch-files", "2", *_FAST])
+        if not c.expect(status == 0, f"the {fmt} run succeeds ({_short(err, 200)})"):
+            return
+    data = pt.read_bytes()
+    pt.write_bytes(data[: len(data) // 2])
+    _refused(c, "preview of a cut .pt", _cli(["preview", str(pt), "--out", str(c.dir / "a.gif")]),
+             [str(pt), "damaged"], status=1)
+    last_shard = sorted(shards.glob("shard-*.npz"))[-1]
+    last_shard.write_bytes(last_shard.read_bytes()[:200])
+    _refused(c, "preview of a cut shard", _cli(["preview", str(shards), "--index", "-1", "--out",
+                                                str(c.dir / "b.gif")]), [str(last_shard), "--resume"], status=1)
+    (shards / "run.json").write_text('{"fps": ')
+    before = _snapshot(shards)
+    _refused(c, "--resume with a damaged run.json", _cli(["process", "--amass-root", str(tree), "--output",
+                                                          str(shards), "--format", "shards", "--batch-files", "2",
+                                                          *_FAST, "--resume"]),
+             [str(shards / "run.json"), "--overwrite"])
+    c.expect(_snapshot(shards) == before, "the shards folder untouched")
+    record = Path(f"{pt}.run.json")
+    record.write_text("{")
+    _refused(c, "--resume with a damaged .pt record", _cli(["process", "--amass-root", str(tree), "--output",
+                                                            str(pt), *_FAST, "--resume"]),
+             [str(record), "--overwrite"])
+    c.expect(pt.read_bytes() == data[: len(data) // 2], "the .pt untouched")
+    c.expect(not (c.dir / "a.gif").exists() and not (c.dir / "b.gif").exists(), "no image written")
+
+
+# (command, flag, a bad value): each must be refused where it is parsed, naming the flag.
+_BAD_NUMBERS = [
+    ("process", "--fps", "0"), ("process", "--fps", "-1"), ("process", "--stride", "0"),
+    ("process", "--window", "0"), ("process", "--window", "-250"), ("process", "--views", "0"),
+    ("process", "--jobs", "100000000"), ("process", "--batch-files", "0"), ("process", "--max-samples", "0"),
+    ("process", "--min-seconds", "-2"), ("process", "--min-seconds", "nan"), ("process", "--fps", "inf"),
+    ("preview", "--fps", "0"), ("preview", "--grid", "0"), ("preview", "--fps", "x"),
+]
+
+
+@case("processing", "bad_numeric_flags", "a zero, negative, huge or non-finite number for process and preview "
+      "flags: exit 2 naming the flag, before anything is read or written")
+def _bad_numbers(c: Check) -> None:
+    tree = _small_tree(c.dir / "amass")
+    clips = c.dir / "clips.pt"
+    clips.write_bytes(b"never read")
+    before = _snapshot(c.dir)
+    for command, flag, value in _BAD_NUMBERS:
+        source = ["--amass-root", str(tree), "--output", str(c.dir / "out.pt")] if command == "process" else \
+                 [str(clips), "--out", str(c.dir / "x.gif" if flag != "--grid" else c.dir / "x.png")]
+        _refused(c, f"{command} {flag} {value}", _cli([command, *source, flag, value]), [f"argument {flag}"])
+    c.expect(_snapshot(c.dir) == before, "nothing written")

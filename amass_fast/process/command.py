@@ -1,0 +1,259 @@
+"""`amass-fast process` on the command line: the flags (validated where they are parsed), the checks made before
+any work (inputs, --datasets names, the output path, an existing output), then plan -> map -> reduce."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from amass_fast import __version__, atomic, writers
+from amass_fast.cliargs import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem
+from amass_fast.clips import plan_views, plan_windows
+from amass_fast.process.mapping import MapOptions, _labeler
+from amass_fast.process.plan import list_archives, plan_tasks, source_items, unknown_datasets
+from amass_fast.process.reducing import errors_path, record_path, reduce, summary_table
+from amass_fast.process.schedule import BACKENDS, execute, resolve_backend
+
+DEFAULT_ROOT = "data/amass"
+DEFAULT_OUTPUT = {"pt": "data/amass_stick_data.pt", "shards": "data/amass_stick_shards"}
+RUN_FILE = "run.json"  # in the work folder: the flags that decide shard contents, checked by --resume
+MAX_VIEWS = 360        # one camera per degree of yaw
+MAX_BATCH_FILES = 100_000
+AGAIN = "use --resume to finish an interrupted run with the same flags, or --overwrite to replace it"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`amass-fast process` flags (the seed's spellings --amass_root, --output, --max_samples, --batch_size work)."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--amass-root", "--amass_root", dest="amass_root", metavar="DIR",
+                     help=f"extracted AMASS tree (default {DEFAULT_ROOT})")
+    src.add_argument("--archives", metavar="DIR",
+                     help="read .tar.bz2 archives (a folder of them, or one) directly, without extracting")
+    parser.add_argument("--output", "--out", dest="output", metavar="PATH",
+                        help=f"output .pt file, or shards folder (default {DEFAULT_OUTPUT['pt']} / "
+                             f"{DEFAULT_OUTPUT['shards']}); a finished .pt gets PATH.run.json beside it (its flags)")
+    parser.add_argument("--format", choices=("pt", "shards"), default="pt",
+                        help="pt: one seed-compatible list of samples; shards: memory-mappable shards + manifest")
+    parser.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (catalog or folder names)")
+    parser.add_argument("--max-samples", "--max_samples", dest="max_samples", type=int_range(1), metavar="N",
+                        help="stop at N clips (the first N in file order, the same from a tree or from archives)")
+    parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="output frame rate (default 25)")
+    parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="frames per clip (default 250 = 10 s)")
+    parser.add_argument("--stride", type=WINDOW_FLAG, help="frames between clip starts (default: the window)")
+    parser.add_argument("--short", choices=("pad", "drop"), default="pad",
+                        help="a tail shorter than the window: pad by holding its last frame (default), or drop")
+    parser.add_argument("--min-seconds", type=float_range(0.0), default=0.0, metavar="S",
+                        help="with --short pad: drop a tail shorter than S seconds (default 0: keep every tail; "
+                             "e.g. 2 keeps tails of at least 2 s)")
+    parser.add_argument("--view", default="front", help="front | side | top | yaw:DEG (default front)")
+    parser.add_argument("--views", type=int_range(1, MAX_VIEWS), default=1, metavar="N",
+                        help="N camera yaws per clip, evenly spaced from --view (augmentation; default 1)")
+    parser.add_argument("--body-model", metavar="DIR",
+                        help="folder with SMPL+H / SMPL-X model files (default: the built-in skeleton)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend (default auto)")
+    parser.add_argument("--jobs", type=JOBS_FLAG, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes (default: CPUs)")
+    parser.add_argument("--babel", metavar="DIR", help="BABEL annotations folder (per-frame action labels)")
+    parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D folder (captions as descriptions)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the description choice (default 0)")
+    parser.add_argument("--batch-files", type=int_range(1, MAX_BATCH_FILES), default=32, metavar="N",
+                        help="files per task: one shard and one convert_batch call each (default 32)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same flags")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--batch_size", type=int, metavar="N",
+                        help="the seed's flag, accepted and ignored: batching is automatic (see --batch-files)")
+
+
+def _fail(message: str) -> int:
+    print(f"amass-fast process: {message}", file=sys.stderr)
+    return 2
+
+
+def _nothing_found(root: Path, datasets: Optional[list[str]]) -> str:
+    """Why a tree gave no files to process, and what is there instead."""
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    there = f"folders there: {', '.join(folders)}" if folders else "the folder is empty"
+    if datasets:
+        return f"{root}: no .npz files of --datasets {' '.join(datasets)} ({there}); check the names (amass-fast datasets)"
+    return f"{root}: no .npz files ({there}); extract AMASS there first (amass-fast extract --out {root})"
+
+
+def _nothing_in_archives(archives: str, datasets: Optional[list[str]]) -> str:
+    which = f" of --datasets {' '.join(datasets)}" if datasets else ""
+    return (f"{archives}: the archives hold no .npz files{which}; nothing written. Check that these are AMASS "
+            f"archives (amass-fast datasets lists them) or pass --amass-root DIR")
+
+
+def check_inputs(args: argparse.Namespace, amass_root: Optional[str]) -> Optional[str]:
+    """Why the inputs cannot be read (a missing tree or archive, a folder without archives, an unknown
+    --datasets name), or None."""
+    if amass_root is not None and not Path(amass_root).is_dir():
+        return (f"{amass_root}: no such folder; extract AMASS there (amass-fast extract --out {amass_root}) "
+                f"or pass --amass-root DIR / --archives DIR")
+    if args.archives is not None:
+        if not Path(args.archives).exists():
+            return (f"{args.archives}: no such archive or folder; download archives there (amass-fast download "
+                    f"--out {args.archives}) or pass --amass-root DIR")
+        if not list_archives(args.archives):
+            return (f"--archives {args.archives}: no .tar.bz2 archives in this folder; download them there "
+                    f"(amass-fast download --out {args.archives}) or pass one archive")
+    unknown, valid = unknown_datasets(args.datasets, amass_root, args.archives)
+    if unknown:
+        return (f"--datasets: unknown name(s) {', '.join(unknown)}; valid names: {', '.join(valid)} "
+                f"(AMASS datasets, and the folders or archives present)")
+    return None
+
+
+def _is_our_folder(folder: Path) -> bool:
+    names = [p.name for p in folder.iterdir()]
+    return all(n in (RUN_FILE, writers.MANIFEST_NAME) or n.startswith(("shard-", atomic.PREFIX)) for n in names)
+
+
+def _differ(previous: dict, now: dict) -> str:
+    return ", ".join(sorted(k for k in set(previous) | set(now) if previous.get(k) != now.get(k)))
+
+
+def finished_pt(output: Path, flags: dict) -> Optional[str]:
+    """For --resume on a finished .pt: None when its record shows the same flags (nothing to do), else why it
+    must not be replaced."""
+    record = record_path(output)
+    if not record.is_file():
+        return (f"--resume: {output} is finished but has no {record.name} beside it recording its flags; "
+                f"use --overwrite to replace it, or choose another --output")
+    try:
+        previous = writers.read_json(record, "use --overwrite to make the output again")
+    except (ValueError, OSError) as exc:
+        return f"--resume: {exc}"
+    previous = previous.get("flags") if isinstance(previous, dict) else None
+    if previous != flags:
+        changed = _differ(previous, flags) if isinstance(previous, dict) else f"{record.name} holds no flags"
+        return (f"--resume: {output} is finished and was made with other flags ({changed}); rerun with the "
+                f"same flags, or --overwrite to replace it")
+    return None
+
+
+def prepare(output: Path, work_dir: Path, run_flags: dict, resume: bool, overwrite: bool) -> Optional[str]:
+    """Make the work folder ready; returns an error message instead when the output must not be touched."""
+    if output.exists() and not (resume or overwrite):
+        return f"{output} already exists; {AGAIN}"
+    if work_dir.exists() and not work_dir.is_dir():
+        return f"{work_dir} exists and is not a folder; move it away or choose another --output"
+    if work_dir.is_dir() and not _is_our_folder(work_dir):
+        return f"{work_dir} holds files amass-fast did not write; refusing to use it: choose another --output"
+    if work_dir.is_dir() and overwrite:
+        shutil.rmtree(work_dir)
+    elif work_dir.is_dir():
+        if not resume:
+            return f"{work_dir} holds an interrupted run; {AGAIN}"
+        run_file = work_dir / RUN_FILE
+        try:
+            previous = writers.read_json(run_file, "use --overwrite to start again") if run_file.exists() else None
+        except (ValueError, OSError) as exc:
+            return f"--resume: {exc}"
+        if previous is not None and previous != run_flags:
+            changed = _differ(previous, run_flags) if isinstance(previous, dict) else "unreadable"
+            return (f"--resume: {work_dir} was started with other flags ({changed} differ); "
+                    f"rerun with the same flags, or --overwrite to start again")
+        writers.remove_temporaries(work_dir)
+        (work_dir / writers.MANIFEST_NAME).unlink(missing_ok=True)
+    try:
+        for final in (output, errors_path(output), record_path(output)):  # what a killed reduce left beside it
+            atomic.remove_leftovers(final)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        writers.write_json(work_dir / RUN_FILE, run_flags)
+    except OSError as exc:  # read-only folder, a file in the way, no space
+        return f"cannot write to {exc.filename or work_dir}: {exc.strerror or exc}; choose a writable --output"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """`amass-fast process`; exit status 0 when every file converted or was skipped without motion, 1 when some
+    failed (listed in <output>.errors.jsonl), 2 when nothing could start or there was nothing to convert."""
+    fmt = args.format
+    output = Path(args.output or DEFAULT_OUTPUT[fmt])
+    work_dir = output if fmt == "shards" else Path(f"{output}.parts")
+    amass_root = None if args.archives else (args.amass_root or DEFAULT_ROOT)
+    if args.batch_size is not None:
+        print(f"note: --batch_size {args.batch_size} is accepted for the old tool's scripts and ignored: "
+              f"batching is automatic (many sequences per convert_batch call; --batch-files sets files per task)",
+              file=sys.stderr)
+    problem = check_inputs(args, amass_root) or output_problem(
+        output, kind="folder" if fmt == "shards" else "file", flag="--output", inputs=[amass_root])
+    if problem:
+        return _fail(problem)
+    try:
+        plan_views(args.view, args.views)
+        plan_windows(1, 25.0, window=args.window, stride=args.stride or args.window, short=args.short)
+        backend = resolve_backend(args.backend)
+        _labeler(args.babel, args.humanml3d, args.seed).check()  # a wrong annotation folder, before any work
+    except (ValueError, OSError) as exc:
+        return _fail(str(exc))
+    opts = MapOptions(dst_fps=args.fps, window=args.window, stride=args.stride or args.window, short=args.short,
+                      min_seconds=args.min_seconds, view=args.view, views=args.views, body_model=args.body_model,
+                      backend=backend, babel=args.babel, humanml3d=args.humanml3d, seed=args.seed)
+    # Paths as normalised strings, so that data/amass/ and data/amass resume the same run.
+    run_flags = {"amass_root": amass_root and os.path.normpath(amass_root),
+                 "archives": args.archives and os.path.normpath(args.archives), "datasets": args.datasets,
+                 "batch_files": args.batch_files, "format": fmt,
+                 **{k: v for k, v in asdict(opts).items() if k != "backend"}}
+    flags = {**run_flags, "max_samples": args.max_samples}
+    if fmt == "pt" and args.resume and not args.overwrite and output.is_file() and not work_dir.exists():
+        problem = finished_pt(output, flags)
+        if problem:
+            return _fail(problem)
+        print(f"{output} is already finished with these flags; nothing to do (--overwrite makes it again)")
+        return 0
+    items = source_items(amass_root, args.archives, args.datasets, spool_dir=output.parent)
+    if amass_root is not None:
+        items = list(items)
+        if not items:
+            return _fail(_nothing_found(Path(amass_root), args.datasets))
+    problem = prepare(output, work_dir, run_flags, args.resume, args.overwrite)
+    if problem:
+        return _fail(problem)
+    if not args.body_model:
+        print("note: no --body-model given: using the built-in skeleton (SMPL joint topology, anthropometric "
+              "segment lengths); pass --body-model DIR for each subject's own body shape", file=sys.stderr)
+    manifest = {"amass_fast": __version__, "numpy": np.__version__, "backend": opts.backend, "flags": flags,
+                "window": opts.window, "fps": opts.dst_fps}
+    started = time.perf_counter()
+    try:
+        infos = _map_all(items, opts, work_dir, args, amass_root is not None)
+        if sum(info["counts"]["files"] for info in infos) == 0:  # archives that held no .npz (of --datasets)
+            if not any(work_dir.glob(writers.SHARD_GLOB)):
+                shutil.rmtree(work_dir, ignore_errors=True)
+            return _fail(_nothing_in_archives(args.archives, args.datasets))
+        totals = reduce(infos, work_dir, output, fmt, args.max_samples, manifest)
+    except OSError as exc:  # disk full, quota, a folder gone read-only: finished shards stay whole
+        return _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}; free some space or fix the "
+                     f"folder, then rerun the same command with --resume")
+    print(summary_table(totals, time.perf_counter() - started, opts.backend, output))
+    if totals["failed"]:
+        print(f"{totals['failed']} file(s) failed: see {errors_path(output)} (file, reason); the other files are "
+              f"in the output. Exit status 1.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _map_all(items, opts: MapOptions, work_dir: Path, args: argparse.Namespace, counted: bool) -> list[dict]:
+    """Run the map over the planned tasks with progress reporting; returns the task infos in order."""
+    total, jobs = (len(items), min(args.jobs, -(-len(items) // args.batch_files))) if counted else (None, args.jobs)
+    started = time.perf_counter()
+    seen = {"clips": 0, "frames": 0}
+    with Progress(total, "process", "file") as progress:
+        def on_done(info: dict) -> None:
+            seen["clips"] += info["clips"]
+            seen["frames"] += info["counts"]["frames"]
+            rate = seen["frames"] / max(time.perf_counter() - started, 1e-9)
+            clips = seen["clips"] if args.max_samples is None else min(seen["clips"], args.max_samples)
+            progress.update(info["counts"]["files"], clips=clips, frames_s=f"{rate:,.0f}")
+
+        return execute(plan_tasks(iter(items), args.batch_files), opts, work_dir, jobs=jobs, resume=args.resume,
+                       max_samples=args.max_samples, on_done=on_done)
