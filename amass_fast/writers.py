@@ -28,7 +28,8 @@ SHARD_NAME = "shard-{:06d}.npz"
 SHARD_GLOB = "shard-*.npz"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "amass-fast-shards"
-_META_KEYS = ("dataset", "file", "start_s", "source_fps", "view", "valid_length", "label_source")
+_META_KEYS = ("dataset", "file", "start_s", "source_fps", "view", "valid_length", "label_source",
+              "description_source")
 
 
 temporary_name = atomic.temporary_name

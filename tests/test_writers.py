@@ -16,7 +16,7 @@ def fake_shard(n, window=6, seed=0):
     actions = rng.integers(0, 46, size=(n, window))
     clips = [{"action": "walk", "description": f"clip {i}", "dataset": "CMU", "file": f"CMU/01/01_0{i}_poses.npz",
               "start_s": 0.0, "source_fps": 120.0, "view": "front", "valid_length": window - i % 2,
-              "label_source": "keywords"} for i in range(n)]
+              "label_source": "keywords", "description_source": "cmu"} for i in range(n)]
     return motion, actions, clips, {"task": 0, "counts": {"files": n}, "errors": []}
 
 
@@ -96,7 +96,7 @@ def test_pt_loads_with_plain_torch_and_respects_the_cap(tmp_path):
                             cwd=tmp_path, check=True)
     assert result.stdout.split("\n")[0] == (
         "5 (6, 20) torch.int64 ['action', 'actions', 'description', 'meta', 'motion', 'source'] "
-        "['dataset', 'file', 'label_source', 'source_fps', 'start_s', 'valid_length', 'view']")
+        "['dataset', 'description_source', 'file', 'label_source', 'source_fps', 'start_s', 'valid_length', 'view']")
     samples = torch.load(out, weights_only=True)
     motion1 = writers.open_shard(shards[1])[0]
     np.testing.assert_array_equal(samples[4]["motion"].numpy(), motion1[1])

@@ -230,11 +230,18 @@ def run(args: argparse.Namespace) -> int:
             if not any(work_dir.glob(writers.SHARD_GLOB)):
                 shutil.rmtree(work_dir, ignore_errors=True)
             return _fail(_nothing_in_archives(args.archives, args.datasets))
-        totals = reduce(infos, work_dir, output, fmt, args.max_samples, manifest)
+        totals, clips = reduce(infos, work_dir, output, fmt, args.max_samples, manifest)
     except OSError as exc:  # disk full, quota, a folder gone read-only: finished shards stay whole
         return _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}; free some space or fix the "
                      f"folder, then rerun the same command with --resume")
     print(summary_table(totals, time.perf_counter() - started, opts.backend, output))
+    from amass_fast.labels import coverage_report
+
+    converted = list(dict.fromkeys(rel for rel, *_ in clips))  # the files that gave clips, in output order
+    report, data = coverage_report(clips, converted, _labeler(args.babel, args.humanml3d, args.seed))
+    print("\n" + report)
+    for warning in data["warnings"]:  # also on stderr, for a person watching a scripted run
+        print(warning, file=sys.stderr)
     if totals["failed"]:
         print(f"{totals['failed']} file(s) failed: see {errors_path(output)} (file, reason); the other files are "
               f"in the output. Exit status 1.", file=sys.stderr)

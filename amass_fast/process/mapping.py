@@ -19,6 +19,7 @@ import numpy as np
 from amass_fast import writers
 from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows
 from amass_fast.formats import FormatError, NoMotion, dataset_of, load_sequence
+from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
 
 COUNT_KEYS = ("files", "converted", "no_motion", "failed", "frames", "seconds")
@@ -91,9 +92,22 @@ def convert_task(loaded: LoadedTask, opts: MapOptions) -> tuple[np.ndarray, set[
         return _convert_one_by_one(loaded, opts)
 
 
-def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int]) -> tuple[list[int], list, list[dict], dict]:
+def clip_motion(loaded: LoadedTask, seq: int, start_s: float, valid: int, stick: np.ndarray,
+                dst_fps: float) -> ClipMotion:
+    """What the motion label source reads of one clip: its stick figure (valid frames) and the root translation
+    of its sequence at the clip's frame times (linear between source frames, as the kernels resample it)."""
+    trans = loaded.batch.trans[seq]
+    position = (start_s + np.arange(valid) / dst_fps) * loaded.batch.fps[seq]
+    frames = np.arange(len(trans))
+    root = np.stack([np.interp(position, frames, trans[:, axis]) for axis in range(3)], axis=1)
+    return ClipMotion(stick=stick[:valid], root=root)
+
+
+def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int], motion: np.ndarray
+                ) -> tuple[list[int], list, list[dict], dict]:
     """Label the clips of the sequences that converted: (their rows in the batch, per-frame actions per clip,
-    per-clip metadata, clips per label source)."""
+    per-clip metadata, clips per label source). A window's first view feeds the motion label source, except
+    with the top view, whose screen y is not height (those clips fall back to idle)."""
     batch = loaded.batch
     labeler = _labeler(opts.babel, opts.humanml3d, opts.seed)
     rows, actions, clips, label_sources, labels = [], [], [], {}, {}
@@ -101,17 +115,21 @@ def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int]) -> tuple
         seq, window = batch.windows[w]
         if seq in failed:
             continue
-        rel, fps, _ = loaded.files[seq]
+        rel, fps, frames = loaded.files[seq]
         start_s = window.start / opts.dst_fps
         if w not in labels:  # once per window, shared by its views
-            labels[w] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps)
+            measured = None if batch.clip_view[c].top else clip_motion(loaded, seq, start_s, window.length,
+                                                                        motion[c], opts.dst_fps)
+            labels[w] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps,
+                                      source_frames=frames, motion=measured)
         lab = labels[w]
         rows.append(c)
         actions.append(lab.actions)
         label_sources[lab.source] = label_sources.get(lab.source, 0) + 1
         clips.append({"action": lab.action, "description": lab.description, "dataset": dataset_of(rel),
                       "file": rel, "start_s": round(start_s, 6), "source_fps": fps,
-                      "view": batch.clip_view[c].name, "valid_length": window.length, "label_source": lab.source})
+                      "view": batch.clip_view[c].name, "valid_length": window.length, "label_source": lab.source,
+                      "description_source": lab.description_source})
     return rows, actions, clips, label_sources
 
 
@@ -119,7 +137,7 @@ def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
     """Convert a loaded task, label its clips and write its shard; returns its info (as writers.shard_summary
     reads it back)."""
     motion, failed = convert_task(loaded, opts)
-    rows, actions, clips, label_sources = label_clips(loaded, opts, failed)
+    rows, actions, clips, label_sources = label_clips(loaded, opts, failed, motion)
     motion = motion[rows] if len(rows) != len(motion) else motion
     actions = np.stack(actions) if actions else np.zeros((0, opts.window), dtype=np.int64)
     info = {"task": loaded.index, "sources": loaded.sources, "counts": loaded.counts, "errors": loaded.errors,

@@ -62,6 +62,17 @@ def totals_of(used: list[tuple[dict, int]], work_dir: Path) -> tuple[dict, list[
     return totals, errors
 
 
+def clip_rows(used: list[tuple[dict, int]], work_dir: Path) -> list[tuple[str, str, str, str, str]]:
+    """(file, dataset, label source, action, description source) of every clip kept, in output order: what the
+    labels coverage report counts."""
+    rows = []
+    for info, n in used:
+        for clip in writers.read_shard_clips(work_dir / writers.SHARD_NAME.format(info["task"]))[:n]:
+            rows.append((clip["file"], clip["dataset"], clip["label_source"], clip["action"],
+                         clip.get("description_source", "template")))
+    return rows
+
+
 def write_errors(output: Path, errors: list[dict]) -> None:
     """The errors file beside the output, or none when there are no errors (an old one is removed)."""
     path = errors_path(output)
@@ -75,10 +86,12 @@ def write_errors(output: Path, errors: list[dict]) -> None:
 
 
 def reduce(infos: list[dict], work_dir: Path, output: Path, fmt: str, max_samples: Optional[int],
-           manifest: dict) -> dict:
-    """Write the final output from the shards (in task order) and the errors file; returns the totals."""
+           manifest: dict) -> tuple[dict, list[tuple[str, str, str, str, str]]]:
+    """Write the final output from the shards (in task order) and the errors file; returns the totals and the
+    clip rows of the coverage report (``clip_rows``)."""
     used = take_counts(infos, max_samples)
     totals, errors = totals_of(used, work_dir)
+    rows = clip_rows(used, work_dir)
     shard_files = [(work_dir / writers.SHARD_NAME.format(info["task"]), n) for info, n in used]
     write_errors(output, errors)
     if fmt == "pt":
@@ -97,11 +110,12 @@ def reduce(infos: list[dict], work_dir: Path, output: Path, fmt: str, max_sample
             "actions_vocabulary": list(ACTION_TYPES), "counts": totals,
             "shards": [{"file": path.name, "clips": n} for path, n in shard_files],
         })
-    return totals
+    return totals, rows
 
 
 def summary_table(totals: dict, seconds: float, backend: str, output: Path) -> str:
-    """The end-of-run table: files, clips, hours of motion, throughput, backend; then clips per label source."""
+    """The end-of-run table: files, clips, hours of motion, throughput, backend (the labels coverage report
+    follows it)."""
     rows = [
         ("files seen", f"{totals['files']:,}"),
         ("converted", f"{totals['converted']:,}"),
@@ -116,7 +130,4 @@ def summary_table(totals: dict, seconds: float, backend: str, output: Path) -> s
         ("output", str(output)),
     ]
     width = max(len(name) for name, _ in rows)
-    from amass_fast.labels import coverage_table
-
-    return "\n".join([f"{name:<{width}}  {value}" for name, value in rows] + ["",
-                      coverage_table(totals["label_sources"])])
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
