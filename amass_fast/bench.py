@@ -31,6 +31,7 @@ import numpy as np
 
 from amass_fast import reference as ref
 from amass_fast.body_models import SMPLH_PARENTS
+from amass_fast.cliargs import MAX_THREADS, THREADS_FLAG, int_range
 
 SRC_FPS = 120.0
 SEQ_SECONDS = 20.0            # synthetic sequences of 20 s (2400 source frames), cut into 250-frame clips
@@ -261,8 +262,9 @@ def format_table(report: dict) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=1, help="threads for every backend and torch (default 1)")
-    parser.add_argument("--frames", type=int, default=None,
+    parser.add_argument("--threads", type=THREADS_FLAG, default=1, metavar="N",
+                        help=f"threads for every backend and torch, 1..{MAX_THREADS} (default 1)")
+    parser.add_argument("--frames", type=int_range(2, 1_000_000), default=None, metavar="N",
                         help="source frames per workload (default 24000, i.e. 200 s at 120 fps; --quick: 480)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--quick", action="store_true",
@@ -270,13 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads < 1:
-        print("bench: --threads must be at least 1", file=sys.stderr)
-        return 2
     frames = args.frames or (480 if args.quick else 24000)
-    if frames < 2:
-        print("bench: --frames must be at least 2", file=sys.stderr)
-        return 2
     report = run_bench(frames, args.threads, args.quick, progress=not args.json)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0

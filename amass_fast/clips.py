@@ -18,6 +18,9 @@ from amass_fast.kernels import convert_batch, parse_view
 from amass_fast.reference import BODY_PARENTS, NUM_BODY_JOINTS, resampled_length
 
 SHORT_MODES = ("pad", "drop")
+# The clip frames one sequence may plan (windows x window): 2**24 frames of 20 float32 values is 1.3 GB per view,
+# over 180 hours at 25 fps without overlap. A plan beyond it comes from a broken header or extreme flags.
+MAX_PLANNED_FRAMES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -33,21 +36,36 @@ def plan_windows(num_frames: int, src_fps: float, *, dst_fps: float = 25.0, wind
 
     Full windows start at 0, stride, 2 stride, ... while they fit. Frames after the last full window (or the whole
     sequence, when shorter than one window) form one tail window at the next stride position, padded or dropped;
-    a padded tail of fewer than ``min_length`` frames is dropped too.
+    a padded tail of fewer than ``min_length`` frames is dropped too. Raises ValueError for bad arguments and
+    for a plan of more than MAX_PLANNED_FRAMES clip frames (checked before the windows are built).
     """
     stride = window if stride is None else stride
     if window < 1 or stride < 1:
         raise ValueError(f"window and stride must be >= 1 frame (got window={window}, stride={stride})")
     if short not in SHORT_MODES:
         raise ValueError(f"short must be one of {SHORT_MODES} (got {short!r})")
+    for flag, rate in (("src_fps", src_fps), ("dst_fps", dst_fps)):
+        if not (isinstance(rate, (int, float, np.integer, np.floating)) and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"{flag} must be a positive, finite frame rate (got {rate!r})")
     if num_frames < 1:
         return []
+    span = (num_frames - 1) * dst_fps / src_fps  # output frames - 1; checked before any list is built
+    if not span < MAX_PLANNED_FRAMES:
+        raise ValueError(f"{num_frames:,} frames at {src_fps:g} fps make {span + 1:.4g} frames at {dst_fps:g} fps, "
+                         f"more than the {MAX_PLANNED_FRAMES:,} frames one sequence may plan; the frame rate is "
+                         f"broken or the sequence is far too long")
     total = resampled_length(num_frames, src_fps, dst_fps)
     full = 0 if total < window else (total - window) // stride + 1
-    windows = [Window(i * stride, window) for i in range(full)]
     covered = (full - 1) * stride + window if full else 0
     tail = full * stride
-    if short == "pad" and covered < total and tail < total and total - tail >= min_length:
+    has_tail = short == "pad" and covered < total and tail < total and total - tail >= min_length
+    planned = (full + has_tail) * window
+    if planned > MAX_PLANNED_FRAMES:
+        raise ValueError(f"{full + has_tail:,} windows of {window:,} frames make {planned:,} clip frames for one "
+                         f"sequence ({total:,} frames at {dst_fps:g} fps), more than the limit of "
+                         f"{MAX_PLANNED_FRAMES:,}; use a larger stride (--stride) or a shorter window (--window)")
+    windows = [Window(i * stride, window) for i in range(full)]
+    if has_tail:
         windows.append(Window(tail, total - tail))
     return windows
 

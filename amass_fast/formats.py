@@ -1,7 +1,10 @@
 """Recognise and load AMASS sequence files (.npz): SMPL+H, SMPL-X and SMPL layouts.
 
-    load_sequence(path_or_bytes, name=None) -> Sequence | NoMotion     (raises FormatError)
-    probe_sequence(path_or_bytes, name=None) -> SequenceInfo | NoMotion (headers only, for `verify`)
+    load_sequence(path_or_bytes, name=None)  -> Sequence | NoMotion     (raises FormatError)
+    check_sequence(path_or_bytes, name=None) -> SequenceInfo | NoMotion (raises FormatError): whether `process`
+        can convert the file, by exactly the rules load_sequence applies (what `verify` reports)
+    probe_sequence(path_or_bytes, name=None) -> SequenceInfo | NoMotion (the header rules only: fast, partial)
+    iter_npz_files(root, on_skip=None) -> the regular .npz files of a tree; what it skips is reported
 
 Detection (docs/CONVENTIONS.md): the pose width decides the layout, 156 = SMPL+H (root, body, hands),
 165 = SMPL-X (root, body, jaw, eyes, hands), 72 = SMPL; an explicit `surface_model_type` must agree with it.
@@ -11,8 +14,17 @@ bytes. Files without `poses` but with `betas` (`shape.npz`, `*_stagei.npz`) are 
 Safety: every file is opened with `allow_pickle=False` and only the keys needed are read, so the marker
 dictionaries (object arrays) in SMPL-X files are never unpickled.
 
+Only regular files are opened (a FIFO or device named *.npz would block or never end): the tree walk skips
+them and reports each, and a path that is not a regular file is refused before it is read.
+
 Size: every array's declared size (its .npy header) is checked against the zip member's size and against
-MAX_ARRAY_BYTES before anything is allocated, so a forged header or a zip bomb is refused, not read.
+MAX_ARRAY_BYTES (SMALL_KEY_BYTES for the rate, gender and model-type keys) before anything is allocated, so a
+forged header or a zip bomb is refused, not read. The frame rate must lie in [MIN_FPS, MAX_FPS] and a sequence
+may last at most MAX_SECONDS, so the work a file can cause is bounded.
+
+Values: poses, trans and betas must be finite and fit float32, the dtype clips are computed in (a finite float64
+value such as 1e300 would become infinite there), and poses stay within MAX_POSE_RADIANS; the message names the
+file and the key.
 
 Dtypes: poses/trans in float32 or float64 are kept as they are (trans follows poses); float16 is widened to
 float32. Integer, boolean or complex poses are refused: AMASS poses are axis-angle radians, and integers there
@@ -20,13 +32,16 @@ mean the file is not what its name says.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import stat
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
@@ -35,9 +50,16 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 WIDTH_TO_KIND = {156: "smplh", 165: "smplx", 72: "smpl"}
 KIND_LABEL = {"smplh": "SMPL+H", "smplx": "SMPL-X", "smpl": "SMPL"}
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
-MAX_FPS = 1000.0  # no motion-capture system in AMASS records faster; anything above is a broken header
+MIN_FPS = 1.0     # the range of frame rates a file may have (docs/CONVENTIONS.md); AMASS files record 50-250 fps,
+MAX_FPS = 1000.0  # anything outside is a broken header (and 1e-9 fps would make billions of output frames)
+MAX_SECONDS = 24 * 3600.0  # the longest AMASS sequences last minutes; a day of motion is a broken header
 # The largest AMASS files hold ~100 MB of poses; an array declaring more than this is a broken or hostile header.
 MAX_ARRAY_BYTES = 1 << 30
+SMALL_KEY_BYTES = 1 << 16  # frame rate, gender, surface_model_type: a few bytes each
+SMALL_KEYS = FPS_KEYS + ("gender", "surface_model_type")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Beyond 1e4 radians float32 cannot hold an angle to 0.001 rad, and beyond ~1e19 its square overflows (NaN clips).
+MAX_POSE_RADIANS = 1e4
 NO_MOTION_NAMES = ("shape.npz",)
 NO_MOTION_SUFFIXES = ("_stagei.npz",)
 
@@ -102,15 +124,62 @@ def _display_name(source: Source, name: Optional[str]) -> str:
     return os.fspath(source)
 
 
-def _open(source: Source, name: str) -> np.lib.npyio.NpzFile:
+def _kind_of_file(mode: int) -> str:
+    for test, what in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def not_regular_problem(path: Union[str, "os.PathLike[str]"], name: Optional[str] = None) -> Optional[str]:
+    """Why `path` (links followed) cannot be read as a data file, or None for a regular file: the message names the
+    file and says what to do. Used by the tree walk and by the loaders, so both refuse the same things."""
+    name = os.fspath(path) if name is None else name
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"{name}: a link to nothing (or the file vanished); fix or remove the link"
+    except OSError as exc:
+        return f"{name}: cannot be read ({exc.strerror or exc}); check its permissions"
+    return _special_problem(mode, name)
+
+
+def _special_problem(mode: int, name: str) -> Optional[str]:
+    if stat.S_ISREG(mode):
+        return None
+    return (f"{name}: not a regular file but {_kind_of_file(mode)}; AMASS files are plain .npz files: remove it "
+            f"or rename it so it does not end in .npz")
+
+
+@contextlib.contextmanager
+def _open(source: Source, name: str) -> Iterator[np.lib.npyio.NpzFile]:
+    """The opened .npz. A path is opened without blocking and refused unless it is a regular file (a FIFO would
+    block forever, a device never end)."""
+    handle = None
     try:
         if isinstance(source, (bytes, bytearray, memoryview)):
-            data = np.load(io.BytesIO(bytes(source)), allow_pickle=False)
+            handle = io.BytesIO(bytes(source))
         else:
-            data = np.load(source, allow_pickle=False)
+            fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+            try:
+                problem = _special_problem(os.fstat(fd).st_mode, name)
+            except OSError:
+                os.close(fd)
+                raise
+            if problem is not None:
+                os.close(fd)
+                raise FormatError(problem)
+            handle = os.fdopen(fd, "rb")
+        data = np.load(handle, allow_pickle=False)
     except FileNotFoundError:
+        _close(handle)
         raise FormatError(f"{name}: no such file; check the path (amass-fast verify lists what is there)") from None
     except ValueError as exc:
+        _close(handle)
+        if isinstance(exc, FormatError):
+            raise
         if "pickle" not in str(exc):
             raise FormatError(f"{name}: not a readable .npz archive ({_short(exc)}); the file is truncated or "
                               f"corrupt: {_REEXTRACT}") from None
@@ -118,12 +187,22 @@ def _open(source: Source, name: str) -> np.lib.npyio.NpzFile:
         raise FormatError(f"{name}: not an .npz archive (no zip signature; perhaps a web page or a pickle); the "
                           f"file is truncated, corrupt or not AMASS data: {_REEXTRACT}") from None
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        _close(handle)
         raise FormatError(f"{name}: not a readable .npz archive ({_short(exc)}); the file is truncated or "
                           f"corrupt: {_REEXTRACT}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise FormatError(f"{name}: a single .npy array, not an AMASS .npz with poses/trans/betas; "
-                          f"point amass-fast at the AMASS .npz files")
-    return data
+    try:
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise FormatError(f"{name}: a single .npy array, not an AMASS .npz with poses/trans/betas; "
+                              f"point amass-fast at the AMASS .npz files")
+        with data:
+            yield data
+    finally:
+        _close(handle)
+
+
+def _close(handle) -> None:
+    if handle is not None:
+        handle.close()
 
 
 def _short(exc: BaseException) -> str:
@@ -145,16 +224,22 @@ def _check_size(npz: np.lib.npyio.NpzFile, key: str, name: str) -> Optional[tupl
         return None
     shape, dtype = _header(npz, key, name)
     if dtype.hasobject:
-        return shape, dtype  # never read: _read refuses object arrays
+        raise FormatError(f"{name}: key {key!r} is an object array, which would need unpickling; refusing "
+                          f"(files from AMASS store it as numbers): {_REEXTRACT}")
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if declared > MAX_ARRAY_BYTES:
-        raise FormatError(f"{name}: {key!r} declares {declared / 1e9:.3g} GB of data (shape {shape}), more than "
-                          f"the {MAX_ARRAY_BYTES / 1e9:.3g} GB limit for one array; refusing to read it (a broken or "
+    limit = SMALL_KEY_BYTES if key in SMALL_KEYS else MAX_ARRAY_BYTES
+    if declared > limit:
+        raise FormatError(f"{name}: {key!r} declares {_size(declared)} of data (shape {shape}), more than "
+                          f"the {_size(limit)} limit for this key; refusing to read it (a broken or "
                           f"hostile file): {_REEXTRACT}")
     if declared > member.file_size:
         raise FormatError(f"{name}: {key!r} declares {declared} bytes (shape {shape}) but its zip member holds only "
                           f"{member.file_size}; the file is truncated or forged: {_REEXTRACT}")
     return shape, dtype
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.3g} GB" if n >= 1e8 else f"{n:,} bytes"
 
 
 def _read(npz: np.lib.npyio.NpzFile, key: str, name: str) -> np.ndarray:
@@ -214,9 +299,9 @@ def _fps(npz: np.lib.npyio.NpzFile, name: str) -> float:
     if value.size != 1 or value.dtype.kind not in "iuf":
         raise FormatError(f"{name}: {key} is not a number (dtype {value.dtype}, shape {value.shape}): {_REEXTRACT}")
     fps = float(value.ravel()[0])
-    if not np.isfinite(fps) or fps <= 0.0 or fps > MAX_FPS:
-        raise FormatError(f"{name}: frame rate {key}={fps!r} is not in (0, {MAX_FPS:g}] frames per second; the "
-                          f"header is broken: {_REEXTRACT}")
+    if not MIN_FPS <= fps <= MAX_FPS:  # also refuses NaN
+        raise FormatError(f"{name}: frame rate {key}={fps!r} is not between {MIN_FPS:g} and {MAX_FPS:g} frames per "
+                          f"second; the header is broken: {_REEXTRACT}")
     return fps
 
 
@@ -271,38 +356,83 @@ def _require(npz: np.lib.npyio.NpzFile, key: str, name: str) -> None:
                           f"file always has it: {_REEXTRACT}")
 
 
+def _check_duration(frames: int, fps: float, name: str) -> None:
+    if frames / fps > MAX_SECONDS:
+        raise FormatError(f"{name}: {frames:,} frames at {fps:g} fps last {frames / fps / 3600:,.1f} hours, more "
+                          f"than the {MAX_SECONDS / 3600:g} hours one sequence may last; the header is broken: "
+                          f"{_REEXTRACT}")
+
+
+def _check_values(array: np.ndarray, key: str, name: str, per_frame: bool = True) -> None:
+    """Finite, inside float32's range (the dtype clips are computed in), and poses within MAX_POSE_RADIANS."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = f" (first at frame {int(np.argwhere(bad)[0][0])})" if per_frame and array.ndim else ""
+        raise FormatError(f"{name}: {key} holds {int(bad.sum())} NaN/infinite values{where}; the motion is "
+                          f"corrupt: {_REEXTRACT}, or remove the file")
+    limit, why = ((MAX_POSE_RADIANS, "axis-angle radians; AMASS poses stay within a few pi") if key == "poses"
+                  else (FLOAT32_MAX, "too large for float32, the precision clips are computed in"))
+    if array.size and array.dtype.kind == "f" and float(np.abs(array).max()) > limit:
+        huge = np.abs(array) > limit
+        first = tuple(int(i) for i in np.argwhere(huge)[0])
+        where = f" (first at frame {first[0]})" if per_frame and array.ndim else ""
+        raise FormatError(f"{name}: {key} holds {int(huge.sum())} values beyond +-{limit:.3g} ({why}), e.g. "
+                          f"{float(array[first]):.3g}{where}; the file is corrupt: {_REEXTRACT}, or remove the file")
+
+
+@dataclass
+class _Layout:
+    """What the header rules learn about a motion file (shared by load_sequence and probe_sequence)."""
+    kind: str
+    frames: int
+    fps: float
+    gender: str
+
+
+def _layout(npz: np.lib.npyio.NpzFile, name: str) -> Union[_Layout, NoMotion]:
+    """The header rules: keys present, poses/trans shapes and dtypes (sizes checked before any read), the layout
+    (pose width, surface_model_type), the frame rate, the duration, the gender. No pose data is read."""
+    skipped = _no_motion(npz, name)
+    if skipped is not None:
+        return skipped
+    _require(npz, "trans", name)
+    # Each header read once: _check_size returns it (or None for a member that is not an array at all).
+    shape, dtype = _check_size(npz, "poses", name) or _header(npz, "poses", name)
+    width = _check_poses_header(shape, dtype, name)
+    frames = int(shape[0])
+    _check_trans_header(*(_check_size(npz, "trans", name) or _header(npz, "trans", name)), frames, name)
+    kind = _kind(npz, width, name)
+    fps = _fps(npz, name)
+    _check_duration(frames, fps, name)
+    return _Layout(kind, frames, fps, _gender(npz, name))
+
+
 # --- public API -----------------------------------------------------------------------------------------------
 
 def load_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[Sequence, NoMotion]:
     """Load one AMASS .npz (a path, or the bytes of an archive member with `name` for messages).
 
     Returns a Sequence, or NoMotion for files that hold no poses. Raises FormatError (naming the file, the
-    problem and what to do) for unreadable files, unknown layouts, zero frames, NaN/inf values, wrong shapes or
-    dtypes and missing or absurd frame rates. Missing betas mean the mean shape (zeros); missing gender "neutral"."""
+    problem and what to do) for paths that are not regular files, unreadable files, unknown layouts, zero frames,
+    NaN/inf values or values beyond float32, wrong shapes or dtypes, frame rates missing or outside
+    [MIN_FPS, MAX_FPS], and sequences longer than MAX_SECONDS. Missing betas mean the mean shape (zeros); missing
+    gender "neutral". These are the rules `verify` reports (check_sequence)."""
     name = _display_name(path_or_bytes, name)
     with _open(path_or_bytes, name) as npz:
-        skipped = _no_motion(npz, name)
-        if skipped is not None:
-            return skipped
-        _require(npz, "trans", name)
+        layout = _layout(npz, name)
+        if isinstance(layout, NoMotion):
+            return layout
         poses = _read(npz, "poses", name)
-        width = _check_poses_header(poses.shape, poses.dtype, name)
-        kind = _kind(npz, width, name)
-        fps = _fps(npz, name)
         trans = _read(npz, "trans", name)
-        _check_trans_header(trans.shape, trans.dtype, poses.shape[0], name)
-        gender = _gender(npz, name)
+        _check_poses_header(poses.shape, poses.dtype, name)  # the data as read, not only as declared
+        _check_trans_header(trans.shape, trans.dtype, layout.frames, name)
         betas = _read(npz, "betas", name) if "betas" in npz.files else np.zeros(16)
 
     if poses.dtype == np.float16:
         poses = poses.astype(np.float32)
+    _check_values(poses, "poses", name)
+    _check_values(trans, "trans", name)
     trans = trans.astype(poses.dtype, copy=False)
-    for key, array in (("poses", poses), ("trans", trans)):
-        bad = ~np.isfinite(array)
-        if bad.any():
-            frame = int(np.argwhere(bad)[0][0])
-            raise FormatError(f"{name}: {key} holds {int(bad.sum())} NaN/infinite values (first at frame {frame}); "
-                              f"the motion is corrupt: {_REEXTRACT}, or remove the file")
     if betas.dtype.kind not in "fiu" or betas.size == 0:
         raise FormatError(f"{name}: betas has dtype {betas.dtype} and shape {betas.shape}, expected numbers: "
                           f"{_REEXTRACT}")
@@ -310,28 +440,37 @@ def load_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[Se
     if betas.ndim > 1:  # some tools store betas per frame [F, B] or as [1, B]: the body shape is the first row
         betas = betas.reshape(-1, betas.shape[-1])[0]
     betas = betas.reshape(-1)
-    if not np.isfinite(betas).all():
-        raise FormatError(f"{name}: betas holds NaN/infinite values: {_REEXTRACT}")
-    return Sequence(poses=poses, trans=trans, betas=betas, gender=gender, fps=fps, kind=kind, path=name)
+    _check_values(betas, "betas", name, per_frame=False)
+    return Sequence(poses=poses, trans=trans, betas=betas, gender=layout.gender, fps=layout.fps, kind=layout.kind,
+                    path=name)
+
+
+def check_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[SequenceInfo, NoMotion]:
+    """Whether `process` can convert this file, and why not: the one validator of a file.
+
+    Applies every rule load_sequence applies (it loads the file; nothing is kept) and returns what it learnt,
+    or NoMotion for a file without poses. Raises FormatError naming the file, the problem and what to do.
+    `verify` reports these verdicts, so it passes exactly the files `process` accepts."""
+    result = load_sequence(path_or_bytes, name)
+    if isinstance(result, NoMotion):
+        return result
+    return SequenceInfo(path=result.path, kind=result.kind, num_frames=result.num_frames, fps=result.fps,
+                        gender=result.gender)
 
 
 def probe_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[SequenceInfo, NoMotion]:
-    """Kind, frame count, rate and gender from the .npy headers and the small keys only (fast; for `verify`).
+    """Kind, frame count, rate and gender from the .npy headers and the small keys only (fast).
 
-    Catches everything load_sequence does except bad values inside poses/trans (NaN) and data corruption
-    past the headers; use load_sequence for a full check."""
+    Applies the header rules of load_sequence (the same code) but not the value rules (NaN, values beyond
+    float32, betas) nor data corruption past the headers: a file it passes may still be refused by
+    check_sequence / load_sequence."""
     name = _display_name(path_or_bytes, name)
     with _open(path_or_bytes, name) as npz:
-        skipped = _no_motion(npz, name)
-        if skipped is not None:
-            return skipped
-        _require(npz, "trans", name)
-        # Each header read once: _check_size returns it (or None for a member that is not an array at all).
-        shape, dtype = _check_size(npz, "poses", name) or _header(npz, "poses", name)
-        width = _check_poses_header(shape, dtype, name)
-        _check_trans_header(*(_check_size(npz, "trans", name) or _header(npz, "trans", name)), shape[0], name)
-        return SequenceInfo(path=name, kind=_kind(npz, width, name), num_frames=int(shape[0]),
-                            fps=_fps(npz, name), gender=_gender(npz, name))
+        layout = _layout(npz, name)
+        if isinstance(layout, NoMotion):
+            return layout
+        return SequenceInfo(path=name, kind=layout.kind, num_frames=layout.frames, fps=layout.fps,
+                            gender=layout.gender)
 
 
 def is_no_motion_name(path: Union[str, "os.PathLike[str]"]) -> bool:
@@ -340,15 +479,20 @@ def is_no_motion_name(path: Union[str, "os.PathLike[str]"]) -> bool:
     return base in NO_MOTION_NAMES or base.endswith(NO_MOTION_SUFFIXES)
 
 
-def iter_npz_files(root: Union[str, "os.PathLike[str]"]) -> Iterator[Path]:
-    """Every .npz under `root`, sorted by its "/"-separated path relative to root (the same order on every
-    machine). Hidden folders (such as the extractor's .amass_fast) and hidden files are skipped; linked folders are
-    followed, each real folder once."""
+def iter_npz_files(root: Union[str, "os.PathLike[str]"],
+                   on_skip: Optional[Callable[[Path, str], None]] = None) -> Iterator[Path]:
+    """Every regular .npz file under `root`, sorted by its "/"-separated path relative to root (the same order on
+    every machine); each path starts with `root` as given, also under linked folders.
+
+    Hidden folders (such as the extractor's .amass_fast) and hidden files are skipped silently. Links are followed
+    (a dataset folder is often a link to a bigger disk), each real folder entered once. A name ending in .npz that
+    is not a regular file (a FIFO, socket or device, which would block or never end, or a broken link) is not
+    yielded: ``on_skip(path, message)`` is called for it (the message names the file, what it is and what to
+    do); without ``on_skip`` the message is issued as a UserWarning. Skips are reported before the first file."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder; extract AMASS there first (amass-fast extract --out {root})")
-    found, seen = [], set()
-    # Follow links (a dataset folder is often a link to a bigger disk), but enter each real folder once.
+    found, skipped, seen = [], [], set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)
         if real in seen:
@@ -356,18 +500,35 @@ def iter_npz_files(root: Union[str, "os.PathLike[str]"]) -> Iterator[Path]:
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # sorted: the same folder wins everywhere
-        found += [Path(dirpath, f) for f in filenames if f.endswith(".npz") and not f.startswith(".")]
-    yield from sorted(found, key=lambda p: p.relative_to(root).as_posix())
+        for f in filenames:
+            if f.endswith(".npz") and not f.startswith("."):
+                path = Path(dirpath, f)
+                problem = not_regular_problem(path)
+                (found if problem is None else skipped).append((path, problem))
+    order = lambda item: item[0].relative_to(root).as_posix()  # noqa: E731
+    for path, problem in sorted(skipped, key=order):
+        if on_skip is not None:
+            on_skip(path, problem)
+        else:
+            warnings.warn(problem, UserWarning, stacklevel=2)
+    yield from (path for path, _ in sorted(found, key=order))
 
 
-def iter_motion_files(root: Union[str, "os.PathLike[str]"]) -> Iterator[Path]:
+def iter_motion_files(root: Union[str, "os.PathLike[str]"],
+                      on_skip: Optional[Callable[[Path, str], None]] = None) -> Iterator[Path]:
     """The .npz files under `root` that can hold motion (iter_npz_files without shape.npz and *_stagei.npz)."""
-    return (p for p in iter_npz_files(root) if not is_no_motion_name(p))
+    return (p for p in iter_npz_files(root, on_skip) if not is_no_motion_name(p))
 
 
 def rel_path(path: Union[str, "os.PathLike[str]"], root: Union[str, "os.PathLike[str]"]) -> str:
-    """`path` relative to the AMASS root, "/"-separated (the form labels and sample metadata use)."""
-    return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    """`path` relative to the AMASS root, "/"-separated (the form labels and sample metadata use). A path found
+    under `root` (iter_npz_files) keeps the folder names it was found by, even where a folder is a link elsewhere
+    (a dataset folder linked to another disk): "CMU/01/01_01_poses.npz", never the link's target."""
+    path, root = Path(path), Path(root)
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:  # given by another spelling (e.g. through a link above the root): compare real paths
+        return path.resolve().relative_to(root.resolve()).as_posix()
 
 
 def dataset_of(rel: str) -> str:

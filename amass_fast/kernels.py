@@ -34,6 +34,9 @@ __all__ = ["fk", "resample_poses", "project", "convert", "convert_batch", "avail
 BACKENDS = ("cuda", "cpp", "numba", "reference")
 SCHEMAS = ("stick5",)
 _MAX_JOINTS = 64  # csrc/amass_math.h kMaxJoints
+# Output frames one sequence (or one window) may have: more cannot be allocated, and int64 index arithmetic on
+# them stays far from overflow.
+MAX_OUTPUT_FRAMES = 1 << 31
 
 _modules: dict = {}
 
@@ -105,15 +108,22 @@ def available_backends() -> list:
     return names
 
 
-def set_num_threads(n: int) -> None:
-    """Threads of the CPU backends (cpp's OpenMP loops and numba's parallel loops); n <= 0 restores the default
-    for cpp."""
+def set_num_threads(n: Optional[int]) -> None:
+    """Threads of the CPU backends (cpp's OpenMP loops and numba's parallel loops): a whole number in
+    1..amass_fast.cliargs.MAX_THREADS (huge counts can crash OpenMP runtimes); None restores cpp's default."""
+    from amass_fast.cliargs import MAX_THREADS
+
     core = _load("_core")
+    if n is None:
+        if core is not None:
+            core.set_num_threads(0)
+        return
+    count = _whole(n, "set_num_threads", "n", 1, MAX_THREADS)
     if core is not None:
-        core.set_num_threads(int(n))
+        core.set_num_threads(count)
     nb = _load("numba_backend")
-    if nb is not None and int(n) > 0:
-        nb.set_num_threads(int(n))
+    if nb is not None:
+        nb.set_num_threads(count)
 
 
 def get_num_threads() -> int:
@@ -280,11 +290,37 @@ def _check_parents(call: _Call, parents: Any, num_joints: int) -> np.ndarray:
     return parents
 
 
+def _whole(value: Any, op: str, name: str, lo: int, hi: int) -> int:
+    """`value` as an int in lo..hi, or a ValueError/TypeError that names the argument and what it got."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise TypeError(f"{op}: `{name}` must be a whole number in {lo}..{hi}, got {value!r} "
+                        f"({type(value).__name__})")
+    if not (math.isfinite(value) and value == int(value) and lo <= value <= hi):
+        raise ValueError(f"{op}: `{name}` must be a whole number in {lo}..{hi}, got {value!r}")
+    return int(value)
+
+
 def _positive_rate(call: _Call, value: Any, name: str) -> float:
-    rate = float(value)
-    if not (math.isfinite(rate) and rate > 0):
-        raise ValueError(f"{call.op}: `{name}` must be a positive, finite frame rate, got {value!r}")
+    """A frame rate: a positive, finite, normal (not subnormal) float, else an error naming the argument."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{call.op}: `{name}` must be a frame rate (a number), got {value!r}")
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{call.op}: `{name}` must be a frame rate (a number), got {value!r}") from None
+    if not (math.isfinite(rate) and rate >= sys.float_info.min):
+        raise ValueError(f"{call.op}: `{name}` must be a positive, finite frame rate of at least "
+                         f"{sys.float_info.min:.3g}, got {value!r}")
     return rate
+
+
+def _output_length(call: _Call, frames: int, src: float, dst: float, name: str = "src_fps") -> int:
+    """reference.resampled_length(frames, src, dst), refused (naming the rate) beyond MAX_OUTPUT_FRAMES."""
+    span = (frames - 1) * dst / src
+    if not span < MAX_OUTPUT_FRAMES:
+        raise ValueError(f"{call.op}: `{name}` = {src!r} makes {frames} frames {span + 1:.4g} frames at "
+                         f"dst_fps = {dst!r}, more than {MAX_OUTPUT_FRAMES:,}; the rate is wrong")
+    return resampled_length(frames, src, dst)
 
 
 def _view_mode(call: _Call, schema: str, view: Union[str, float]) -> Tuple[int, float]:
@@ -332,11 +368,11 @@ def resample_poses(poses, trans, src_fps: float, dst_fps: float = 25.0, backend:
         raise ValueError(f"resample_poses: `poses` must be [F >= 1, 3K] (axis-angle triples), got {(F, P)}")
     trans_arr = call.floats(trans, "trans", (F, 3))
     src, dst = _positive_rate(call, src_fps, "src_fps"), _positive_rate(call, dst_fps, "dst_fps")
+    T = _output_length(call, F, src, dst)
     if call.backend in ("numba", "reference"):
         fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").resample_poses
         out_p, out_t = fn(pose_arr, trans_arr, src, dst)
         return call.result(np.asarray(out_p, dtype=call.dtype)), call.result(np.asarray(out_t, dtype=call.dtype))
-    T = resampled_length(F, src, dst)
     out_p, out_t = call.empty((T, P)), call.empty((T, 3))
     if call.backend == "cuda":
         with call.device_guard():
@@ -382,7 +418,7 @@ def convert(poses, trans, rest_joints, parents, src_fps: float, dst_fps: float =
     if F < 1:
         raise ValueError(f"convert: `poses` must be [F >= 1, >=66], got shape {shape}")
     src, dst = _positive_rate(call, src_fps, "src_fps"), _positive_rate(call, dst_fps, "dst_fps")
-    T = resampled_length(F, src, dst)
+    T = _output_length(call, F, src, dst)
     rest = rest_joints if _is_tensor(rest_joints) else np.asarray(rest_joints)
     call.check_shape(_shape(rest), "rest_joints", (("min", NUM_BODY_JOINTS), 3))
     rest = rest[None]  # one sequence
@@ -410,9 +446,7 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     Semantics exactly those of amass_fast.reference.convert_batch.
     """
     call = _Call("convert_batch", poses, "poses", backend)
-    window = int(window)
-    if window < 1:
-        raise ValueError(f"convert_batch: `window` must be >= 1, got {window}")
+    window = _whole(window, "convert_batch", "window", 1, MAX_OUTPUT_FRAMES)
     dst = _positive_rate(call, dst_fps, "dst_fps")
     pose_arr = call.floats(poses, "poses", (None, ("min", 3 * NUM_BODY_JOINTS)))
     N = pose_arr.shape[0]
@@ -420,13 +454,23 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     offsets = call.host(seq_offsets, "seq_offsets", np.int64, (None,))
     S = len(offsets) - 1
     if S < 0:
-        raise ValueError("convert_batch: `seq_offsets` must have S + 1 >= 1 entries")
+        raise ValueError("convert_batch: `seq_offsets` must have S + 1 >= 1 entries, got none")
     if offsets[0] < 0 or offsets[-1] > N or np.any(np.diff(offsets) < 1):
         raise ValueError(f"convert_batch: `seq_offsets` must increase strictly (every sequence >= 1 frame) within "
                          f"0..{N} (the rows of poses), got {offsets.tolist() if S < 8 else offsets}")
     fps = call.host(seq_fps, "seq_fps", np.float64, (S,))
-    if not np.all(np.isfinite(fps) & (fps > 0)):
-        raise ValueError("convert_batch: `seq_fps` must be positive and finite")
+    bad = np.flatnonzero(~(np.isfinite(fps) & (fps >= sys.float_info.min)))
+    if len(bad):
+        raise ValueError(f"convert_batch: `seq_fps` must be positive, finite frame rates of at least "
+                         f"{sys.float_info.min:.3g}; seq_fps[{bad[0]}] = {fps[bad[0]]!r}")
+    frames = np.diff(offsets)
+    span = (frames - 1) * dst / fps  # the resampled length of every sequence, checked before it becomes an int
+    bad = np.flatnonzero(~(span < MAX_OUTPUT_FRAMES))
+    if len(bad):
+        s = int(bad[0])
+        raise ValueError(f"convert_batch: `seq_fps[{s}]` = {fps[s]!r} makes {frames[s]} frames {span[s] + 1:.4g} "
+                         f"frames at dst_fps = {dst!r}, more than {MAX_OUTPUT_FRAMES:,}; the rate is wrong")
+    lengths = np.floor(span + reference.LENGTH_EPS).astype(np.int64) + 1  # <= MAX_OUTPUT_FRAMES: no overflow below
     rest = call.floats(rest_joints, "rest_joints", (S, ("min", NUM_BODY_JOINTS), 3))
     par = _check_parents(call, parents, NUM_BODY_JOINTS)
     cseq = call.host(clip_seq, "clip_seq", np.int64, (None,))
@@ -440,15 +484,16 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
         if clen.min() < 1 or clen.max() > window:
             raise ValueError(f"convert_batch: `clip_len` must be in 1..window = {window}, got "
                              f"{clen.min()}..{clen.max()}")
-        if not np.all(np.isfinite(yaw)):
-            raise ValueError("convert_batch: `clip_yaw` must be finite")
-        frames = np.diff(offsets)[cseq]
-        lengths = np.floor((frames - 1) * dst / fps[cseq] + reference.LENGTH_EPS).astype(np.int64) + 1
-        outside = np.flatnonzero((cstart < 0) | (cstart + clen > lengths))
+        bad = np.flatnonzero(~np.isfinite(yaw))
+        if len(bad):
+            raise ValueError(f"convert_batch: `clip_yaw` must be finite degrees; clip_yaw[{bad[0]}] = {yaw[bad[0]]}")
+        # Overflow-safe: no clip_start + clip_len, which wraps around for a start near 2**63.
+        outside = np.flatnonzero((cstart < 0) | (cstart > lengths[cseq] - clen))
         if len(outside):
             c = int(outside[0])
-            raise ValueError(f"convert_batch: clip {c} covers output frames {cstart[c]}..{cstart[c] + clen[c] - 1} "
-                             f"but its sequence {cseq[c]} has {lengths[c]} frames at {dst} fps")
+            raise ValueError(f"convert_batch: clip {c} (`clip_start` = {cstart[c]}, `clip_len` = {clen[c]}) lies "
+                             f"outside its sequence {cseq[c]}, which has output frames 0..{lengths[cseq[c]] - 1} at "
+                             f"{dst} fps")
     result = _check_out(call, out, (C, window, STICK_DIM))
     view_mode = VIEW_TOP if top else VIEW_FRONT
     if call.backend in ("numba", "reference"):

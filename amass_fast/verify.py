@@ -1,11 +1,13 @@
-"""`amass-fast verify [ROOT] [--json] [--full]`: what an extracted AMASS tree holds, per dataset.
+"""`amass-fast verify [ROOT] [--json] [--headers-only]`: what an extracted AMASS tree holds, per dataset.
 
 For each dataset folder: motion files found beside the catalog's expected count, files without poses
 (shape.npz, *_stagei.npz), format counts (SMPL+H, SMPL-X, SMPL, unknown), frames, hours, the frame rates seen, and
 the unreadable files with the reason. Exit status 1 when any file is unreadable.
 
-Fast by default: only the .npy headers and the small keys (frame rate, gender) are read, in a process pool
-for big trees. `--full` loads every sequence (also catches NaN values and corrupt pose data).
+Every file is judged by formats.check_sequence, the rules `process` loads files by, so verify passes exactly the
+files process converts (in a process pool for big trees). `--headers-only` reads only the .npy headers and the
+small keys (much faster; NaN values, values beyond float32 and corrupt pose data go unnoticed). Names ending in
+.npz that are not regular files (FIFOs, devices, broken links) are never opened: they are listed as skipped.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from amass_fast.formats import (KIND_LABEL, FormatError, NoMotion, dataset_of, iter_npz_files, load_sequence,
+from amass_fast.cliargs import JOBS_FLAG
+from amass_fast.formats import (KIND_LABEL, FormatError, NoMotion, check_sequence, dataset_of, iter_npz_files,
                                 probe_sequence)
 
 DEFAULT_ROOT = "data/amass"
@@ -39,13 +42,14 @@ class DatasetSummary:
     hours: float = 0.0
     fps_seen: dict = field(default_factory=dict)   # "120" -> number of files
     unreadable: list = field(default_factory=list)  # [relative path, reason]
+    skipped: list = field(default_factory=list)     # [relative path, reason]: not regular files, never opened
 
 
 def check_file(job: tuple[str, str, bool]) -> tuple[str, str, int, float, str]:
-    """(root, relative path, full) -> (relative path, kind | "none" | "error", frames, fps, reason)."""
-    root, rel, full = job
+    """(root, relative path, headers_only) -> (relative path, kind | "none" | "error", frames, fps, reason)."""
+    root, rel, headers_only = job
     try:
-        result = (load_sequence if full else probe_sequence)(os.path.join(root, rel), name=rel)
+        result = (probe_sequence if headers_only else check_sequence)(os.path.join(root, rel), name=rel)
     except FormatError as exc:
         return rel, "error", 0, 0.0, str(exc).removeprefix(rel + ": ")
     if isinstance(result, NoMotion):
@@ -67,16 +71,20 @@ def _fps_key(fps: float) -> str:
     return f"{fps:.5f}".rstrip("0").rstrip(".")
 
 
-def verify_tree(root: Union[str, "os.PathLike[str]"], full: bool = False, jobs: Optional[int] = None,
+def verify_tree(root: Union[str, "os.PathLike[str]"], headers_only: bool = False, jobs: Optional[int] = None,
                 show_progress: Optional[bool] = False) -> dict[str, DatasetSummary]:
-    """Summaries per dataset folder (sorted by folder) of every .npz under `root`. A progress bar goes to stderr
+    """Summaries per dataset folder (sorted by folder) of every .npz under `root`, each file judged by
+    formats.check_sequence (or, with `headers_only`, formats.probe_sequence). A progress bar goes to stderr
     when `show_progress` is True, or with None only on a terminal."""
     from tqdm import tqdm
 
     root = Path(root)
-    rels = [p.relative_to(root).as_posix() for p in iter_npz_files(root)]
+    skipped: list[tuple[str, str]] = []
+    rels = [p.relative_to(root).as_posix()
+            for p in iter_npz_files(root, on_skip=lambda p, why: skipped.append((p.relative_to(root).as_posix(),
+                                                                                   why)))]
     jobs = jobs or os.cpu_count() or 1
-    work = [(str(root), rel, full) for rel in rels]
+    work = [(str(root), rel, headers_only) for rel in rels]
     hide = None if show_progress is None else not show_progress  # None: tqdm shows it only on a terminal
     bar = dict(total=len(work), desc="verify", unit="file", disable=hide, file=sys.stderr)
     if jobs > 1 and len(work) >= POOL_THRESHOLD:
@@ -86,12 +94,18 @@ def verify_tree(root: Union[str, "os.PathLike[str]"], full: bool = False, jobs: 
         results = [check_file(job) for job in tqdm(work, **bar)]
 
     summaries: dict[str, DatasetSummary] = {}
-    for rel, kind, frames, fps, reason in results:
+
+    def summary(rel: str) -> DatasetSummary:
         folder = dataset_of(rel) or "."
         if folder not in summaries:
             name, expected = _catalog_entry(folder)
             summaries[folder] = DatasetSummary(folder, name, expected)
-        s = summaries[folder]
+        return summaries[folder]
+
+    for rel, reason in skipped:
+        summary(rel).skipped.append([rel, reason.removeprefix(os.path.join(root, rel) + ": ")])
+    for rel, kind, frames, fps, reason in results:
+        s = summary(rel)
         if kind == "none":
             s.no_motion_files += 1
         elif kind == "error":
@@ -115,7 +129,8 @@ def totals(summaries: dict[str, DatasetSummary]) -> dict:
             "no_motion_files": sum(s.no_motion_files for s in summaries.values()),
             "formats": {f: formats[f] for f in FORMATS}, "frames": sum(s.frames for s in summaries.values()),
             "hours": sum(s.hours for s in summaries.values()),
-            "unreadable": sum(len(s.unreadable) for s in summaries.values())}
+            "unreadable": sum(len(s.unreadable) for s in summaries.values()),
+            "skipped": sum(len(s.skipped) for s in summaries.values())}
 
 
 def format_table(summaries: dict[str, DatasetSummary]) -> str:
@@ -143,15 +158,22 @@ def format_table(summaries: dict[str, DatasetSummary]) -> str:
     if unreadable:
         lines.append(f"\n{len(unreadable)} unreadable file(s):")
         lines += [f"  {rel}: {reason}" for rel, reason in unreadable]
+    skipped = [(rel, reason) for s in summaries.values() for rel, reason in s.skipped]
+    if skipped:
+        lines.append(f"\n{len(skipped)} skipped, not regular files (never opened):")
+        lines += [f"  {rel}: {reason}" for rel, reason in skipped]
     return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", nargs="?", default=DEFAULT_ROOT, help=f"the AMASS root (default: {DEFAULT_ROOT})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--full", action="store_true",
-                        help="load every sequence (slower; also finds NaN values and corrupt pose data)")
-    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--headers-only", action="store_true",
+                        help="read only the file headers (much faster; misses NaN values, values beyond float32 and "
+                             "corrupt pose data that process refuses)")
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)  # the default since every file is loaded
+    parser.add_argument("--jobs", type=JOBS_FLAG, default=None, metavar="N",
+                        help="worker processes (default: all cores)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,16 +182,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"amass-fast verify: {root}: no such folder; extract AMASS there first "
               f"(amass-fast extract --out {root})", file=sys.stderr)
         return 2
-    if next(iter_npz_files(root), None) is None:  # before any progress bar
+    if next(iter_npz_files(root, on_skip=lambda p, why: None), None) is None:  # before any progress bar
         hint = (f"it holds archives: extract them (amass-fast extract --archives {root}) and verify the output"
                 if next(root.glob("*.tar.bz2"), None)
                 else f"extract AMASS there first (amass-fast extract --out {root})")
         print(f"amass-fast verify: no .npz files under {root}; {hint}", file=sys.stderr)
         return 1
-    summaries = verify_tree(root, full=args.full, jobs=args.jobs, show_progress=False if args.json else None)
+    summaries = verify_tree(root, headers_only=args.headers_only, jobs=args.jobs,
+                            show_progress=False if args.json else None)
     t = totals(summaries)
     if args.json:
-        print(json.dumps({"root": str(root), "full": args.full, "totals": t,
+        print(json.dumps({"root": str(root), "full": not args.headers_only, "totals": t,
                           "datasets": {k: asdict(v) for k, v in summaries.items()}}, indent=1))
     else:
         print(format_table(summaries))

@@ -194,11 +194,17 @@ void check_clip_contents(const ClipBatch<T>& a, int64_t num_seqs, int64_t num_fr
     require(s >= 0 && s < num_seqs, op, clip + ": `clip_seq` = " + std::to_string(s) + " is not a sequence index");
     require(a.clip_len[c] >= 1 && a.clip_len[c] <= a.window, op,
             clip + ": `clip_len` must be in 1..window = " + std::to_string(a.window));
-    const int64_t T_s = resampled_length(a.seq_offsets[s + 1] - a.seq_offsets[s], a.seq_fps[s], a.dst_fps);
-    require(a.clip_start[c] >= 0 && a.clip_start[c] + a.clip_len[c] <= T_s, op,
-            clip + ": frames " + std::to_string(a.clip_start[c]) + ".." +
-                std::to_string(a.clip_start[c] + a.clip_len[c] - 1) + " lie outside its sequence's " +
-                std::to_string(T_s) + " resampled frames");
+    const int64_t frames = a.seq_offsets[s + 1] - a.seq_offsets[s];
+    // The length as a double first: a tiny rate would make it overflow int64 (undefined behaviour).
+    const double span = static_cast<double>(frames - 1) * a.dst_fps / a.seq_fps[s];
+    require(span < 2147483648.0, op,
+            clip + ": `seq_fps[" + std::to_string(s) + "]` makes more than 2^31 resampled frames");
+    const int64_t T_s = resampled_length(frames, a.seq_fps[s], a.dst_fps);
+    // Overflow-safe: clip_start + clip_len would wrap around for a start near 2^63 (clip_len <= window here).
+    require(a.clip_start[c] >= 0 && a.clip_start[c] <= T_s - a.clip_len[c], op,
+            clip + ": `clip_start` = " + std::to_string(a.clip_start[c]) + " with `clip_len` = " +
+                std::to_string(a.clip_len[c]) + " lies outside its sequence's " + std::to_string(T_s) +
+                " resampled frames");
   }
 }
 

@@ -27,6 +27,7 @@ using COut = Out<T, Cpu>;
 using DoubleIn = CIn<double>;
 
 int g_num_threads = 0;  // 0: OpenMP's default
+constexpr int kMaxThreads = 1024;  // amass_fast.cliargs.MAX_THREADS: huge counts can crash OpenMP runtimes
 
 int num_threads() { return g_num_threads > 0 ? g_num_threads : omp_get_max_threads(); }
 
@@ -177,8 +178,10 @@ NB_MODULE(_core, m) {
   af::def_ops<float>(m);
   af::def_ops<double>(m);
   m.def(
-      "set_num_threads", [](int n) { af::g_num_threads = n > 0 ? n : 0; }, nanobind::arg("n"),
-      "Threads for the OpenMP loops; n <= 0 restores OpenMP's default.");
+      "set_num_threads", [](int n) { af::g_num_threads = n > 0 ? std::min(n, af::kMaxThreads) : 0; },
+      nanobind::arg("n"),
+      "Threads for the OpenMP loops, at most 1024 (amass_fast.cliargs.MAX_THREADS); n <= 0 restores OpenMP's "
+      "default.");
   m.def("get_num_threads", &af::num_threads, "Threads the OpenMP loops use.");
   m.def("resampled_length", &af::resampled_length, nanobind::arg("num_frames"), nanobind::arg("src_fps"),
         nanobind::arg("dst_fps"));

@@ -114,3 +114,22 @@ def test_min_length_drops_only_short_padded_tails():
     assert plan_windows(61, 120.0, window=50, min_length=14) == []
     assert plan_windows(61, 120.0, window=50, min_length=13) == [Window(0, 13)]
     assert min_tail_frames(0.0, 25.0) == 1 and min_tail_frames(1.0, 25.0) == 25 and min_tail_frames(1.01, 25.0) == 26
+
+
+def test_plans_beyond_the_limit_are_refused_before_allocating():
+    from amass_fast.clips import MAX_PLANNED_FRAMES
+
+    with pytest.raises(ValueError, match=r"at 1e-09 fps make .* more than the 16,777,216 frames"):
+        plan_windows(100, 1e-9)  # 2.5e12 output frames: refused without building a list
+    with pytest.raises(ValueError, match="more than the 16,777,216 frames"):
+        plan_windows(100, 5e-324)  # subnormal: the span is infinite
+    with pytest.raises(ValueError, match=r"use a larger stride \(--stride\)"):
+        plan_windows(200_000, 25.0, window=250, stride=1)  # 200,000 windows x 250 frames
+    for rate in (0.0, -25.0, float("nan"), float("inf"), "abc"):
+        with pytest.raises(ValueError, match=r"src_fps must be a positive, finite frame rate"):
+            plan_windows(100, rate)
+    with pytest.raises(ValueError, match=r"dst_fps must be"):
+        plan_windows(100, 25.0, dst_fps=0.0)
+    # At the limit itself the plan is built.
+    windows = plan_windows(MAX_PLANNED_FRAMES, 25.0, window=MAX_PLANNED_FRAMES)
+    assert windows == [Window(0, MAX_PLANNED_FRAMES)]

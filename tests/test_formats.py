@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -226,3 +227,119 @@ def test_linked_dataset_folders_are_followed_once(tmp_path):
     (disk / "loop").symlink_to(root)  # a cycle: amass/CMU/01/loop -> amass
     found = [p.relative_to(root).as_posix() for p in iter_npz_files(root)]
     assert found == ["CMU/01/01_01_poses.npz"]
+
+
+def test_linked_dataset_folder_keeps_its_name_in_rel_path(tmp_path):
+    """rel_path of a file found under a linked dataset folder names the folder, not the link's target
+    (labels, verify and process all see "CMU/01/...")."""
+    disk = tmp_path / "bigdisk" / "CMU" / "01"
+    disk.mkdir(parents=True)
+    synthetic.write_sequence(disk / "01_01_poses.npz", "smplh", "walk", seconds=0.5, fps=60.0, seed=0)
+    root = tmp_path / "amass"
+    root.mkdir()
+    (root / "CMU").symlink_to(tmp_path / "bigdisk" / "CMU")
+    found = list(iter_motion_files(root))
+    assert [rel_path(p, root) for p in found] == ["CMU/01/01_01_poses.npz"]
+    assert rel_path(disk / "01_01_poses.npz", tmp_path / "bigdisk") == "CMU/01/01_01_poses.npz"
+
+
+@pytest.mark.parametrize("special", ["fifo", "broken link", "link to /dev/zero"])
+def test_tree_walk_yields_only_regular_files_and_reports_the_rest(tmp_path, special):
+    import os
+
+    root = tmp_path / "amass"
+    (root / "CMU" / "01").mkdir(parents=True)
+    good = write(root / "CMU" / "01" / "01_01_poses.npz", **smplh_keys())
+    odd = root / "CMU" / "01" / "01_02_poses.npz"
+    if special == "fifo":
+        os.mkfifo(odd)
+    elif special == "broken link":
+        odd.symlink_to(tmp_path / "nowhere.npz")
+    else:
+        odd.symlink_to("/dev/zero")
+    skipped = []
+    assert list(iter_npz_files(root, on_skip=lambda p, why: skipped.append((p, why)))) == [good]
+    assert [p for p, _ in skipped] == [odd] and skipped[0][1].startswith(f"{odd}: ")
+    with pytest.warns(UserWarning, match="01_02_poses.npz"):  # without on_skip: a warning, never silence
+        assert list(iter_motion_files(root)) == [good]
+
+
+@BOTH
+def test_readers_refuse_special_files_without_blocking(tmp_path, reader):
+    import os
+
+    fifo = tmp_path / "pipe_poses.npz"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer comes: it must not be opened that way
+    with pytest.raises(FormatError, match=r"pipe_poses.npz: not a regular file but a FIFO"):
+        reader(fifo)
+    with pytest.raises(FormatError, match="not a regular file but a folder"):
+        reader(tmp_path)
+    with pytest.raises(FormatError, match="not a regular file but a character device"):
+        reader("/dev/zero")
+
+
+@BOTH
+@pytest.mark.parametrize("fps", [1e-9, 0.5, 5e-324, 1000.5, 1e6, np.nan])
+def test_frame_rates_outside_1_to_1000_are_refused(tmp_path, reader, fps):
+    p = write(tmp_path / "a_poses.npz", **smplh_keys(fps=fps))
+    with pytest.raises(FormatError, match=r"a_poses.npz: frame rate mocap_framerate=.* not between 1 and 1000"):
+        reader(p)
+
+
+@BOTH
+@pytest.mark.parametrize("fps", [1.0, 1000.0])
+def test_frame_rate_bounds_are_accepted(tmp_path, reader, fps):
+    assert reader(write(tmp_path / "a_poses.npz", **smplh_keys(fps=fps))).fps == fps
+
+
+@BOTH
+def test_a_sequence_longer_than_a_day_is_refused(tmp_path, reader):
+    # 100,000 frames at 1 fps is 27.8 hours; only the headers matter (zeros compress to nothing).
+    p = tmp_path / "long_poses.npz"
+    np.savez_compressed(p, **smplh_keys(frames=100_000, width=72, fps=1.0))
+    with pytest.raises(FormatError, match=r"long_poses.npz: 100,000 frames at 1 fps last 27.8 hours"):
+        reader(p)
+
+
+@pytest.mark.parametrize("key, value, words", [("poses", 1e300, "poses holds 1 values beyond"),
+                                               ("trans", -1e300, "trans holds 1 values beyond"),
+                                               ("betas", 1e39, "betas holds 1 values beyond"),
+                                               ("poses", 1e20, "poses holds 1 values beyond +-1e+04")])
+def test_values_beyond_the_compute_dtype_are_refused(tmp_path, key, value, words):
+    keys = smplh_keys()
+    keys[key][(4, 2) if key != "betas" else 2] = value
+    p = write(tmp_path / "big_poses.npz", **keys)
+    with pytest.raises(FormatError, match="big_poses.npz: " + re.escape(words)) as exc:
+        load_sequence(p)
+    assert key != "betas" or "frame" not in str(exc.value)
+    assert key == "betas" or "first at frame 4" in str(exc.value)
+    from amass_fast.formats import check_sequence
+    with pytest.raises(FormatError):
+        check_sequence(p)
+    assert isinstance(probe_sequence(p), SequenceInfo)  # headers only: values are not read
+
+
+def test_float32_extremes_that_fit_are_kept(tmp_path):
+    keys = smplh_keys()
+    keys["trans"][1, 1] = 3e38  # fits float32
+    keys["poses"][1, 1] = -9999.0
+    seq = load_sequence(write(tmp_path / "ok_poses.npz", **keys))
+    assert seq.trans[1, 1] == 3e38 and seq.poses[1, 1] == -9999.0
+
+
+@BOTH
+def test_small_keys_may_not_declare_big_arrays(tmp_path, reader):
+    p = write(tmp_path / "a_poses.npz", **smplh_keys(gender=np.array(["male"] * 20_000)))
+    with pytest.raises(FormatError, match=r"a_poses.npz: 'gender' declares .* limit for this key"):
+        reader(p)
+
+
+def test_check_sequence_is_load_sequence_without_the_data(tmp_path):
+    from amass_fast.formats import check_sequence
+
+    p = synthetic.write_sequence(tmp_path / "w_poses.npz", "smplx", "walk", seconds=1.0, fps=60.0, seed=0)
+    seq, info = load_sequence(p), check_sequence(p)
+    assert (info.kind, info.num_frames, info.fps, info.gender, info.path) == \
+        (seq.kind, seq.num_frames, seq.fps, seq.gender, seq.path)
+    shape = write(tmp_path / "shape.npz", betas=np.zeros(16), gender=np.array("female"))
+    assert isinstance(check_sequence(shape), NoMotion)

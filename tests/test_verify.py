@@ -48,7 +48,7 @@ def expected_counts(root):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_summaries_match_the_files(tree, jobs, monkeypatch):
     monkeypatch.setattr(verify, "POOL_THRESHOLD", 1)  # exercise the process pool on a small tree
-    summaries = verify.verify_tree(tree, jobs=jobs)
+    summaries = verify.verify_tree(tree, headers_only=True, jobs=jobs)
     truth = expected_counts(tree)
     for folder, s in summaries.items():
         assert s.no_motion_files == truth[folder]["none"]
@@ -66,8 +66,8 @@ def test_summaries_match_the_files(tree, jobs, monkeypatch):
     assert summaries["MyCapture"].formats["SMPL"] == 1 and summaries["MyCapture"].catalog_name is None
 
 
-def test_full_mode_also_finds_nan(tree):
-    kit = verify.verify_tree(tree, full=True, jobs=1)["KIT"]
+def test_default_loads_every_file_and_finds_nan(tree):
+    kit = verify.verify_tree(tree, jobs=1)["KIT"]
     assert [rel for rel, _ in kit.unreadable] == ["KIT/9/nan_medium01_poses.npz"]
     assert "NaN" in kit.unreadable[0][1] and kit.motion_files == 3
 
@@ -93,11 +93,16 @@ def test_table_output_and_exit_status(tree, capsys):
 
 
 def test_json_output(tree, capsys):
-    assert main(["verify", str(tree), "--json", "--full"]) == 1
+    assert main(["verify", str(tree), "--json", "--full"]) == 1  # --full: the default, still accepted
     report = json.loads(capsys.readouterr().out)
     assert report["full"] is True and report["totals"]["unreadable"] == 2
     assert report["totals"]["formats"] == {"SMPL+H": 16, "SMPL-X": 1, "SMPL": 1, "unknown": 2}
     assert report["datasets"]["KIT"]["unreadable"][0][0] == "KIT/9/nan_medium01_poses.npz"
+    assert main(["verify", str(tree), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["totals"]["unreadable"] == 2
+    assert main(["verify", str(tree), "--json", "--headers-only"]) == 1  # the NaN file passes a headers-only check
+    report = json.loads(capsys.readouterr().out)
+    assert report["full"] is False and report["totals"]["unreadable"] == 1
 
 
 def test_clean_tree_exits_zero_and_missing_root_two(tmp_path, capsys):
@@ -123,3 +128,31 @@ def test_listed_below_only_when_something_is_listed(tmp_path, capsys):
     synthetic.make_tree(tmp_path / "ok", ["TotalCapture"], files_per_dataset=1, seconds=(0.3, 0.4))
     assert main(["verify", str(tmp_path / "ok")]) == 0
     assert "listed below" not in capsys.readouterr().out
+
+
+def test_special_files_are_listed_not_opened(tmp_path, capsys):
+    """A FIFO named .npz would block a reader forever: verify lists it as skipped and checks the rest."""
+    import os
+
+    root = tmp_path / "amass"
+    synthetic.make_tree(root, ["TotalCapture"], files_per_dataset=1, seconds=(0.3, 0.4))
+    fifo = root / "TotalCapture" / "s1" / "acting1_poses.npz"
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(fifo)
+    (root / "TotalCapture" / "gone_poses.npz").symlink_to(tmp_path / "nowhere.npz")
+    summaries = verify.verify_tree(root, jobs=1)
+    assert summaries["TotalCapture"].motion_files == 1 and summaries["TotalCapture"].unreadable == []
+    skipped = dict(summaries["TotalCapture"].skipped)
+    assert set(skipped) == {"TotalCapture/s1/acting1_poses.npz", "TotalCapture/gone_poses.npz"}
+    assert "not a regular file but a FIFO" in skipped["TotalCapture/s1/acting1_poses.npz"]
+    assert "a link to nothing" in skipped["TotalCapture/gone_poses.npz"]
+    assert main(["verify", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "2 skipped, not regular files" in out and "TotalCapture/s1/acting1_poses.npz: not a regular" in out
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc", "999999"])
+def test_bad_jobs_exit_two_naming_the_flag(tmp_path, value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", str(tmp_path), "--jobs", value])
+    assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err

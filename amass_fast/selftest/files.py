@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from amass_fast.selftest.cases import Check, case
+from amass_fast.selftest.cases import Check, _amass_fast, case
 
 # --- files: the corpus of broken .npz files ----------------------------------------------------------------------
 
@@ -72,6 +72,23 @@ def _forged_header(path: Path) -> None:
         z.writestr("mocap_framerate.npy", _npy_bytes(np.array(60.0)))
 
 
+def _declaring(path: Path, key: str, shape: tuple, descr: str = "<f8") -> None:
+    """A good sequence whose `key` member is replaced by a header declaring `shape` over 64 KiB of zeros."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    arrays = {k: _npy_bytes(v) for k, v in _arrays().items() if k != key}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in arrays.items():
+            z.writestr(f"{name}.npy", data)
+        z.writestr(f"{key}.npy", header.getvalue() + bytes(1 << 16))
+
+
+def _long_sequence(path: Path) -> None:
+    """100,000 SMPL frames at 1 fps: 27.8 hours, longer than any sequence may last (zeros compress to little)."""
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **{**_arrays(frames=100_000, width=72), "mocap_framerate": np.array(1.0)})
+
+
 def _pickle_member(path: Path, sentinel: Path) -> None:
     """A valid-looking .npz whose poses.npy member is a raw pickle, not an .npy array."""
     with zipfile.ZipFile(path, "w") as z:
@@ -120,7 +137,27 @@ BAD_FILES: dict[str, tuple[Callable[[Path, Path], None], tuple[str, ...], str]] 
     "fps_zero": (lambda p, s: _with(mocap_framerate=np.array(0.0))(p), ("frame rate",), "mocap_framerate 0"),
     "fps_negative": (lambda p, s: _with(mocap_framerate=np.array(-120.0))(p), ("frame rate",), "rate -120"),
     "fps_missing": (lambda p, s: _with(mocap_framerate=None)(p), ("no frame rate",), "no rate key"),
-    "fps_absurd": (lambda p, s: _with(mocap_framerate=np.array(1e6))(p), ("frame rate",), "rate 1e6"),
+    "fps_absurd": (lambda p, s: _with(mocap_framerate=np.array(1e6))(p), ("frame rate", "not between 1 and 1000"),
+                   "rate 1e6"),
+    "fps_tiny": (lambda p, s: _with(mocap_framerate=np.array(1e-9))(p), ("frame rate", "not between 1 and 1000"),
+                 "rate 1e-9 (billions of output frames)"),
+    "fps_subnormal": (lambda p, s: _with(mocap_framerate=np.array(5e-324))(p), ("frame rate", "5e-324"),
+                      "a subnormal rate"),
+    "too_long": (lambda p, s: _long_sequence(p), ("27.8 hours", "more than the 24 hours"), "27.8 hours at 1 fps"),
+    "poses_beyond_float32": (lambda p, s: _nan_at("poses", 4, 1e300)(p), ("poses", "beyond", "frame 4"),
+                             "poses value 1e300 (finite in float64, infinite in float32)"),
+    "trans_beyond_float32": (lambda p, s: _nan_at("trans", 2, -1e300)(p), ("trans", "too large for float32",
+                                                                           "frame 2"), "trans value -1e300"),
+    "poses_overflow_squared": (lambda p, s: _nan_at("poses", 1, 1e20)(p), ("poses", "beyond +-1e+04"),
+                               "poses value 1e20 (fits float32, its square does not)"),
+    "betas_beyond_float32": (lambda p, s: _with(betas=np.full(16, 1e300))(p), ("betas", "too large for float32"),
+                             "betas 1e300"),
+    "huge_dims": (lambda p, s: _declaring(p, "poses", (1 << 40, 156)), ("'poses' declares", "refusing"),
+                  "poses declaring 2^40 frames"),
+    "huge_rate_array": (lambda p, s: _declaring(p, "mocap_framerate", (1 << 24,)),
+                        ("'mocap_framerate' declares", "limit for this key"), "a frame rate declaring 134 MB"),
+    "huge_gender": (lambda p, s: _declaring(p, "gender", (1 << 20,), "<U64"),
+                    ("'gender' declares", "limit for this key"), "a gender declaring 268 MB of text"),
     "int_poses": (lambda p, s: _with(poses=np.zeros((10, 156), dtype=np.int32))(p), ("dtype int32",),
                   "integer poses"),
     "pickle_file": (lambda p, s: p.write_bytes(pickle.dumps({"poses": _WritesAFile(s)})), ("not an .npz",),
@@ -165,6 +202,100 @@ def _bad_file_case(name: str, build, words: tuple[str, ...], what: str) -> None:
 
 for _name, (_build, _words, _what) in BAD_FILES.items():
     _bad_file_case(_name, _build, _words, _what)
+
+
+def _fifo_tree(c: Check) -> tuple[Path, Path]:
+    """A tree with one good sequence and a FIFO named like one (opening it to read would wait for a writer)."""
+    if not hasattr(os, "mkfifo"):
+        c.skip("this system has no FIFOs")
+    root = c.dir / "amass"
+    (root / "CMU" / "01").mkdir(parents=True)
+    _good_sequence(root / "CMU" / "01" / "01_01_poses.npz")
+    fifo = root / "CMU" / "01" / "01_02_poses.npz"
+    os.mkfifo(fifo)
+    return root, fifo
+
+
+def _run_cli(c: Check, args: list[str], timeout: float):
+    """The command's result, or None (recorded as a failure) if it hung past `timeout` seconds."""
+    import subprocess
+
+    try:
+        return _amass_fast(args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        c.did = f"still running after {timeout:.0f} s: it blocked"
+        c.expect(False, f"finishes within {timeout:.0f} s instead of blocking")
+        return None
+
+
+@case("files", "fifo_in_tree_verify", "a FIFO named *.npz in the tree: verify does not block; it lists the FIFO as "
+                                      "skipped (named, 'not a regular file'), checks the good file, exit 0")
+def _fifo_verify(c: Check) -> None:
+    root, fifo = _fifo_tree(c)
+    proc = _run_cli(c, ["verify", str(root)], timeout=60)
+    if proc is None:
+        return
+    c.did = f"exit {proc.returncode}; {_short_line(proc.stdout, 'not a regular')}"
+    c.expect(proc.returncode == 0, f"exit status 0 (got {proc.returncode}: {proc.stderr[-200:]})")
+    c.expect("CMU/01/01_02_poses.npz: not a regular file but a FIFO" in proc.stdout, "the FIFO named as skipped")
+    c.expect(any(line.split()[:2] == ["CMU", "1"] for line in proc.stdout.splitlines()), "the good file counted")
+
+
+@case("files", "fifo_in_tree_process", "a FIFO named *.npz in the tree: process does not block; it names the FIFO "
+                                       "('not a regular file') and converts the good file, exit 0")
+def _fifo_process(c: Check) -> None:
+    root, fifo = _fifo_tree(c)
+    output = c.dir / "out.pt"
+    proc = _run_cli(c, ["process", "--amass-root", str(root), "--output", str(output), *_PROCESS_FLAGS],
+                    timeout=180)
+    if proc is None:
+        return
+    text = proc.stdout + proc.stderr
+    c.did = f"exit {proc.returncode}; {_short_line(text, 'not a regular')}"
+    c.expect(proc.returncode == 0, f"exit status 0 (got {proc.returncode}: {proc.stderr[-200:]})")
+    c.expect(str(fifo) in text and "not a regular file" in text, "the FIFO named, 'not a regular file'")
+    c.expect(output.is_file(), "the good file converted into the output")
+
+
+@case("files", "verify_agrees_with_process", "a tree of every broken file and good ones: verify reports as "
+                                             "unreadable exactly the files process refuses (exit 1 both)")
+def _verify_agrees(c: Check) -> None:
+    root = c.dir / "amass"
+    for folder in ("01", "02"):
+        (root / "CMU" / folder).mkdir(parents=True)
+    for i in (1, 2):
+        _good_sequence(root / "CMU" / "01" / f"01_0{i}_poses.npz")
+    for name, (build, _, _) in BAD_FILES.items():
+        build(root / "CMU" / "02" / f"{name}_poses.npz", c.dir / "UNPICKLED")
+    output = c.dir / "out.pt"
+    verify = _run_cli(c, ["verify", str(root), "--json"], timeout=120)
+    process = _run_cli(c, ["process", "--amass-root", str(root), "--output", str(output), *_PROCESS_FLAGS],
+                       timeout=300)
+    if verify is None or process is None:
+        return
+    try:
+        report = json.loads(verify.stdout)
+    except ValueError:
+        c.expect(False, f"verify --json prints JSON ({verify.stderr[-200:]})")
+        return
+    by_verify = {rel for s in report["datasets"].values() for rel, _ in s["unreadable"]}
+    errors = Path(f"{output}.errors.jsonl")
+    by_process = {json.loads(line)["file"] for line in errors.read_text().splitlines()} if errors.exists() else set()
+    bad = {f"CMU/02/{name}_poses.npz" for name in BAD_FILES}
+    c.did = (f"verify exit {verify.returncode}, {len(by_verify)} unreadable; process exit {process.returncode}, "
+             f"{len(by_process)} failed")
+    c.expect(by_verify == by_process, f"the same files refused (verify only: {sorted(by_verify - by_process)}, "
+                                      f"process only: {sorted(by_process - by_verify)})")
+    c.expect(by_verify == bad, f"every broken file refused, no good one ({sorted(by_verify ^ bad)})")
+    c.expect(verify.returncode == 1 and process.returncode == 1, "exit status 1 from both")
+    c.expect(not (c.dir / "UNPICKLED").exists(), "no pickle was run")
+
+
+_PROCESS_FLAGS = ["--jobs", "1", "--batch-files", "4", "--backend", "reference", "--window", "25"]
+
+
+def _short_line(text: str, word: str) -> str:
+    return next((line.strip()[:160] for line in text.splitlines() if word in line), text.strip()[-160:])
 
 
 @case("files", "one_frame", "a 1-frame sequence loads and converts to one valid 25 fps frame")
