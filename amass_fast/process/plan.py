@@ -7,6 +7,7 @@ temporary file beside the output and its members are then read back sorted; memo
 """
 from __future__ import annotations
 
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,12 @@ def source_items(amass_root: Optional[str] = None, archives: Optional[str] = Non
     keep = dataset_filter(datasets)
     if amass_root is not None:
         root = Path(amass_root)
-        rels = [(path.relative_to(root).as_posix(), path) for path in iter_npz_files(root)]
+
+        def skipped(path: Path, why: str) -> None:  # a FIFO, device or broken link named *.npz: never opened
+            if keep(dataset_of(path.relative_to(root).as_posix())):
+                print(f"skipped: {why}", file=sys.stderr)
+
+        rels = [(path.relative_to(root).as_posix(), path) for path in iter_npz_files(root, on_skip=skipped)]
         for rel, path in sorted(rels, key=lambda item: _order(item[0])):
             if keep(dataset_of(rel)):
                 yield rel, str(path)
