@@ -59,8 +59,13 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
 from amass_fast import atomic
-from amass_fast.cliargs import JOBS_FLAG, output_problem
-from amass_fast.download.checks import NotRegularFileError, file_kind, looks_like_html, open_regular
+from amass_fast.cliargs import JOBS_FLAG, output_problem, progress_bar
+from amass_fast.download.checks import (
+    NotRegularFileError,
+    file_kind,
+    looks_like_html,
+    open_regular,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -511,10 +516,6 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
     """Extract several archives at once (threads: the decoders release the GIL). Each archive's decoder gets
     cpu_count / jobs threads. A failed archive gives a report with status "failed"; the others go on.
     Progress bars go to stderr; `show_progress=None` shows them only on a terminal (stacked bars garble logs)."""
-    from tqdm import tqdm
-
-    hide = None if show_progress is None else not show_progress
-
     archives = [Path(a) for a in archives]
     jobs = max(1, min(jobs, len(archives) or 1))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -525,8 +526,7 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
         with lock:
             slot = slots.pop(0)
         try:
-            with tqdm(desc=archive.name, unit="B", unit_scale=True, position=slot, leave=False,
-                      disable=hide, file=sys.stderr) as bar:
+            with progress_bar(show_progress, desc=archive.name, unit="B", position=slot, leave=False) as bar:
                 return extract_archive(archive, out_dir, decoder, threads, force, bar)
         except ArchiveError as exc:
             return ExtractReport(archive=archive.name, status="failed", decoder=decoder or "", error=str(exc))
@@ -535,8 +535,8 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
                 slots.append(slot)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(archives), desc="archives", unit="archive", position=jobs, disable=hide,
-                 file=sys.stderr) as overall:
+            progress_bar(show_progress, total=len(archives), desc="archives", unit="archive",
+                         position=jobs) as overall:
         reports = []
         for report in pool.map(one, archives):
             reports.append(report)

@@ -21,9 +21,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from amass_fast.cliargs import JOBS_FLAG
-from amass_fast.formats import (KIND_LABEL, FormatError, NoMotion, check_sequence, dataset_of, iter_npz_files,
-                                probe_sequence)
+from amass_fast.cliargs import JOBS_FLAG, progress_iter
+from amass_fast.formats import (
+    KIND_LABEL,
+    FormatError,
+    NoMotion,
+    check_sequence,
+    dataset_of,
+    iter_npz_files,
+    probe_sequence,
+)
 
 DEFAULT_ROOT = "data/amass"
 FORMATS = ("SMPL+H", "SMPL-X", "SMPL", "unknown")
@@ -76,8 +83,6 @@ def verify_tree(root: Union[str, "os.PathLike[str]"], headers_only: bool = False
     """Summaries per dataset folder (sorted by folder) of every .npz under `root`, each file judged by
     formats.check_sequence (or, with `headers_only`, formats.probe_sequence). A progress bar goes to stderr
     when `show_progress` is True, or with None only on a terminal."""
-    from tqdm import tqdm
-
     root = Path(root)
     skipped: list[tuple[str, str]] = []
     rels = [p.relative_to(root).as_posix()
@@ -85,13 +90,14 @@ def verify_tree(root: Union[str, "os.PathLike[str]"], headers_only: bool = False
                                                                                    why)))]
     jobs = jobs or os.cpu_count() or 1
     work = [(str(root), rel, headers_only) for rel in rels]
-    hide = None if show_progress is None else not show_progress  # None: tqdm shows it only on a terminal
-    bar = dict(total=len(work), desc="verify", unit="file", disable=hide, file=sys.stderr)
+    # None: a bar on a terminal, plain lines elsewhere; False: silent.
+    shown = (lambda items: progress_iter(items, len(work), "verify", "file", terminal=show_progress)) \
+        if show_progress is not False else iter
     if jobs > 1 and len(work) >= POOL_THRESHOLD:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(tqdm(pool.map(check_file, work, chunksize=64), **bar))
+            results = list(shown(pool.map(check_file, work, chunksize=64)))
     else:
-        results = [check_file(job) for job in tqdm(work, **bar)]
+        results = [check_file(job) for job in shown(work)]
 
     summaries: dict[str, DatasetSummary] = {}
 

@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import math
 import os
-import sys
 import threading
 import time
 import urllib.error
@@ -28,8 +27,14 @@ from tqdm import tqdm
 
 from amass_fast import __version__, catalog
 from amass_fast.catalog import Dataset
+from amass_fast.cliargs import progress_bar
 from amass_fast.credentials import Credentials, resolve_credentials
-from amass_fast.download.checks import BZ2_MAGIC, ArchiveCheckError, looks_like_html, verify_archive
+from amass_fast.download.checks import (
+    BZ2_MAGIC,
+    ArchiveCheckError,
+    looks_like_html,
+    verify_archive,
+)
 from amass_fast.download.retry import DownloadError, RetryPolicy, Transient
 from amass_fast.download.state import ArchiveFiles, DownloadResult
 
@@ -46,11 +51,10 @@ class _Progress:
     """An overall bar plus one bar per file being transferred (tqdm, on stderr)."""
 
     def __init__(self, enabled: Optional[bool], count: int):
-        # enabled=None: tqdm shows bars only on a terminal
-        self.disable = None if enabled is None else not enabled
+        # enabled=None: bars on a terminal, plain lines of the overall progress elsewhere
         self.lock = threading.Lock()
-        self.overall = tqdm(total=0, desc=f"{count} archive(s)", unit="B", unit_scale=True, unit_divisor=1024,
-                            disable=self.disable, file=sys.stderr)
+        self.enabled = enabled
+        self.overall = progress_bar(enabled, total=0, desc=f"{count} archive(s)", unit="B")
 
     def expect(self, num_bytes: int) -> None:
         with self.lock:
@@ -58,8 +62,9 @@ class _Progress:
             self.overall.refresh()
 
     def file_bar(self, name: str, total: Optional[int], initial: int) -> tqdm:
-        return tqdm(total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
-                    leave=False, disable=self.disable, file=sys.stderr)
+        # Off a terminal the overall bar's lines say how far the whole download is.
+        return progress_bar(self.enabled, total=total, initial=initial, desc=name, unit="B", leave=False,
+                            lines=False)
 
     def advance(self, num_bytes: int) -> None:
         with self.lock:
