@@ -10,7 +10,7 @@ never guessed:
   ``size_smplx_g``: exact byte counts of the SMPL-X gender-specific archives seen in public download logs.
   SMPL-X archives hold marker data and are several times larger than SMPL+H ones, so one never stands in for the other.
 
-The seed guide's counts ("CMU 2,235 sequences, BMLmovi 3,911, ...", "~10 GB recommended") were estimates; the
+Older download guides gave estimated counts ("CMU 2,235 sequences, BMLmovi 3,911, ...", "~10 GB recommended"); the
 numbers here replace them.
 
 `amass-fast datasets [--json] [--model smplh|smplx]` prints the table.
@@ -109,7 +109,7 @@ DATASETS: tuple[Dataset, ...] = (
     _d("WEIZMANN", "WEIZMANN", [SMPLX_G, SMPLX_N], None, [], None, None, None, "probably SMPL-X only"),
 )
 
-# The seed guide's recommended set (about 3.4 GB in SMPL+H plus TotalCapture, not the guide's "~10 GB").
+# The recommended set: about 3.4 GB in SMPL+H plus TotalCapture (older guides said "~10 GB").
 RECOMMENDED: tuple[str, ...] = ("CMU", "BMLmovi", "ACCAD", "HDM05", "TotalCapture")
 # Small but varied datasets for a quick start: about 67 minutes of motion. Known SMPL+H sizes: ACCAD 109 MB,
 # SSM 13.5 MB; the other three, estimated from their minutes at ACCAD's ~4 MB per minute, add about 150 MB.

@@ -77,7 +77,7 @@ def min_tail_frames(min_seconds: float, dst_fps: float) -> int:
 
 @dataclass(frozen=True)
 class View:
-    """A camera: ``top`` drops height (the seed's ground-plane view); otherwise ``yaw`` degrees about the vertical,
+    """A camera: ``top`` drops height (the old converter's ground-plane view); otherwise ``yaw`` degrees about the vertical,
     relative to the body's facing at the clip's first frame. ``name`` is what a sample's meta["view"] says."""
     top: bool
     yaw: float

@@ -1,4 +1,4 @@
-"""Writers: shards (one per pipeline task), the shards manifest, and the seed-compatible ``.pt`` file.
+"""Writers: shards (one per pipeline task), the shards manifest, and the stick-gen-compatible ``.pt`` file.
 
 A shard is an uncompressed ``.npz`` holding
 
@@ -143,7 +143,7 @@ def make_sample(motion, actions, clip: dict) -> dict:
 
 
 def write_pt(path: os.PathLike | str, shards: Iterable[tuple[os.PathLike | str, Optional[int]]]) -> int:
-    """Write the seed-compatible ``.pt`` (a list of sample dicts) from ``(shard, clips to take or None)`` pairs,
+    """Write the stick-gen-compatible ``.pt`` (a list of sample dicts) from ``(shard, clips to take or None)`` pairs,
     atomically. Loads with plain ``torch.load(path)`` (weights_only) without amass-fast. Returns the clip count."""
     import torch
 

@@ -30,7 +30,7 @@ AGAIN = "use --resume to finish an interrupted run with the same flags, or --ove
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`amass-fast process` flags (the seed's spellings --amass_root, --output, --max_samples, --batch_size work)."""
+    """`amass-fast process` flags (the old converter's spellings --amass_root, --output, --max_samples, --batch_size work too)."""
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--amass-root", "--amass_root", dest="amass_root", metavar="DIR",
                      help=f"extracted AMASS tree (default {DEFAULT_ROOT})")
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"output .pt file, or shards folder (default {DEFAULT_OUTPUT['pt']} / "
                              f"{DEFAULT_OUTPUT['shards']}); a finished .pt gets PATH.run.json beside it (its flags)")
     parser.add_argument("--format", choices=("pt", "shards"), default="pt",
-                        help="pt: one seed-compatible list of samples; shards: memory-mappable shards + manifest")
+                        help="pt: one list of samples (stick-gen's format); shards: memory-mappable shards + manifest")
     parser.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (catalog or folder names)")
     parser.add_argument("--max-samples", "--max_samples", dest="max_samples", type=int_range(1), metavar="N",
                         help="stop at N clips (the first N in file order, the same from a tree or from archives)")
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same flags")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--batch_size", type=int, metavar="N",
-                        help="the seed's flag, accepted and ignored: batching is automatic (see --batch-files)")
+                        help="the old converter's flag, accepted and ignored: batching is automatic (see --batch-files)")
 
 
 def _fail(message: str) -> int:

@@ -1,4 +1,4 @@
-"""Reduce: the shards, in task order, -> the final output (the seed-compatible .pt, or manifest.json for
+"""Reduce: the shards, in task order, -> the final output (the stick-gen-compatible .pt, or manifest.json for
 --format shards), the errors file, and the totals for the summary. --max-samples keeps the first N clips in task
 order.
 
