@@ -219,6 +219,22 @@ def find_body_model(model_dir: Optional[PathLike], gender: str, kind: str) -> Op
     return None
 
 
+def model_dir_problem(model_dir: PathLike) -> Optional[str]:
+    """Why ``model_dir`` cannot be a --body-model folder (missing, not a folder, or holding no model file under any
+    name this package looks for), or None. Checked before any work, so a mistyped folder is not silently replaced by
+    the built-in skeleton."""
+    root = Path(model_dir)
+    if not root.exists():
+        return f"--body-model {root}: no such folder; pass the folder holding smplh/ and smplx/ model files"
+    if not root.is_dir():
+        return f"--body-model {root}: is a file, not a folder; pass the folder that holds it"
+    names = [c for g in ("male", "female", "neutral") for k in ("smplh", "smplx") for c in _candidates(root, g, k)]
+    if not any(c.is_file() for c in names):
+        return (f"--body-model {root}: holds no body model file; expected names like smplh/SMPLH_MALE.npz or .pkl, "
+                f"smplx/SMPLX_NEUTRAL.npz (as smplx names them) or smplh/male/model.npz (as AMASS ships them)")
+    return None
+
+
 def _candidates(root: Path, gender: str, kind: str) -> list[Path]:
     stem = f"{kind.upper()}_{gender.upper()}"
     names = [f"{stem}.npz", f"{stem}.pkl", f"{gender}/model.npz"]

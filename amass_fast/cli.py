@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 import textwrap
+import warnings
 from typing import Optional, Sequence
 
 # (subcommand, module, one-line help), in the order a user meets them.
@@ -95,6 +96,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
+    # Warnings reach a command-line user as one plain line, without the source line that raised them.
+    warnings.formatwarning = lambda message, category, *rest, **kw: f"warning: {message}\n"
     try:
         return int(importlib.import_module(_module_for(args.command)).run(args) or 0)
     except KeyboardInterrupt:

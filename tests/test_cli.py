@@ -48,3 +48,16 @@ def test_shared_flags_read_the_same(command, flag, metavar, capsys):
 
 def test_labels_defaults_to_the_same_root_as_process(capsys):
     assert "(default data/amass)" in help_text("labels", capsys)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`amass-fast datasets | head -1`: the reader closes the pipe; no traceback, exit status 141 as for SIGPIPE."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "amass_fast", "datasets"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command prints anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -93,7 +93,7 @@ def _nothing_in_archives(archives: str, datasets: Optional[list[str]]) -> str:
 
 def check_inputs(args: argparse.Namespace, amass_root: Optional[str]) -> Optional[str]:
     """Why the inputs cannot be read (a missing tree or archive, a folder without archives, an unknown
-    --datasets name), or None."""
+    --datasets name, a --body-model folder without model files), or None."""
     if amass_root is not None and not Path(amass_root).is_dir():
         return (f"{amass_root}: no such folder; extract AMASS there (amass-fast extract --out {amass_root}) "
                 f"or pass --amass-root DIR / --archives DIR")
@@ -108,6 +108,10 @@ def check_inputs(args: argparse.Namespace, amass_root: Optional[str]) -> Optiona
     if unknown:
         return (f"--datasets: unknown name(s) {', '.join(unknown)}; valid names: {', '.join(valid)} "
                 f"(AMASS datasets, and the folders or archives present)")
+    if args.body_model is not None:
+        from amass_fast.body_models import model_dir_problem
+
+        return model_dir_problem(args.body_model)
     return None
 
 
