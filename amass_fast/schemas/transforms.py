@@ -54,15 +54,16 @@ def to_z_up(joints3d: torch.Tensor, up: str) -> torch.Tensor:
 
 
 def project(joints3d: torch.Tensor, cameras: torch.Tensor) -> torch.Tensor:
-    """joints3d [T, 22, 3] or [B, T, 22, 3] (canonical, z up) and packed cameras [6] or [B, 6]
+    """joints3d [T, 22, 3] or [B, T, 22, 3] (canonical, z up) and packed cameras [6] (one for all) or [B, 6]
     (amass_fast.schemas.cameras.CAMERA_FIELDS) -> joints2d [..., T, 22, 2] screen metres. Each sample of a batch
-    has its own camera, orthographic or perspective."""
+    may have its own camera, orthographic or perspective."""
     _check(joints3d, (layouts.NUM_JOINTS, 3), "joints3d")
     batch = joints3d.shape[:-3]
-    cams = torch.as_tensor(cameras, dtype=joints3d.dtype, device=joints3d.device).reshape(*batch, -1)
-    if cams.shape[-1] != len(CAMERA_FIELDS):
-        raise ValueError(f"cameras must be [{len(CAMERA_FIELDS)}] or [B, {len(CAMERA_FIELDS)}] "
-                         f"{CAMERA_FIELDS}, got {tuple(torch.as_tensor(cameras).shape)}")
+    cams = torch.as_tensor(cameras, dtype=joints3d.dtype, device=joints3d.device)
+    if tuple(cams.shape) not in ((len(CAMERA_FIELDS),), (*batch, len(CAMERA_FIELDS))):
+        raise ValueError(f"cameras must be [{len(CAMERA_FIELDS)}] (one for all) or [B, {len(CAMERA_FIELDS)}] "
+                         f"{CAMERA_FIELDS}, got {tuple(cams.shape)} for joints3d {tuple(joints3d.shape)}")
+    cams = cams.expand(*batch, len(CAMERA_FIELDS))
     c = cams[..., None, None, :]                              # [..., 1, 1, 6] against points [..., T, 22, 3]
     yaw, elev = torch.deg2rad(c[..., _YAW]), torch.deg2rad(c[..., _ELEV])
     cy, sy, ce, se = torch.cos(yaw), torch.sin(yaw), torch.cos(elev), torch.sin(elev)
