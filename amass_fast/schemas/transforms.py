@@ -64,27 +64,25 @@ def project(joints3d: torch.Tensor, cameras: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"cameras must be [{len(CAMERA_FIELDS)}] (one for all) or [B, {len(CAMERA_FIELDS)}] "
                          f"{CAMERA_FIELDS}, got {tuple(cams.shape)} for joints3d {tuple(joints3d.shape)}")
     cams = cams.expand(*batch, len(CAMERA_FIELDS))
-    c = cams[..., None, None, :]                              # [..., 1, 1, 6] against points [..., T, 22, 3]
+    c = cams[..., None, :]                                   # [..., 1, 6]: one camera for all T frames
     yaw, elev = torch.deg2rad(c[..., _YAW]), torch.deg2rad(c[..., _ELEV])
     cy, sy, ce, se = torch.cos(yaw), torch.sin(yaw), torch.cos(elev), torch.sin(elev)
-    zero = torch.zeros_like(cy)
-    right = torch.stack([cy, sy, zero], dim=-1)
+    right = torch.stack([cy, sy, torch.zeros_like(cy)], dim=-1)
     forward = torch.stack([-sy * ce, cy * ce, -se], dim=-1)
-    up = torch.linalg.cross(right, forward, dim=-1)
-    ortho = torch.stack([(joints3d * right).sum(-1), (joints3d * up).sum(-1)], dim=-1)
-    perspective = c[..., 0] != 0
+    axes = torch.stack([right, torch.linalg.cross(right, forward, dim=-1), forward], dim=-2)   # [..., 1, 3, 3]
+    local = joints3d @ axes.transpose(-1, -2)                # [..., T, 22, 3]: (P . r, P . u, P . d)
+    ortho = local[..., :2]
+    perspective = c[..., 0, 0] != 0
     if not bool(perspective.any()):
         return ortho
     pelvis = 0.5 * (joints3d[..., layouts.L_HIP, :] + joints3d[..., layouts.R_HIP, :])      # [..., T, 3]
-    target = torch.cat([pelvis[..., :2], c[..., 0, _TARGET:_TARGET + 1].expand(*pelvis.shape[:-1], 1)], dim=-1)
-    target = target[..., None, :]                                                             # [..., T, 1, 3]
-    q = joints3d - target
-    distance = c[..., _DIST]
-    depth = torch.clamp((q * forward).sum(-1) + distance, min=NEAR_M)
-    scale = (distance / depth)[..., None]
-    persp = scale * torch.stack([(q * right).sum(-1), (q * up).sum(-1)], dim=-1) + \
-        torch.stack([(target * right).sum(-1), (target * up).sum(-1)], dim=-1)
-    return torch.where(perspective[..., None], persp, ortho)
+    target = torch.cat([pelvis[..., :2], c[..., _TARGET:_TARGET + 1].expand(*pelvis.shape[:-1], 1)], dim=-1)
+    target_local = (target[..., None, :] @ axes.transpose(-1, -2))                            # [..., T, 1, 3]
+    q = local - target_local                                 # (q . r, q . u, q . d)
+    distance = c[..., _DIST, None, None]
+    depth = torch.clamp(q[..., 2:] + distance, min=NEAR_M)
+    persp = (distance / depth) * q[..., :2] + target_local[..., :2]
+    return torch.where(perspective.reshape(*perspective.shape, *([1] * 3)), persp, ortho)
 
 
 def mirror_joints(joints: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
