@@ -317,3 +317,28 @@ def test_random_cameras_are_deterministic_and_in_range():
     j3 = canonical_joints(motion("run", 2, seconds=1.0)[2])
     assert all(np.array_equal(project(j3, x), project(j3, y)) for x, y in zip(a, b))
     assert math.isclose(np.std([c.yaw_deg for c in random_cameras(2000, 1)]), 360 / math.sqrt(12), rel_tol=0.05)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/SCHEMAS.md states what the code does
+
+def test_schemas_doc_matches_the_code():
+    import re
+    from dataclasses import fields
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "SCHEMAS.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^## (.+)$", doc, re.M))
+    code = " ".join(re.sub(r"\s*\n\s*#?\s*", " ", p.read_text(encoding="utf-8"))
+                    for p in (root / "amass_fast").rglob("*.py"))
+    cited = set(re.findall(r'docs/SCHEMAS\.md, "([^"]+)"', code))
+    assert {"joints3d", "Cameras", "Mirroring", "Transforms"} <= cited <= headings
+    rows = re.findall(r"^\| (\d+) \| (\w+) \| ", doc, re.M)
+    assert [(int(i), name) for i, name in rows] == [(i, name) for i, (name, _, _) in enumerate(layouts.STICK12)]
+    ranges = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|$", doc, re.M))
+    for f in fields(CameraRanges):
+        lo, hi = getattr(CameraRanges(), f.name)
+        stated = [float(v.replace("−", "-")) for v in re.findall(r"−?\d+(?:\.\d+)?", ranges[f.name])]
+        assert stated == ([lo, hi] if lo != hi else [lo]), f.name
+    assert f"`NEAR_M` = {cameras.NEAR_M} m" in doc and f"{cameras.SENSOR_WIDTH_MM:g} mm sensor width" in doc
