@@ -11,7 +11,7 @@ import amass_fast as af
 from amass_fast import synthetic
 from amass_fast.body_models import default_body_model
 from amass_fast.dataset import StickClips
-from amass_fast.schemas import (Camera, canonical_joints, layouts, mirror_joints, physics, project, stick5, stick12,
+from amass_fast.schemas import (Camera, canonical_joints, mirror_joints, physics, project, stick5, stick12,
                                 to_schema)
 from amass_fast.schemas import transforms as tf
 from amass_fast.schemas.joints import z_up_to
