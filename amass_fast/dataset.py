@@ -3,6 +3,10 @@
     clips = StickClips("data/amass_stick_data.pt")     # the seed-compatible list of samples
     clips = StickClips("data/amass_stick_shards")      # a shards folder (manifest.json + shard-*.npz)
     clips[i] -> {"motion": float32 [250, 20], "actions": int64 [250], "action", "description", "source", "meta"}
+    clips = StickClips(path, transform=ToSchema("stick12"))   # each sample passed through a transform
+
+A ``transform`` is any callable taking and returning a sample dict; amass_fast.schemas has RandomCamera, Mirror,
+ToSchema and Compose, which turn stored joints3d into any 2D schema (docs/SCHEMAS.md, "Transforms").
 
 Shards are memory-mapped, and opened lazily in each process that reads them, so a DataLoader with several workers
 shares the page cache instead of copying the dataset into every worker.
@@ -14,7 +18,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -24,10 +28,12 @@ from amass_fast import writers
 
 
 class StickClips(Dataset):
-    """Samples of a ``.pt`` file or a shards folder written by ``amass-fast process``."""
+    """Samples of a ``.pt`` file or a shards folder written by ``amass-fast process``; ``transform`` (optional) is
+    applied to each sample as it is read."""
 
-    def __init__(self, path: Union[str, os.PathLike]):
+    def __init__(self, path: Union[str, os.PathLike], transform: Optional[Callable[[dict], Any]] = None):
         self.path = Path(path)
+        self.transform = transform
         if self.path.is_dir():
             manifest_path = self.path / writers.MANIFEST_NAME
             if not manifest_path.is_file():
@@ -76,8 +82,10 @@ class StickClips(Dataset):
             index += n
         if not 0 <= index < n:
             raise IndexError(f"clip {index} out of range for {n} clips in {self.path}")
-        if self._samples is not None:
-            return self._samples[index]
+        sample = self._samples[index] if self._samples is not None else self._read(index)
+        return sample if self.transform is None else self.transform(sample)
+
+    def _read(self, index: int) -> dict:
         shard = bisect.bisect_right(self._ends, index)
         row = index - (self._ends[shard - 1] if shard else 0)
         motion, actions, clips = self._open(shard)

@@ -1,0 +1,131 @@
+"""The 2D schemas built from projected joints, and their tables (docs/SCHEMAS.md).
+
+Every 2D schema is a function of ``joints2d [..., T, 22, 2]``, the 22 SMPL body joints on screen (metres, x right,
+y up). Derived points (neck/chest = mean of the shoulders, pelvis = mean of the hips) are means of the *projected*
+joints, so under a perspective camera, too, stick12's pelvis_center is exactly the midpoint of pelvis_width.
+Under an orthographic camera this equals projecting the 3D means.
+
+    stick5   [..., T, 20]  5 lines (x1, y1, x2, y2), docs/CONVENTIONS.md, "Stick layout"
+    stick12  [..., T, 48]  12 segments (x1, y1, x2, y2): stick-gen's v3 ``motion``
+    joints2d [..., T, 22, 2]
+    physics  [..., T, 6]   (vx, vy, ax, ay, mx, my) of the mean of stick12's 24 segment endpoints
+
+These NumPy functions are float64 and vectorised over any leading axes; the torch transforms
+(amass_fast.schemas.transforms) compute the same with torch ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+NUM_JOINTS = 22
+BODY_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+JOINT_NAMES = (
+    "pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3", "l_foot",
+    "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist",
+    "r_wrist",
+)
+(PELVIS, L_HIP, R_HIP, SPINE1, L_KNEE, R_KNEE, SPINE2, L_ANKLE, R_ANKLE, SPINE3, L_FOOT, R_FOOT, NECK, L_COLLAR,
+ R_COLLAR, HEAD, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST) = range(NUM_JOINTS)
+
+#: Left/right pairs of the 22 body joints (the body's own left first).
+BODY_LR_PAIRS = ((L_HIP, R_HIP), (L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE), (L_FOOT, R_FOOT), (L_COLLAR, R_COLLAR),
+                 (L_SHOULDER, R_SHOULDER), (L_ELBOW, R_ELBOW), (L_WRIST, R_WRIST))
+
+
+def lr_permutation(pairs=BODY_LR_PAIRS, count: int = NUM_JOINTS) -> tuple[int, ...]:
+    """perm[j] = the joint on the other side of j (j itself on the midline); perm is its own inverse."""
+    perm = list(range(count))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return tuple(perm)
+
+
+#: Joint j of a mirrored body is joint BODY_MIRROR[j] of the original, reflected.
+BODY_MIRROR = lr_permutation()
+
+# Points: a joint index, or one of these derived points (means of two projected joints).
+CHEST = "chest"                    # mean of the shoulders (= stick5's neck)
+PELVIS_CENTER = "pelvis_center"    # mean of the hips (= stick5's pelvis)
+DERIVED = {CHEST: (L_SHOULDER, R_SHOULDER), PELVIS_CENTER: (L_HIP, R_HIP)}
+
+#: stick5 lines (from, to): head->neck, neck->l_wrist, neck->r_wrist, pelvis->l_ankle, pelvis->r_ankle.
+STICK5 = (("head", HEAD, CHEST), ("l_arm", CHEST, L_WRIST), ("r_arm", CHEST, R_WRIST),
+          ("l_leg", PELVIS_CENTER, L_ANKLE), ("r_leg", PELVIS_CENTER, R_ANKLE))
+#: stick-gen v3 segments (from, to), in its order.
+STICK12 = (
+    ("head", NECK, HEAD), ("upper_torso", NECK, CHEST), ("lower_torso", CHEST, PELVIS_CENTER),
+    ("l_upper_arm", L_SHOULDER, L_ELBOW), ("l_forearm", L_ELBOW, L_WRIST),
+    ("r_upper_arm", R_SHOULDER, R_ELBOW), ("r_forearm", R_ELBOW, R_WRIST),
+    ("l_thigh", L_HIP, L_KNEE), ("l_shin", L_KNEE, L_ANKLE), ("r_thigh", R_HIP, R_KNEE), ("r_shin", R_KNEE, R_ANKLE),
+    ("pelvis_width", L_HIP, R_HIP),
+)
+#: Bones drawn for joints2d: (parent, child) for joints 1..21.
+BONES = tuple((BODY_PARENTS[j], j) for j in range(1, NUM_JOINTS))
+
+SCHEMAS_2D = ("stick5", "stick12", "joints2d")
+SCHEMAS = SCHEMAS_2D + ("joints3d",)
+#: Per-frame value shape of each schema.
+FRAME_SHAPE = {"stick5": (20,), "stick12": (48,), "joints2d": (NUM_JOINTS, 2), "joints3d": (NUM_JOINTS, 3)}
+
+
+def _point(joints2d: np.ndarray, point) -> np.ndarray:
+    if isinstance(point, str):
+        a, b = DERIVED[point]
+        return 0.5 * (joints2d[..., a, :] + joints2d[..., b, :])
+    return joints2d[..., point, :]
+
+
+def _segments(joints2d: np.ndarray, table) -> np.ndarray:
+    """[..., T, 22, 2] -> [..., T, 4 * len(table)]: per segment (x1, y1, x2, y2)."""
+    joints2d = np.asarray(joints2d, dtype=np.float64)
+    if joints2d.shape[-2:] != (NUM_JOINTS, 2):
+        raise ValueError(f"joints2d must be [..., T, {NUM_JOINTS}, 2], got shape {joints2d.shape}")
+    seg = np.stack([np.concatenate([_point(joints2d, a), _point(joints2d, b)], axis=-1) for _, a, b in table],
+                   axis=-2)
+    return seg.reshape(*seg.shape[:-2], 4 * len(table))
+
+
+def stick5(joints2d: np.ndarray) -> np.ndarray:
+    """joints2d [..., T, 22, 2] -> stick5 [..., T, 20] (float64)."""
+    return _segments(joints2d, STICK5)
+
+
+def stick12(joints2d: np.ndarray) -> np.ndarray:
+    """joints2d [..., T, 22, 2] -> stick-gen v3 motion [..., T, 48] (float64)."""
+    return _segments(joints2d, STICK12)
+
+
+def physics(motion: np.ndarray, fps: float = 25.0) -> np.ndarray:
+    """motion [..., T, 4S] (any line schema) -> physics [..., T, 6] = (vx, vy, ax, ay, mx, my), float64.
+
+    c(t) = mean of all 2S segment endpoints (x, y) at frame t (for stick12: 24 points). Velocity and acceleration
+    are finite differences in time with dt = 1 / fps: second-order central differences on inner frames,
+    (c[t+1] - c[t-1]) / (2 dt), and one-sided first-order ones on the first and last frames, (c[1] - c[0]) / dt and
+    (c[T-1] - c[T-2]) / dt (``numpy.gradient``, edge_order=1); a = the same differences applied to v. Unit mass:
+    momentum m = v. A single frame has v = a = 0.
+    """
+    motion = np.asarray(motion, dtype=np.float64)
+    if motion.shape[-1] % 4 or motion.ndim < 2:
+        raise ValueError(f"motion must be [..., T, 4 x segments], got shape {motion.shape}")
+    points = motion.reshape(*motion.shape[:-1], -1, 2)
+    c = points.mean(axis=-2)                                   # [..., T, 2]
+    if c.shape[-2] < 2:
+        v = np.zeros_like(c)
+        a = np.zeros_like(c)
+    else:
+        dt = 1.0 / float(fps)
+        v = np.gradient(c, dt, axis=-2, edge_order=1)
+        a = np.gradient(v, dt, axis=-2, edge_order=1)
+    return np.concatenate([v, a, v], axis=-1)
+
+
+def to_schema(joints2d: np.ndarray, schema: str) -> np.ndarray:
+    """joints2d [..., T, 22, 2] -> the 2D schema's values (float64): stick5 [..., T, 20], stick12 [..., T, 48],
+    joints2d as it is."""
+    if schema == "stick5":
+        return stick5(joints2d)
+    if schema == "stick12":
+        return stick12(joints2d)
+    if schema == "joints2d":
+        return np.asarray(joints2d, dtype=np.float64)
+    raise ValueError(f"unknown 2D schema {schema!r}; choose one of {', '.join(SCHEMAS_2D)}")
