@@ -6,6 +6,7 @@ Public API (imported lazily so that `import amass_fast` and `amass-fast --help` 
     load_body_model, default_body_model, BodyModel                            (amass_fast.body_models)
     load_sequence, Sequence                                                    (amass_fast.formats)
     StickClips                                                                 (amass_fast.dataset)
+    RandomCamera, Mirror, ToSchema, Compose                                    (amass_fast.schemas.transforms)
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ _EXPORTS = {
     "load_body_model": "body_models", "default_body_model": "body_models", "BodyModel": "body_models",
     "load_sequence": "formats", "Sequence": "formats",
     "StickClips": "dataset",
+    "RandomCamera": "schemas.transforms", "Mirror": "schemas.transforms", "ToSchema": "schemas.transforms",
+    "Compose": "schemas.transforms",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
