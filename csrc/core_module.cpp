@@ -35,6 +35,75 @@ int num_threads() { return g_num_threads > 0 ? g_num_threads : omp_get_max_threa
 constexpr int64_t kMinParallel = 64;
 // convert_batch works through clips in chunks so that its keypoint scratch stays small (64 x 250 x 24 values).
 constexpr int64_t kChunkClips = 64;
+// Bytes of one lane group: a whole AVX-512 register where the build targets it, else an AVX2 one (GCC splits a
+// wider vector into what the target has, so either is correct everywhere).
+#if defined(__AVX512F__)
+constexpr int kLaneBytes = 64;
+#else
+constexpr int kLaneBytes = 32;
+#endif
+
+// ---------------------------------------------------------------------------------------------------------------
+// convert_batch's pass A with several output frames per SIMD register (structure of arrays across frames).
+
+// The source values of a lane group for posed_keypoints (amass_math.h SourceRows, vectorised): column c of rows
+// i0 / i1 of every lane, gathered once from the poses (only the columns of the rotations the stick needs).
+template <typename V>
+struct LaneRows {
+  V p0[3 * kNumBodyJoints], p1[3 * kNumBodyJoints];
+  V t0[3], t1[3];
+  V alpha;
+  V pose0(int c) const { return p0[c]; }
+  V pose1(int c) const { return p1[c]; }
+  V trans0(int i) const { return t0[i]; }
+  V trans1(int i) const { return t1[i]; }
+};
+
+// Pose columns that posed_keypoints reads: the axis-angles of the joints in skel.need_rot.
+struct NeededColumns {
+  int col[3 * kNumBodyJoints];
+  int count = 0;
+  explicit NeededColumns(const Skeleton& skel) {
+    for (int j = 0; j < kNumBodyJoints; ++j)
+      if (has_bit(skel.need_rot, j))
+        for (int i = 0; i < 3; ++i) col[count++] = 3 * j + i;
+  }
+};
+
+// Keypoints of output frames k0 .. k0 + lanes - 1 of clip c (those below clip_len), as clip_keypoints_item does
+// for each of them: lanes past the clip's end repeat its last frame and are not written.
+template <typename V, typename T>
+void clip_keypoints_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0) {
+  constexpr int L = lanes_of<V>();
+  const int64_t len = a.clip_len[c];
+  if (k0 >= len) return;
+  const int64_t s = a.clip_seq[c];
+  const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
+  const T* poses = a.poses + first * a.pose_stride;
+  const T* trans = a.trans + 3 * first;
+  LaneRows<V> rows;
+  for (int l = 0; l < L; ++l) {
+    const int64_t k = a.clip_start[c] + std::min<int64_t>(k0 + l, len - 1);
+    const SourcePosition sp = source_position(k, num_frames, a.seq_fps[s], a.dst_fps);
+    const T* r0 = poses + sp.i0 * a.pose_stride;
+    const T* r1 = poses + sp.i1 * a.pose_stride;
+    for (int n = 0; n < need.count; ++n) {
+      rows.p0[need.col[n]][l] = r0[need.col[n]];
+      rows.p1[need.col[n]][l] = r1[need.col[n]];
+    }
+    for (int i = 0; i < 3; ++i) {
+      rows.t0[i][l] = trans[3 * sp.i0 + i];
+      rows.t1[i][l] = trans[3 * sp.i1 + i];
+    }
+    rows.alpha[l] = static_cast<T>(sp.alpha);
+  }
+  V kp[3 * kNumKeypoints];
+  posed_keypoints<V>(rows, a.rest + s * a.rest_stride, a.skel, kp);
+  T* out = a.kp + (c * a.window + k0) * 3 * kNumKeypoints;
+  const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
+  for (int l = 0; l < valid; ++l)
+    for (int e = 0; e < 3 * kNumKeypoints; ++e) out[l * 3 * kNumKeypoints + e] = kp[e][l];
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // OpenMP loops.
@@ -54,6 +123,10 @@ void cpu_resample_poses(const ResampleBatch<T>& a) {
 // The three passes of launch_convert_batch, chunk by chunk: a chunk is the same batch narrowed to its clips.
 template <typename T>
 void cpu_convert_batch(const ClipBatch<T>& a) {
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
+  const int64_t groups = (a.window + L - 1) / L;  // lane groups per clip
+  const NeededColumns need(a.skel);
   const int64_t chunk = std::min(a.num_clips, kChunkClips);
   std::vector<T> kp(chunk * a.window * 3 * kNumKeypoints), cam(5 * chunk);
 #pragma omp parallel num_threads(num_threads()) if (a.num_clips * a.window >= kMinParallel)
@@ -68,9 +141,9 @@ void cpu_convert_batch(const ClipBatch<T>& a) {
     b.kp = kp.data();
     b.cam = cam.data();
     const int64_t n = b.num_clips * b.window;
-    // Padding frames return at once, so hand out small blocks.
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t i = 0; i < n; ++i) clip_keypoints_item(b, i);
+    // Groups past a clip's end return at once, so hand out small blocks.
+#pragma omp for schedule(dynamic, 2)
+    for (int64_t g = 0; g < b.num_clips * groups; ++g) clip_keypoints_group<V>(b, need, g / groups, (g % groups) * L);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < b.num_clips; ++c) clip_camera_item(b, c);
 #pragma omp for schedule(static)
