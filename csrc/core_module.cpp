@@ -223,6 +223,27 @@ void convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn s
   }
 }
 
+// sin and cos of every x by amass_math.h's sincos_poly, in vector lanes as convert_batch runs it (tests measure
+// its error against the exact functions).
+template <typename T>
+void sincos(CIn<T> x, COut<T> out_sin, COut<T> out_cos) {
+  check_shape(x, "sincos", "x", {-1});
+  check_shape(out_sin, "sincos", "out_sin", {dim(x, 0)});
+  check_shape(out_cos, "sincos", "out_cos", {dim(x, 0)});
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
+  const int64_t n = dim(x, 0);
+  for (int64_t i0 = 0; i0 < n; i0 += L) {
+    V v = V{} + T(0), s, c;
+    for (int l = 0; l < L && i0 + l < n; ++l) v[l] = x.data()[i0 + l];
+    sincos_poly(v, &s, &c);
+    for (int l = 0; l < L && i0 + l < n; ++l) {
+      out_sin.data()[i0 + l] = s[l];
+      out_cos.data()[i0 + l] = c[l];
+    }
+  }
+}
+
 template <typename T>
 void def_ops(nb::module_& m) {
   // Every array is noconvert: amass_fast.kernels prepares dtype and layout; a mismatch here is a bug to report.
@@ -241,6 +262,8 @@ void def_ops(nb::module_& m) {
         "convert_batch(poses [N, >=66], trans [N, 3], seq_offsets int64 [S+1], seq_fps f64 [S], rest_joints "
         "[S, >=22, 3], parents int64 [>=22], clip_seq/clip_start/clip_len int64 [C], clip_yaw f64 [C], dst_fps, "
         "view_mode, out [C, window, 20]); semantics of amass_fast.reference.convert_batch.");
+  m.def("sincos", &sincos<T>, arr("x"), arr("out_sin"), arr("out_cos"),
+        "sincos(x [n], out_sin [n], out_cos [n]): the polynomial sin/cos of the kernels (for tests).");
 }
 
 }  // namespace

@@ -195,3 +195,24 @@ def test_torch_cpu_tensors_in_torch_out():
     out = torch.empty(tuple(got.shape), dtype=torch.float32)
     assert kernels.convert_batch(**t, window=window, backend="cpp", out=out) is out
     np.testing.assert_array_equal(out.numpy(), want)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The kernels' polynomial sin/cos (amass_math.h sincos_poly): the error bounds stated there, measured against
+# float64 libm (itself within 1 ulp), over the angles rotations use and far beyond them.
+
+@pytest.mark.parametrize("dtype,limit,ulps", [(np.float32, 8192.0, 2.0), (np.float64, 1e5, 2.0)])
+def test_sincos_poly_error_bound(dtype, limit, ulps):
+    rng = np.random.default_rng(11)
+    x = np.concatenate([np.linspace(-2 * np.pi, 2 * np.pi, 200_001), rng.uniform(-limit, limit, 200_000),
+                        np.arange(-64, 65) * (np.pi / 4), [0.0, -0.0, 1e-30, 5e-5]]).astype(dtype)
+    s, c = np.empty_like(x), np.empty_like(x)
+    core.sincos(x, s, c)
+    exact = x.astype(np.float64)
+    eps = np.finfo(dtype).eps   # 1 ulp of 1
+    err_s = np.abs(s.astype(np.float64) - np.sin(exact)).max() / eps
+    err_c = np.abs(c.astype(np.float64) - np.cos(exact)).max() / eps
+    assert err_s <= ulps and err_c <= ulps, (err_s, err_c)
+    assert s[np.flatnonzero(x == 0)[0]] == 0 and c[np.flatnonzero(x == 0)[0]] == 1
+    # A wrong quadrant or a missing polynomial term would be off by far more than the bound: the test can fail.
+    assert np.abs(s.astype(np.float64) - np.sin(exact + 1e-6)).max() / eps > ulps
