@@ -658,8 +658,9 @@ struct ClipBatch {
   const T* joints;
   int64_t joint_stride;
   // Clips.
-  const int64_t* clip_len;  // [C] valid frames, 1..window
-  const double* clip_yaw;   // [C] camera yaw, degrees
+  const int64_t* clip_len;  // [C] valid frames, 1..window; nullptr: one clip of `window` frames (project)
+  const double* clip_yaw;   // [C] camera yaw, degrees; nullptr: yaw_deg (project)
+  double yaw_deg;
   int64_t num_clips, window;
   int view_mode;
   T* kp;   // scratch [C, window, 8, 3]: keypoints of the valid frames
@@ -667,11 +668,21 @@ struct ClipBatch {
   T* out;  // [C, window, 20]
 };
 
+// Valid frames and camera yaw of clip c.
+template <typename T>
+AF_HD int64_t clip_length(const ClipBatch<T>& a, int64_t c) {
+  return a.clip_len ? a.clip_len[c] : a.window;
+}
+template <typename T>
+AF_HD double clip_yaw(const ClipBatch<T>& a, int64_t c) {
+  return a.clip_yaw ? a.clip_yaw[c] : a.yaw_deg;
+}
+
 // Pass A (convert_batch), item i = c * window + k: keypoints of valid output frame k of clip c.
 template <typename T>
 AF_HD void clip_keypoints_item(const ClipBatch<T>& a, int64_t i) {
   const int64_t c = i / a.window, k = i - c * a.window;
-  if (k >= a.clip_len[c]) return;  // padding: pass C copies the last valid frame
+  if (k >= clip_length(a, c)) return;  // padding: pass C copies the last valid frame
   const int64_t s = a.clip_seq[c];
   const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
   output_keypoints(a.poses + first * a.pose_stride, a.pose_stride, a.trans + 3 * first, num_frames, a.seq_fps[s],
@@ -689,18 +700,18 @@ template <typename T>
 AF_HD void clip_camera_item(const ClipBatch<T>& a, int64_t c) {
   const T* kp = a.kp + c * a.window * 3 * kNumKeypoints;
   T min_z = lowest_ankle_z(kp);
-  for (int64_t k = 1; k < a.clip_len[c]; ++k) {
+  for (int64_t k = 1; k < clip_length(a, c); ++k) {
     const T z = lowest_ankle_z(kp + k * 3 * kNumKeypoints);
     min_z = z < min_z ? z : min_z;
   }
-  clip_camera(kp, min_z, a.clip_yaw[c], a.view_mode, a.cam + 5 * c);
+  clip_camera(kp, min_z, clip_yaw(a, c), a.view_mode, a.cam + 5 * c);
 }
 
 // Pass C, item i = c * window + k: sticks of output frame k; frames past clip_len hold the last valid frame.
 template <typename T>
 AF_HD void clip_project_item(const ClipBatch<T>& a, int64_t i) {
   const int64_t c = i / a.window, k = i - c * a.window;
-  const int64_t last = a.clip_len[c] - 1;
+  const int64_t last = clip_length(a, c) - 1;
   const int64_t src = c * a.window + (k < last ? k : last);
   project_keypoints(a.kp + src * 3 * kNumKeypoints, a.cam + 5 * c, a.view_mode, a.out + i * kStickDim);
 }

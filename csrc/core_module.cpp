@@ -1,5 +1,6 @@
-// amass_fast._core: the CPU backend. OpenMP loops over the *_item work of amass_math.h, the nanobind bindings,
-// and the grid-shim entry points (*_gridshim) that run the CUDA kernels of kernels.cuh serially on the host.
+// amass_fast._core: the CPU backend. OpenMP loops over the *_item work of amass_math.h (convert_batch's pass A
+// over lane groups of several output frames), the nanobind bindings, and the grid-shim entry points (*_gridshim,
+// the same arguments plus block_size) that run the CUDA kernels of kernels.cuh serially on the host.
 //
 // Every function takes its output arrays from the caller (marked noconvert: a wrong dtype is an error, not a copy)
 // and releases the GIL while it computes. float32 and float64 are both bound; the math runs in that type.
@@ -152,7 +153,7 @@ void cpu_convert_batch(const ClipBatch<T>& a) {
 }
 
 template <typename T>
-void cpu_project(const ClipBatch<T>& a) {
+void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_len/clip_yaw null)
   std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
   ClipBatch<T> b = a;
   b.kp = kp.data();
@@ -169,58 +170,89 @@ void cpu_project(const ClipBatch<T>& a) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Bindings. A block_size of 0 runs the OpenMP path; > 0 runs the kernels grid-serially with that block size.
+// Bindings: each op runs the OpenMP path; each *_gridshim entry point takes the same arguments plus block_size
+// and runs the CUDA kernels of kernels.cuh grid-serially with that block size instead (tests of the kernels'
+// indexing without a GPU).
 
 template <typename T>
-void fk(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out, unsigned block_size) {
+void fk(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out) {
   const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
   nb::gil_scoped_release release;
-  if (block_size) launch_fk(a, GridShimLaunch{block_size});
-  else cpu_fk(a);
+  cpu_fk(a);
+}
+
+template <typename T>
+void fk_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out,
+                 unsigned block_size) {
+  const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
+  nb::gil_scoped_release release;
+  launch_fk(a, GridShimLaunch{block_size});
 }
 
 template <typename T>
 void resample_poses(CIn<T> poses, CIn<T> trans, double src_fps, double dst_fps, COut<T> out_poses,
-                    COut<T> out_trans, unsigned block_size) {
+                    COut<T> out_trans) {
   const ResampleBatch<T> a = resample_batch<T, Cpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
   nb::gil_scoped_release release;
-  if (block_size) launch_resample_poses(a, GridShimLaunch{block_size});
-  else cpu_resample_poses(a);
+  cpu_resample_poses(a);
 }
 
 template <typename T>
-void project(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out, unsigned block_size) {
-  ClipBatch<T> a = project_args<T, Cpu>(joints, view_mode, out);
-  const int64_t clip_len = a.window;
-  a.clip_len = &clip_len;
-  a.clip_yaw = &yaw_deg;
+void resample_poses_gridshim(CIn<T> poses, CIn<T> trans, double src_fps, double dst_fps, COut<T> out_poses,
+                             COut<T> out_trans, unsigned block_size) {
+  const ResampleBatch<T> a = resample_batch<T, Cpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
   nb::gil_scoped_release release;
-  if (block_size) {
-    std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
-    a.kp = kp.data();
-    a.cam = cam.data();
-    launch_project(a, GridShimLaunch{block_size});
-  } else {
-    cpu_project(a);
-  }
+  launch_resample_poses(a, GridShimLaunch{block_size});
+}
+
+template <typename T>
+void project(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out) {
+  const ClipBatch<T> a = project_args<T, Cpu>(joints, yaw_deg, view_mode, out);
+  nb::gil_scoped_release release;
+  cpu_project(a);
+}
+
+template <typename T>
+void project_gridshim(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out, unsigned block_size) {
+  ClipBatch<T> a = project_args<T, Cpu>(joints, yaw_deg, view_mode, out);
+  nb::gil_scoped_release release;
+  std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
+  a.kp = kp.data();
+  a.cam = cam.data();
+  launch_project(a, GridShimLaunch{block_size});
+}
+
+template <typename T>
+ClipBatch<T> host_convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
+                                CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
+                                HostIndex clip_len, DoubleIn clip_yaw, double dst_fps, int view_mode, COut<T> out) {
+  const ClipBatch<T> a = convert_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
+                                                    clip_seq, clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
+  check_clip_contents(a, dim(seq_offsets, 0) - 1, dim(poses, 0));
+  return a;
 }
 
 template <typename T>
 void convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
                    HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len, DoubleIn clip_yaw,
-                   double dst_fps, int view_mode, COut<T> out, unsigned block_size) {
-  ClipBatch<T> a = convert_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
-                                              clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
-  check_clip_contents(a, dim(seq_offsets, 0) - 1, dim(poses, 0));
+                   double dst_fps, int view_mode, COut<T> out) {
+  const ClipBatch<T> a = host_convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                                            clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
   nb::gil_scoped_release release;
-  if (block_size) {
-    std::vector<T> kp(a.num_clips * a.window * 3 * kNumKeypoints), cam(5 * a.num_clips);
-    a.kp = kp.data();
-    a.cam = cam.data();
-    launch_convert_batch(a, GridShimLaunch{block_size});
-  } else {
-    cpu_convert_batch(a);
-  }
+  cpu_convert_batch(a);
+}
+
+template <typename T>
+void convert_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
+                            HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
+                            DoubleIn clip_yaw, double dst_fps, int view_mode, COut<T> out, unsigned block_size) {
+  ClipBatch<T> a = host_convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                                      clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
+  nb::gil_scoped_release release;
+  std::vector<T> kp(a.num_clips * a.window * 3 * kNumKeypoints), cam(5 * a.num_clips);
+  a.kp = kp.data();
+  a.cam = cam.data();
+  launch_convert_batch(a, GridShimLaunch{block_size});
 }
 
 // sin and cos of every x by amass_math.h's sincos_poly, in vector lanes as convert_batch runs it (tests measure
@@ -248,20 +280,31 @@ template <typename T>
 void def_ops(nb::module_& m) {
   // Every array is noconvert: amass_fast.kernels prepares dtype and layout; a mismatch here is a bug to report.
   auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
-  auto shim = nb::arg("block_size") = 0u;
-  m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"), shim,
+  const auto block = nb::arg("block_size");
+  m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
         "fk(poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J], out [F, J, 3]).");
+  m.def("fk_gridshim", &fk_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
+        block, "fk's CUDA kernel run grid-serially with block_size threads per block.");
   m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
-        arr("out_poses"), arr("out_trans"), shim,
+        arr("out_poses"), arr("out_trans"),
         "resample_poses(poses [F, P], trans [F, 3], src_fps, dst_fps, out_poses [T, P], out_trans [T, 3]).");
-  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"), shim,
+  m.def("resample_poses_gridshim", &resample_poses_gridshim<T>, arr("poses"), arr("trans"), nb::arg("src_fps"),
+        nb::arg("dst_fps"), arr("out_poses"), arr("out_trans"), block,
+        "resample_poses's CUDA kernel run grid-serially with block_size threads per block.");
+  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"),
         "project(joints [F, >=22, 3], yaw_deg, view_mode (0 front-relative, 1 top), out [F, 20]).");
+  m.def("project_gridshim", &project_gridshim<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"),
+        arr("out"), block, "project's CUDA kernels run grid-serially with block_size threads per block.");
   m.def("convert_batch", &convert_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"), arr("seq_fps"),
         arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"), arr("clip_yaw"),
-        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), shim,
+        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"),
         "convert_batch(poses [N, >=66], trans [N, 3], seq_offsets int64 [S+1], seq_fps f64 [S], rest_joints "
         "[S, >=22, 3], parents int64 [>=22], clip_seq/clip_start/clip_len int64 [C], clip_yaw f64 [C], dst_fps, "
         "view_mode, out [C, window, 20]); semantics of amass_fast.reference.convert_batch.");
+  m.def("convert_batch_gridshim", &convert_batch_gridshim<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
+        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
+        arr("clip_yaw"), nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), block,
+        "convert_batch's CUDA kernels run grid-serially with block_size threads per block.");
   m.def("sincos", &sincos<T>, arr("x"), arr("out_sin"), arr("out_cos"),
         "sincos(x [n], out_sin [n], out_cos [n]): the polynomial sin/cos of the kernels (for tests).");
 }
