@@ -28,7 +28,7 @@ import numpy as np
 from amass_fast import reference
 from amass_fast.reference import NUM_BODY_JOINTS, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length
 
-__all__ = ["fk", "resample_poses", "project", "convert", "convert_batch", "available_backends",
+__all__ = ["fk", "resample_poses", "project", "convert", "convert_batch", "available_backends", "resolve_backend",
            "set_num_threads", "get_num_threads", "parse_view", "resampled_length", "BACKENDS"]
 
 BACKENDS = ("cuda", "cpp", "numba", "reference")
@@ -108,6 +108,33 @@ def available_backends() -> list:
     return names
 
 
+def resolve_backend(requested: str = "auto", *, data_on: str = "any", op: str = "backend") -> str:
+    """The one meaning of a backend name, for every caller (the kernels here, `amass-fast process`).
+
+    "auto": "cuda" where it is usable and the data are on a GPU (data_on="cuda") or may be put there
+    (data_on="any": a caller that moves the data itself); otherwise the first of "cpp", "numba", "reference" that
+    imports. A named backend is returned if it can run here, else RuntimeError (ValueError for an unknown name)
+    saying why and what to do. data_on: "cpu", "cuda" or "any"."""
+    if requested not in BACKENDS + ("auto",):
+        raise ValueError(f"{op}: backend must be one of auto, {', '.join(BACKENDS)}; got {requested!r}")
+    if requested == "auto":
+        if data_on in ("cuda", "any") and _cuda_problem() is None:
+            return "cuda"
+        return next(b for b, module in (("cpp", "_core"), ("numba", "numba_backend"), ("reference", "reference"))
+                    if _load(module) is not None)
+    if requested == "cuda":
+        problem = _cuda_problem()
+        if problem is not None:
+            raise RuntimeError(f"{op}: backend='cuda' is unavailable here ({problem})")
+    if requested == "cpp" and _load("_core") is None:
+        raise RuntimeError(f"{op}: backend='cpp' is unavailable: amass_fast._core does not import "
+                           f"({_modules.get('_core:error')}); build it with tools/build_inplace.sh or "
+                           f"`pip install .`")
+    if requested == "numba" and _load("numba_backend") is None:
+        raise RuntimeError(f"{op}: backend='numba' is unavailable: {_modules.get('numba_backend:error')}")
+    return requested
+
+
 def set_num_threads(n: Optional[int]) -> None:
     """Threads of the CPU backends (cpp's OpenMP loops and numba's parallel loops): a whole number in
     1..amass_fast.cliargs.MAX_THREADS (huge counts can crash OpenMP runtimes); None restores cpp's default."""
@@ -180,32 +207,14 @@ class _Call:
         return np.dtype(np.float64 if kind == np.float64 else np.float32)
 
     def _resolve(self, backend: str, on_cuda: bool) -> str:
-        if backend not in BACKENDS + ("auto",):
-            raise ValueError(f"{self.op}: backend must be one of auto, {', '.join(BACKENDS)}; got {backend!r}")
-        if backend == "auto":
-            if on_cuda:
-                problem = _cuda_problem()
-                if problem is None:
-                    return "cuda"
-                warnings.warn(f"the cuda backend is unavailable ({problem}): computing on the CPU and copying back",
-                              RuntimeWarning, stacklevel=4)
-            return next(b for b, module in (("cpp", "_core"), ("numba", "numba_backend"), ("reference", "reference"))
-                        if _load(module) is not None)
-        if backend == "cuda":
-            if not on_cuda:
-                raise ValueError(f"{self.op}: backend='cuda' needs CUDA torch tensors, got "
-                                 f"{'a CPU tensor' if self.tensor else 'a NumPy array'}: move the data with "
-                                 f".cuda() or use backend='cpp'")
-            problem = _cuda_problem()
-            if problem is not None:
-                raise RuntimeError(f"{self.op}: backend='cuda' is unavailable here ({problem})")
-        if backend == "cpp" and _load("_core") is None:
-            raise RuntimeError(f"{self.op}: backend='cpp' is unavailable: amass_fast._core does not import "
-                               f"({_modules.get('_core:error')}); build it with tools/build_inplace.sh or "
-                               f"`pip install .`")
-        if backend == "numba" and _load("numba_backend") is None:
-            raise RuntimeError(f"{self.op}: backend='numba' is unavailable: {_modules.get('numba_backend:error')}")
-        return backend
+        if backend == "cuda" and not on_cuda:
+            raise ValueError(f"{self.op}: backend='cuda' needs CUDA torch tensors, got "
+                             f"{'a CPU tensor' if self.tensor else 'a NumPy array'}: move the data with "
+                             f".cuda() or use backend='cpp'")
+        if backend == "auto" and on_cuda and _cuda_problem() is not None:
+            warnings.warn(f"the cuda backend is unavailable ({_cuda_problem()}): computing on the CPU and copying "
+                          f"back", RuntimeWarning, stacklevel=4)
+        return resolve_backend(backend, data_on="cuda" if on_cuda else "cpu", op=self.op)
 
     # -- arrays -------------------------------------------------------------------------------------------------
 
@@ -397,10 +406,8 @@ def project(joints, schema: str = "stick5", view: Union[str, float] = "front", b
     out = call.empty((F, STICK_DIM))
     if call.backend == "cuda":
         kp, cam = call.empty((1, F, 8, 3)), call.empty((1, 5))
-        clip_len = call.to_device(np.array([F], dtype=np.int64))
-        clip_yaw = call.to_device(np.array([yaw], dtype=np.float64))
         with call.device_guard():
-            _load("_cuda").project(arr, clip_len, clip_yaw, view_mode, kp, cam, out, stream=call.stream())
+            _load("_cuda").project(arr, yaw, view_mode, out, kp, cam, stream=call.stream())
         return out
     _load("_core").project(arr, yaw, view_mode, out)
     return call.result(out)
@@ -510,7 +517,7 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
         kp, cam = call.empty((C, window, 8, 3)), call.empty((C, 5))
         with call.device_guard():
             _load("_cuda").convert_batch(pose_arr, trans_arr, dev(offsets), dev(fps), rest, par, dev(cseq),
-                                         dev(cstart), dev(clen), dev(yaw), dst, view_mode, kp, cam, target,
+                                         dev(cstart), dev(clen), dev(yaw), dst, view_mode, target, kp, cam,
                                          stream=call.stream())
         return out if out is not None else target
     _load("_core").convert_batch(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw, dst,

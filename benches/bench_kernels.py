@@ -1,5 +1,6 @@
-"""pytest-benchmark suite: each backend's fk and convert_batch, torch joints-only FK and smplx's full forward
-(real vertex counts): the workloads of `amass-fast bench`. Every case records its source frame count and
+"""pytest-benchmark suite: each backend's fk and convert_batch, the torch pipeline (eager and torch.compile'd, checked
+equal to convert_batch before timing), body-models' joints-only forward, torch joints-only FK and smplx's full
+forward (real vertex counts): the workloads of `amass-fast bench`. Every case records its source frame count and
 frames/s in extra_info; compare cases by frames/s.
 
     PYTHONPATH=. python -m pytest benches/bench_kernels.py --benchmark-only --benchmark-columns=min,mean,rounds
@@ -12,15 +13,18 @@ from amass_fast.bench import _kernel_api
 
 BACKENDS = _kernel_api()[0]
 CASES = [("smplx forward smplh", "torch"), ("smplx forward smplx", "torch"),
-         ("torch FK 52 joints", "torch"), ("torch FK 22 joints", "torch")]
+         ("torch FK 52 joints", "torch"), ("torch FK 22 joints", "torch"),
+         ("body-models forward_skeleton 22 joints", "torch"), ("torch pipeline eager", "torch"),
+         ("torch pipeline compiled", "torch")]
 CASES += [(name, b) for b in BACKENDS for name in ("fk 52 joints", "convert_batch smplh 120->25 stick5")]
 
 
 @pytest.mark.parametrize("name,backend", CASES, ids=[f"{n} [{b}]" for n, b in CASES])
-def test_bench(benchmark, bench_cases, name, backend):
+def test_bench(benchmark, bench_cases, bench_skipped, name, backend):
     case = next((c for key, c in bench_cases.items() if key.startswith(name) and key.endswith(f"[{backend}]")), None)
     if case is None:
-        pytest.skip(f"{name} [{backend}] is not available here (smplx not installed?)")
+        why = [s["reason"] for s in bench_skipped if name.startswith(s["name"]) or s["name"].startswith(name)]
+        pytest.skip(f"{name} [{backend}] is not available here: {why[0] if why else 'not installed'}")
     case.fn()   # warm-up: numba compiles, torch allocates
     benchmark.extra_info["frames"] = case.frames
     benchmark.pedantic(case.fn, rounds=1 if backend == "reference" else 5, iterations=1)

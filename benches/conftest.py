@@ -13,11 +13,22 @@ def pytest_addoption(parser):
     parser.addoption("--bench-threads", type=int, default=1, help="threads for every backend and torch")
 
 
+_SKIPPED: list = []
+
+
 @pytest.fixture(scope="session")
 def bench_cases(request, tmp_path_factory):
-    """The workloads of `amass-fast bench`, keyed by 'name [backend]', built once per session."""
+    """The workloads of `amass-fast bench`, keyed by 'name [backend]', built once per session (the torch
+    pipelines are checked equal to convert_batch while they are built)."""
     from amass_fast.bench import build_cases, set_threads
 
     set_threads(request.config.getoption("--bench-threads"))
-    cases = build_cases(request.config.getoption("--bench-frames"), False, tmp_path_factory.mktemp("models"))
+    cases = build_cases(request.config.getoption("--bench-frames"), False, tmp_path_factory.mktemp("models"),
+                        _SKIPPED)
     return {f"{c.name} [{c.backend}]": c for c in cases}
+
+
+@pytest.fixture(scope="session")
+def bench_skipped(bench_cases):
+    """(name, reason) of the workloads build_cases left out."""
+    return _SKIPPED

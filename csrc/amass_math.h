@@ -5,6 +5,14 @@
 //   interpolate_frame, stick_keypoints, clip_camera, project_keypoints
 // plus three per-output-frame compositions used by both backends (fk_frame, resample_frame, output_keypoints).
 //
+// Lanes: the rotation and chain math (sincos_poly, aa_to_quat, quat_slerp, quat_to_mat, mat_mul, joint_chain,
+// stick_keypoints, posed_keypoints) is written once for a lane value V: either the scalar T (one output frame: a
+// CUDA thread, the grid shim, fk, resample) or, on the host, a GCC vector of several output frames (structure of
+// arrays across frames, core_module.cpp). Branches become selects (`mask ? a : b` works for both); the only data-
+// dependent branch left is slerp's trigonometric path for rotations more than ~52 degrees apart (never between
+// consecutive mocap frames), taken lane by lane. Scalar and vector runs of the same op give bit-identical results
+// (no FMA contraction: CMakeLists.txt builds with -ffp-contract=off).
+//
 // Everything is templated on the float type T of the data (float or double). Time and index math
 // (resampled_length, source_position) is double always, so rates like 59.99999 fps do not drift in float32.
 // No allocation, no exceptions, no globals: every function runs unchanged on the host and on the device.
@@ -12,6 +20,9 @@
 
 #include <math.h>
 #include <stdint.h>
+
+#include <type_traits>
+#include <utility>
 
 #if defined(__CUDACC__)
 #define AF_HD __host__ __device__ __forceinline__
@@ -64,6 +75,133 @@ AF_HD void msincos(float x, float* s, float* c) { *s = sinf(x); *c = cosf(x); }
 AF_HD void msincos(double x, double* s, double* c) { *s = sin(x); *c = cos(x); }
 #endif
 
+// ---------------------------------------------------------------------------------------------------------------
+// Lanes (see the top of the file). elem_t<V>: the float type of a lane value (V itself for scalars).
+
+template <typename V, typename = void>
+struct Elem {
+  using type = V;
+};
+template <typename V>
+struct Elem<V, std::void_t<decltype(std::declval<V>()[0])>> {
+  using type = std::decay_t<decltype(std::declval<V>()[0])>;
+};
+template <typename V>
+using elem_t = typename Elem<V>::type;
+
+// Scalar lanes: masks are bool.
+AF_HD float vsqrt(float x) { return msqrt(x); }
+AF_HD double vsqrt(double x) { return msqrt(x); }
+AF_HD bool all_lanes(bool m) { return m; }
+template <typename T>
+AF_HD void slerp_trig_weights(T d, T alpha, T& w0, T& w1);
+template <typename T>
+AF_HD void fix_far_lanes(bool far, T d, T alpha, T& w0, T& w1) {
+  if (far) slerp_trig_weights(d, alpha, w0, w1);
+}
+
+#if !defined(__CUDACC__)
+// Host vector lanes: GCC vector extensions (SSE/AVX/AVX-512 as the build targets); masks are integer vectors.
+template <typename T, int N>
+struct VecOf {
+  typedef T type __attribute__((vector_size(N * sizeof(T))));
+};
+template <typename V>
+constexpr int lanes_of() {
+  return static_cast<int>(sizeof(V) / sizeof(elem_t<V>));
+}
+template <typename V, typename = std::enable_if_t<!std::is_arithmetic<V>::value>>
+inline V vsqrt(V v) {
+  V r;
+  for (int i = 0; i < lanes_of<V>(); ++i) r[i] = msqrt(v[i]);  // one vsqrtps/vsqrtpd: IEEE, as the scalar
+  return r;
+}
+template <typename M, typename = std::enable_if_t<!std::is_arithmetic<M>::value>>
+inline bool all_lanes(M m) {
+  bool all = true;
+  for (int i = 0; i < static_cast<int>(sizeof(M) / sizeof(m[0])); ++i) all &= m[i] != 0;
+  return all;
+}
+// Lanes whose rotations are far apart take slerp's trigonometric path, one by one, with the scalar function.
+template <typename M, typename V, typename = std::enable_if_t<!std::is_arithmetic<V>::value>>
+inline void fix_far_lanes(M far, V d, V alpha, V& w0, V& w1) {
+  for (int i = 0; i < lanes_of<V>(); ++i) {
+    if (!far[i]) continue;
+    elem_t<V> a, b;
+    slerp_trig_weights<elem_t<V>>(d[i], alpha[i], a, b);
+    w0[i] = a;
+    w1[i] = b;
+  }
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------------------------
+// sin and cos by polynomials, branch-free (the same code for scalars and vectors; one sincos per call).
+//
+// x = n pi/2 + r with n = round(x 2/pi) (the float "magic number" rounding: exact for |x 2/pi| < 2^22 in float,
+// 2^51 in double) and r = x - n pi/2 in three parts (Cody-Waite; each n * part is exact for |n| < 2^14 in float,
+// 2^20 in double), so |r| <= pi/4; then minimax polynomials on [-pi/4, pi/4] (float: S. Moshier's Cephes sinf/cosf;
+// double: fdlibm's __kernel_sin/__kernel_cos) and the quadrant n mod 4 picks and signs them.
+// Error against the exact sin/cos (tests/test_native.py measures it): float <= 2 ulp of 1 for |x| <= 8192; double
+// <= 2 ulp of 1 for |x| <= 1e5. Axis-angle rotations need |x| <= pi (half angles <= pi/2) for any real data;
+// beyond the ranges above the result loses accuracy gradually.
+template <typename T>
+struct TrigConsts;
+template <>
+struct TrigConsts<float> {
+  static constexpr float two_over_pi = 0.636619772367581343f, round_magic = 12582912.0f;  // 1.5 * 2^23
+  static constexpr float pio2_1 = 1.5703125f, pio2_2 = 4.837512969970703125e-4f, pio2_3 = 7.54978995489188216e-8f;
+  template <typename V>
+  AF_HD static V sin_poly(V r, V z) {
+    return r + r * z * (-1.6666654611e-1f + z * (8.3321608736e-3f + z * -1.9515295891e-4f));
+  }
+  template <typename V>
+  AF_HD static V cos_poly(V z) {
+    return 1.0f - 0.5f * z + z * z * (4.166664568298827e-2f + z * (-1.388731625493765e-3f + z * 2.443315711809948e-5f));
+  }
+};
+template <>
+struct TrigConsts<double> {
+  static constexpr double two_over_pi = 0.636619772367581343, round_magic = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr double pio2_1 = 1.57079632673412561417e+00, pio2_2 = 6.07710050630396597660e-11,
+                          pio2_3 = 2.02226624871116645580e-21;
+  template <typename V>
+  AF_HD static V sin_poly(V r, V z) {
+    return r + r * z * (-1.66666666666666324348e-01 +
+                        z * (8.33333333332248946124e-03 +
+                             z * (-1.98412698298579493134e-04 +
+                                  z * (2.75573137070700676789e-06 +
+                                       z * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10)))));
+  }
+  template <typename V>
+  AF_HD static V cos_poly(V z) {
+    return 1.0 - 0.5 * z +
+           z * z * (4.16666666666666019037e-02 +
+                    z * (-1.38888888888741095749e-03 +
+                         z * (2.48015872894767294178e-05 +
+                              z * (-2.75573143513906633035e-07 +
+                                   z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11)))));
+  }
+};
+
+template <typename V>
+AF_HD void sincos_poly(V x, V* s, V* c) {
+  using T = elem_t<V>;
+  using K = TrigConsts<T>;
+  const V n = (x * K::two_over_pi + K::round_magic) - K::round_magic;
+  const V r = ((x - n * K::pio2_1) - n * K::pio2_2) - n * K::pio2_3;
+  const V z = r * r;
+  const V sr = K::sin_poly(r, z), cr = K::cos_poly(z);
+  const V h = n * T(0.25);
+  V fl = (h + K::round_magic) - K::round_magic;
+  fl = fl > h ? fl - T(1) : fl;  // floor(n / 4)
+  const V q = n - T(4) * fl;     // n mod 4: 0..3
+  const V ss = (q == T(1)) | (q == T(3)) ? cr : sr;
+  const V cc = (q == T(1)) | (q == T(3)) ? sr : cr;
+  *s = q >= T(2) ? -ss : ss;
+  *c = (q == T(1)) | (q == T(2)) ? -cc : cc;
+}
+
 template <typename T>
 struct Quat {
   T w, x, y, z;
@@ -101,8 +239,10 @@ AF_HD Mat3<T> rodrigues(const T* aa) {
     a = T(1) - t2 / T(6);
     b = T(0.5) - t2 / T(24);
   } else {
-    a = msin(t) / t;
-    b = (T(1) - mcos(t)) / t2;
+    T s, c;
+    sincos_poly(t, &s, &c);
+    a = s / t;
+    b = (T(1) - c) / t2;
   }
   const T d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
   Mat3<T> r;
@@ -118,15 +258,21 @@ AF_HD Mat3<T> rodrigues(const T* aa) {
   return r;
 }
 
-// q = (cos(t/2), sin(t/2)/t * aa).
+// q = (cos(t/2), sin(t/2)/t * aa); below kSmallAngle sin(t/2)/t by its series (a select, no branch).
+template <typename V>
+AF_HD Quat<V> aa_to_quat(V x, V y, V z) {
+  using T = elem_t<V>;
+  const V t2 = x * x + y * y + z * z;
+  const V t = vsqrt(t2);
+  V sin_half, cos_half;
+  sincos_poly(T(0.5) * t, &sin_half, &cos_half);
+  const V s = t < T(kSmallAngle) ? T(0.5) - t2 / T(48) : sin_half / t;
+  return {cos_half, s * x, s * y, s * z};
+}
+
 template <typename T>
 AF_HD Quat<T> aa_to_quat(const T* aa) {
-  const T t2 = aa[0] * aa[0] + aa[1] * aa[1] + aa[2] * aa[2];
-  const T t = msqrt(t2);
-  T sin_half, cos_half;
-  msincos(T(0.5) * t, &sin_half, &cos_half);
-  const T s = t < T(kSmallAngle) ? T(0.5) - t2 / T(48) : sin_half / t;
-  return {cos_half, s * aa[0], s * aa[1], s * aa[2]};
+  return aa_to_quat(aa[0], aa[1], aa[2]);
 }
 
 // Terms of slerp_weight's series: max error 6e-16 in double, 2e-9 in float (reference.SLERP_SERIES_TERMS: 10).
@@ -142,47 +288,51 @@ struct SlerpTerms<float> {
 // sin(a t) / sin t for x = cos t near 1, given xm1 = x - 1 (D. Eberly, "A Fast and Accurate Algorithm for Computing
 // SLERP", 2011): a (1 + b_1 (1 + b_2 (1 + ...))) with b_i = (a^2 - i^2) / (i (2i + 1)) (x - 1). A fixed short loop
 // of multiply-adds (unrolled by the compiler) instead of acos and sincos.
-template <typename T>
-AF_HD T slerp_weight(T a, T xm1) {
-  T f = T(1);
+template <typename V>
+AF_HD V slerp_weight(V a, V xm1) {
+  using T = elem_t<V>;
+  V f = a * T(0) + T(1);
   for (int i = SlerpTerms<T>::value; i >= 1; --i)
     f = T(1) + (a * a - T(i * i)) * T(1.0 / (i * (2 * i + 1))) * xm1 * f;
   return a * f;
 }
 
-// Shortest-path slerp; alpha = 0 gives q0, alpha = 1 gives +-q1. Weights w0 = sin((1-a) t) / sin t and
-// w1 = sin(a t) / sin t, with sin((1-a) t) = sin t cos(a t) - cos t sin(a t) so that one sincos serves both, and
-// sin t = sqrt((1 - d)(1 + d)) (accurate in float32 too: 1 - d is exact for d near 1).
+// Slerp's weights by trigonometry, for rotations far apart (d < kSlerpSeriesDot): w1 = sin(a t) / sin t,
+// w0 = sin((1-a) t) / sin t = cos(a t) - cos t w1, sin t = sqrt((1 - d)(1 + d)). Scalar: taken lane by lane.
 template <typename T>
-AF_HD Quat<T> quat_slerp(const Quat<T>& q0, const Quat<T>& q1, T alpha) {
-  T d = q0.w * q1.w + q0.x * q1.x + q0.y * q1.y + q0.z * q1.z;
-  T sign = T(1);
-  if (d < T(0)) {
-    sign = T(-1);
-    d = -d;
-  }
-  T w0, w1;
-  if (d >= T(kSlerpSeriesDot)) {  // close rotations: the series, exact to rounding, no trigonometry
-    w0 = slerp_weight(T(1) - alpha, d - T(1));
-    w1 = slerp_weight(alpha, d - T(1));
-  } else {
-    const T theta = macos(d);
-    const T sin_theta = msqrt((T(1) - d) * (T(1) + d));
-    T s, c;
-    msincos(alpha * theta, &s, &c);
-    w1 = s / sin_theta;
-    w0 = c - d * w1;
-  }
-  w1 *= sign;
-  Quat<T> q = {w0 * q0.w + w1 * q1.w, w0 * q0.x + w1 * q1.x, w0 * q0.y + w1 * q1.y, w0 * q0.z + w1 * q1.z};
-  const T inv = T(1) / msqrt(q.w * q.w + q.x * q.x + q.y * q.y + q.z * q.z);
-  return {q.w * inv, q.x * inv, q.y * inv, q.z * inv};
+AF_HD void slerp_trig_weights(T d, T alpha, T& w0, T& w1) {
+  const T theta = macos(d);
+  const T sin_theta = msqrt((T(1) - d) * (T(1) + d));
+  T s, c;
+  msincos(alpha * theta, &s, &c);
+  w1 = s / sin_theta;
+  w0 = c - d * w1;
 }
 
-template <typename T>
-AF_HD Mat3<T> quat_to_mat(const Quat<T>& q) {
-  const T w = q.w, x = q.x, y = q.y, z = q.z;
-  Mat3<T> r;
+// Shortest-path slerp; alpha = 0 gives q0, alpha = 1 gives +-q1. Close rotations (d >= kSlerpSeriesDot, i.e. up
+// to ~52 degrees apart: consecutive mocap frames) take the series, exact to the type's rounding, no
+// trigonometry; lanes farther apart take slerp_trig_weights.
+template <typename V>
+AF_HD Quat<V> quat_slerp(const Quat<V>& q0, const Quat<V>& q1, V alpha) {
+  using T = elem_t<V>;
+  const V dot = q0.w * q1.w + q0.x * q1.x + q0.y * q1.y + q0.z * q1.z;
+  const auto negative = dot < T(0);
+  const V d = negative ? -dot : dot;
+  V w0 = slerp_weight(T(1) - alpha, d - T(1));
+  V w1 = slerp_weight(alpha, d - T(1));
+  fix_far_lanes(d < T(kSlerpSeriesDot), d, alpha, w0, w1);
+  w1 = negative ? -w1 : w1;
+  const V w = w0 * q0.w + w1 * q1.w, x = w0 * q0.x + w1 * q1.x, y = w0 * q0.y + w1 * q1.y,
+          z = w0 * q0.z + w1 * q1.z;
+  const V inv = T(1) / vsqrt(w * w + x * x + y * y + z * z);
+  return {w * inv, x * inv, y * inv, z * inv};
+}
+
+template <typename V>
+AF_HD Mat3<V> quat_to_mat(const Quat<V>& q) {
+  using T = elem_t<V>;
+  const V w = q.w, x = q.x, y = q.y, z = q.z;
+  Mat3<V> r;
   r.m[0] = T(1) - T(2) * (y * y + z * z);
   r.m[1] = T(2) * (x * y - w * z);
   r.m[2] = T(2) * (x * z + w * y);
@@ -195,7 +345,7 @@ AF_HD Mat3<T> quat_to_mat(const Quat<T>& q) {
   return r;
 }
 
-// Inverse of aa_to_quat, angle in [0, pi].
+// Inverse of aa_to_quat, angle in [0, pi] (resample_poses only; scalar).
 template <typename T>
 AF_HD void quat_to_aa(const Quat<T>& q, T* aa) {
   T w = q.w, x = q.x, y = q.y, z = q.z;
@@ -212,9 +362,9 @@ AF_HD void quat_to_aa(const Quat<T>& q, T* aa) {
   aa[2] = k * z;
 }
 
-template <typename T>
-AF_HD Mat3<T> mat_mul(const Mat3<T>& a, const Mat3<T>& b) {
-  Mat3<T> r;
+template <typename V>
+AF_HD Mat3<V> mat_mul(const Mat3<V>& a, const Mat3<V>& b) {
+  Mat3<V> r;
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j)
       r.m[3 * i + j] = a.m[3 * i] * b.m[j] + a.m[3 * i + 1] * b.m[3 + j] + a.m[3 * i + 2] * b.m[6 + j];
@@ -232,16 +382,37 @@ struct AxisAngleRotations {  // fk: Rodrigues of the pose row
   AF_HD Mat3<T> operator()(int j) const { return rodrigues(pose + 3 * j); }
 };
 
+// Where the source values of one output frame (or one lane group of output frames) come from: the rows i0 and i1
+// around it and the weight alpha of i1. One scalar frame reads them in place (SourceRows); the host's vector path
+// gathers the columns it needs into lane buffers first (core_module.cpp, LaneRows). Both give:
+//   pose0(c), pose1(c): column c of rows i0 / i1;  trans0(i), trans1(i): translation;  alpha.
 template <typename T>
-struct InterpolatedRotations {  // convert: slerp between two source rows
-  const T* pose0;
-  const T* pose1;
+struct SourceRows {
+  const T* p0;  // poses row i0
+  const T* p1;  // poses row i1
+  const T* t0;  // trans row i0
+  const T* t1;  // trans row i1
   T alpha;
-  AF_HD Mat3<T> operator()(int j) const {
-    const Quat<T> q0 = aa_to_quat(pose0 + 3 * j);
-    // On a source frame (every frame at 100 or 250 fps, every 5th at 60 or 120) no slerp: half the work.
-    if (alpha == T(0)) return quat_to_mat(q0);
-    return quat_to_mat(quat_slerp(q0, aa_to_quat(pose1 + 3 * j), alpha));
+  AF_HD T pose0(int c) const { return p0[c]; }
+  AF_HD T pose1(int c) const { return p1[c]; }
+  AF_HD T trans0(int i) const { return t0[i]; }
+  AF_HD T trans1(int i) const { return t1[i]; }
+};
+
+template <typename V, typename Rows>
+struct InterpolatedRotations {  // convert: slerp between two source rows
+  const Rows& rows;
+  V alpha;
+  AF_HD Mat3<V> operator()(int j) const {
+    const Quat<V> q0 = aa_to_quat(rows.pose0(3 * j), rows.pose0(3 * j + 1), rows.pose0(3 * j + 2));
+    // On a source frame (every frame at 100 or 250 fps, every 5th at 60 or 120) no slerp: half the work where
+    // every lane is on one; a select where some are.
+    const auto on_source = alpha == elem_t<V>(0);
+    if (all_lanes(on_source)) return quat_to_mat(q0);
+    const Quat<V> q1 = aa_to_quat(rows.pose1(3 * j), rows.pose1(3 * j + 1), rows.pose1(3 * j + 2));
+    const Quat<V> q = quat_slerp(q0, q1, alpha);
+    return quat_to_mat(Quat<V>{on_source ? q0.w : q.w, on_source ? q0.x : q.x, on_source ? q0.y : q.y,
+                               on_source ? q0.z : q.z});
   }
 };
 
@@ -250,17 +421,19 @@ struct InterpolatedRotations {  // convert: slerp between two source rows
 //   p_0 = rest_0 + trans;  G_0 = R_0;  p_j = p_parent + G_parent (rest_j - rest_parent);  G_j = G_parent R_j.
 // Only the joints in skel.need_pos / skel.need_rot are computed; rot(j) is called only where need_rot has j.
 // MaxJ bounds skel.num_joints (checked by the caller); it sizes the local array, which matters on the GPU.
-template <int MaxJ, typename T, typename Rotations>
-AF_HD void joint_chain(const Rotations& rot, const T* rest, const Skeleton& skel, const T* trans, T* pos) {
-  Mat3<T> G[MaxJ];
+// rest is scalar (one body for every lane); trans and pos are lane values.
+template <int MaxJ, typename V, typename Rotations>
+AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans, V* pos) {
+  using T = elem_t<V>;
+  Mat3<V> G[MaxJ];
   G[0] = rot(0);
-  pos[0] = rest[0] + trans[0];
-  pos[1] = rest[1] + trans[1];
-  pos[2] = rest[2] + trans[2];
+  pos[0] = trans[0] + rest[0];
+  pos[1] = trans[1] + rest[1];
+  pos[2] = trans[2] + rest[2];
   for (int j = 1; j < skel.num_joints; ++j) {
     const int q = skel.parents[j];
     if (has_bit(skel.need_pos, j)) {
-      const T* g = G[q].m;
+      const V* g = G[q].m;
       const T dx = rest[3 * j] - rest[3 * q], dy = rest[3 * j + 1] - rest[3 * q + 1],
               dz = rest[3 * j + 2] - rest[3 * q + 2];
       pos[3 * j] = pos[3 * q] + (g[0] * dx + g[1] * dy + g[2] * dz);
@@ -294,22 +467,21 @@ AF_HD SourcePosition source_position(int64_t k, int64_t num_frames, double src_f
   return {i0, i0 + 1, s - f};
 }
 
-// The rotations (lazily, see InterpolatedRotations) and the translation t [3] between source frames sp.i0 and
-// sp.i1. poses: the sequence's first frame, row stride pose_stride; trans: its first translation, row stride 3.
+// The source rows around output frame sp of one sequence (poses: its first frame, row stride pose_stride; trans:
+// its first translation, row stride 3).
 template <typename T>
-AF_HD InterpolatedRotations<T> interpolate_frame(const T* poses, int64_t pose_stride, const T* trans,
-                                                 const SourcePosition& sp, T* t) {
-  const T alpha = static_cast<T>(sp.alpha);
-  for (int i = 0; i < 3; ++i) t[i] = (T(1) - alpha) * trans[3 * sp.i0 + i] + alpha * trans[3 * sp.i1 + i];
-  return {poses + sp.i0 * pose_stride, poses + sp.i1 * pose_stride, alpha};
+AF_HD SourceRows<T> interpolate_frame(const T* poses, int64_t pose_stride, const T* trans, const SourcePosition& sp) {
+  return {poses + sp.i0 * pose_stride, poses + sp.i1 * pose_stride, trans + 3 * sp.i0, trans + 3 * sp.i1,
+          static_cast<T>(sp.alpha)};
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Stick schema and camera.
 
 // The 7 stick5 points plus the body's left axis (left hip - right hip) as row 7. joints: [>=22, 3]; kp: [8, 3].
-template <typename T>
-AF_HD void stick_keypoints(const T* joints, T* kp) {
+template <typename V>
+AF_HD void stick_keypoints(const V* joints, V* kp) {
+  using T = elem_t<V>;
   for (int i = 0; i < 3; ++i) {
     kp[3 * kKpHead + i] = joints[3 * kHead + i];
     kp[3 * kKpNeck + i] = T(0.5) * (joints[3 * kLShoulder + i] + joints[3 * kRShoulder + i]);
@@ -404,17 +576,26 @@ AF_HD void resample_frame(const T* poses, int64_t pose_stride, const T* trans, i
   for (int i = 0; i < 3; ++i) out_trans[i] = (T(1) - alpha) * trans[3 * sp.i0 + i] + alpha * trans[3 * sp.i1 + i];
 }
 
-// Keypoints [8, 3] of output frame k of one sequence (poses/trans point at its first source frame): resample at
-// time k / dst_fps, chain the joints, pick the stick's points. This is the fused convert path; it evaluates the
-// 22 body joints only (skel.num_joints == kNumBodyJoints).
+// Keypoints kp [8, 3] of the output frame(s) whose source rows are `rows` (SourceRows: one frame; LaneRows: a
+// lane group): slerp/lerp, chain the 22 body joints (skel.num_joints == kNumBodyJoints), pick the stick's points.
+// This is the fused convert path, the same code for one CUDA thread and for one SIMD group on the host.
+template <typename V, typename Rows>
+AF_HD void posed_keypoints(const Rows& rows, const elem_t<V>* rest, const Skeleton& skel, V* kp) {
+  using T = elem_t<V>;
+  const V alpha = rows.alpha;
+  V t[3], pos[3 * kNumBodyJoints];
+  for (int i = 0; i < 3; ++i) t[i] = (T(1) - alpha) * rows.trans0(i) + alpha * rows.trans1(i);
+  joint_chain<kNumBodyJoints>(InterpolatedRotations<V, Rows>{rows, alpha}, rest, skel, t, pos);
+  stick_keypoints(pos, kp);
+}
+
+// Keypoints [8, 3] of output frame k of one sequence (poses/trans point at its first source frame).
 template <typename T>
 AF_HD void output_keypoints(const T* poses, int64_t pose_stride, const T* trans, int64_t num_frames, double src_fps,
                             double dst_fps, int64_t k, const T* rest, const Skeleton& skel, T* kp) {
-  T t[3];
-  T pos[3 * kNumBodyJoints];
-  const auto rot = interpolate_frame(poses, pose_stride, trans, source_position(k, num_frames, src_fps, dst_fps), t);
-  joint_chain<kNumBodyJoints>(rot, rest, skel, t, pos);
-  stick_keypoints(pos, kp);
+  const SourceRows<T> rows =
+      interpolate_frame(poses, pose_stride, trans, source_position(k, num_frames, src_fps, dst_fps));
+  posed_keypoints<T>(rows, rest, skel, kp);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -477,8 +658,9 @@ struct ClipBatch {
   const T* joints;
   int64_t joint_stride;
   // Clips.
-  const int64_t* clip_len;  // [C] valid frames, 1..window
-  const double* clip_yaw;   // [C] camera yaw, degrees
+  const int64_t* clip_len;  // [C] valid frames, 1..window; nullptr: one clip of `window` frames (project)
+  const double* clip_yaw;   // [C] camera yaw, degrees; nullptr: yaw_deg (project)
+  double yaw_deg;
   int64_t num_clips, window;
   int view_mode;
   T* kp;   // scratch [C, window, 8, 3]: keypoints of the valid frames
@@ -486,11 +668,21 @@ struct ClipBatch {
   T* out;  // [C, window, 20]
 };
 
+// Valid frames and camera yaw of clip c.
+template <typename T>
+AF_HD int64_t clip_length(const ClipBatch<T>& a, int64_t c) {
+  return a.clip_len ? a.clip_len[c] : a.window;
+}
+template <typename T>
+AF_HD double clip_yaw(const ClipBatch<T>& a, int64_t c) {
+  return a.clip_yaw ? a.clip_yaw[c] : a.yaw_deg;
+}
+
 // Pass A (convert_batch), item i = c * window + k: keypoints of valid output frame k of clip c.
 template <typename T>
 AF_HD void clip_keypoints_item(const ClipBatch<T>& a, int64_t i) {
   const int64_t c = i / a.window, k = i - c * a.window;
-  if (k >= a.clip_len[c]) return;  // padding: pass C copies the last valid frame
+  if (k >= clip_length(a, c)) return;  // padding: pass C copies the last valid frame
   const int64_t s = a.clip_seq[c];
   const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
   output_keypoints(a.poses + first * a.pose_stride, a.pose_stride, a.trans + 3 * first, num_frames, a.seq_fps[s],
@@ -508,18 +700,18 @@ template <typename T>
 AF_HD void clip_camera_item(const ClipBatch<T>& a, int64_t c) {
   const T* kp = a.kp + c * a.window * 3 * kNumKeypoints;
   T min_z = lowest_ankle_z(kp);
-  for (int64_t k = 1; k < a.clip_len[c]; ++k) {
+  for (int64_t k = 1; k < clip_length(a, c); ++k) {
     const T z = lowest_ankle_z(kp + k * 3 * kNumKeypoints);
     min_z = z < min_z ? z : min_z;
   }
-  clip_camera(kp, min_z, a.clip_yaw[c], a.view_mode, a.cam + 5 * c);
+  clip_camera(kp, min_z, clip_yaw(a, c), a.view_mode, a.cam + 5 * c);
 }
 
 // Pass C, item i = c * window + k: sticks of output frame k; frames past clip_len hold the last valid frame.
 template <typename T>
 AF_HD void clip_project_item(const ClipBatch<T>& a, int64_t i) {
   const int64_t c = i / a.window, k = i - c * a.window;
-  const int64_t last = a.clip_len[c] - 1;
+  const int64_t last = clip_length(a, c) - 1;
   const int64_t src = c * a.window + (k < last ? k : last);
   project_keypoints(a.kp + src * 3 * kNumKeypoints, a.cam + 5 * c, a.view_mode, a.out + i * kStickDim);
 }

@@ -1,5 +1,6 @@
 // Argument checking shared by the nanobind modules _core (device::cpu) and _cuda (device::cuda): shapes are
-// checked here and turned into the batch structs of amass_math.h. The Python wrapper (amass_fast/kernels.py) checks
+// checked here and turned into the batch structs of amass_math.h. Both modules take the same arguments for the
+// same op, in the same order (_cuda adds scratch arrays after `out`, and the stream). The Python wrapper (amass_fast/kernels.py) checks
 // the same things first with friendlier messages; these checks keep direct callers from reading out of bounds.
 #pragma once
 
@@ -209,7 +210,7 @@ void check_clip_contents(const ClipBatch<T>& a, int64_t num_seqs, int64_t num_fr
 }
 
 template <typename T, typename D>
-ClipBatch<T> project_args(const In<T, D>& joints, int view_mode, const Out<T, D>& out) {
+ClipBatch<T> project_args(const In<T, D>& joints, double yaw_deg, int view_mode, const Out<T, D>& out) {
   const char* op = "project";
   check_shape(joints, op, "joints", {-1, -1, 3});
   const int64_t F = dim(joints, 0);
@@ -220,8 +221,10 @@ ClipBatch<T> project_args(const In<T, D>& joints, int view_mode, const Out<T, D>
   ClipBatch<T> a{};
   a.joints = joints.data();
   a.joint_stride = 3 * dim(joints, 1);
+  require(std::isfinite(yaw_deg), op, "`yaw_deg` must be finite");
   a.num_clips = 1;
   a.window = F;
+  a.yaw_deg = yaw_deg;  // clip_len and clip_yaw stay nullptr: one clip of all F frames
   a.view_mode = checked_view_mode(view_mode, op);
   a.out = out.data();
   return a;

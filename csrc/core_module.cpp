@@ -1,5 +1,6 @@
-// amass_fast._core: the CPU backend. OpenMP loops over the *_item work of amass_math.h, the nanobind bindings,
-// and the grid-shim entry points (*_gridshim) that run the CUDA kernels of kernels.cuh serially on the host.
+// amass_fast._core: the CPU backend. OpenMP loops over the *_item work of amass_math.h (convert_batch's pass A
+// over lane groups of several output frames), the nanobind bindings, and the grid-shim entry points (*_gridshim,
+// the same arguments plus block_size) that run the CUDA kernels of kernels.cuh serially on the host.
 //
 // Every function takes its output arrays from the caller (marked noconvert: a wrong dtype is an error, not a copy)
 // and releases the GIL while it computes. float32 and float64 are both bound; the math runs in that type.
@@ -35,6 +36,75 @@ int num_threads() { return g_num_threads > 0 ? g_num_threads : omp_get_max_threa
 constexpr int64_t kMinParallel = 64;
 // convert_batch works through clips in chunks so that its keypoint scratch stays small (64 x 250 x 24 values).
 constexpr int64_t kChunkClips = 64;
+// Bytes of one lane group: a whole AVX-512 register where the build targets it, else an AVX2 one (GCC splits a
+// wider vector into what the target has, so either is correct everywhere).
+#if defined(__AVX512F__)
+constexpr int kLaneBytes = 64;
+#else
+constexpr int kLaneBytes = 32;
+#endif
+
+// ---------------------------------------------------------------------------------------------------------------
+// convert_batch's pass A with several output frames per SIMD register (structure of arrays across frames).
+
+// The source values of a lane group for posed_keypoints (amass_math.h SourceRows, vectorised): column c of rows
+// i0 / i1 of every lane, gathered once from the poses (only the columns of the rotations the stick needs).
+template <typename V>
+struct LaneRows {
+  V p0[3 * kNumBodyJoints], p1[3 * kNumBodyJoints];
+  V t0[3], t1[3];
+  V alpha;
+  V pose0(int c) const { return p0[c]; }
+  V pose1(int c) const { return p1[c]; }
+  V trans0(int i) const { return t0[i]; }
+  V trans1(int i) const { return t1[i]; }
+};
+
+// Pose columns that posed_keypoints reads: the axis-angles of the joints in skel.need_rot.
+struct NeededColumns {
+  int col[3 * kNumBodyJoints];
+  int count = 0;
+  explicit NeededColumns(const Skeleton& skel) {
+    for (int j = 0; j < kNumBodyJoints; ++j)
+      if (has_bit(skel.need_rot, j))
+        for (int i = 0; i < 3; ++i) col[count++] = 3 * j + i;
+  }
+};
+
+// Keypoints of output frames k0 .. k0 + lanes - 1 of clip c (those below clip_len), as clip_keypoints_item does
+// for each of them: lanes past the clip's end repeat its last frame and are not written.
+template <typename V, typename T>
+void clip_keypoints_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0) {
+  constexpr int L = lanes_of<V>();
+  const int64_t len = a.clip_len[c];
+  if (k0 >= len) return;
+  const int64_t s = a.clip_seq[c];
+  const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
+  const T* poses = a.poses + first * a.pose_stride;
+  const T* trans = a.trans + 3 * first;
+  LaneRows<V> rows;
+  for (int l = 0; l < L; ++l) {
+    const int64_t k = a.clip_start[c] + std::min<int64_t>(k0 + l, len - 1);
+    const SourcePosition sp = source_position(k, num_frames, a.seq_fps[s], a.dst_fps);
+    const T* r0 = poses + sp.i0 * a.pose_stride;
+    const T* r1 = poses + sp.i1 * a.pose_stride;
+    for (int n = 0; n < need.count; ++n) {
+      rows.p0[need.col[n]][l] = r0[need.col[n]];
+      rows.p1[need.col[n]][l] = r1[need.col[n]];
+    }
+    for (int i = 0; i < 3; ++i) {
+      rows.t0[i][l] = trans[3 * sp.i0 + i];
+      rows.t1[i][l] = trans[3 * sp.i1 + i];
+    }
+    rows.alpha[l] = static_cast<T>(sp.alpha);
+  }
+  V kp[3 * kNumKeypoints];
+  posed_keypoints<V>(rows, a.rest + s * a.rest_stride, a.skel, kp);
+  T* out = a.kp + (c * a.window + k0) * 3 * kNumKeypoints;
+  const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
+  for (int l = 0; l < valid; ++l)
+    for (int e = 0; e < 3 * kNumKeypoints; ++e) out[l * 3 * kNumKeypoints + e] = kp[e][l];
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // OpenMP loops.
@@ -54,6 +124,10 @@ void cpu_resample_poses(const ResampleBatch<T>& a) {
 // The three passes of launch_convert_batch, chunk by chunk: a chunk is the same batch narrowed to its clips.
 template <typename T>
 void cpu_convert_batch(const ClipBatch<T>& a) {
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
+  const int64_t groups = (a.window + L - 1) / L;  // lane groups per clip
+  const NeededColumns need(a.skel);
   const int64_t chunk = std::min(a.num_clips, kChunkClips);
   std::vector<T> kp(chunk * a.window * 3 * kNumKeypoints), cam(5 * chunk);
 #pragma omp parallel num_threads(num_threads()) if (a.num_clips * a.window >= kMinParallel)
@@ -68,9 +142,9 @@ void cpu_convert_batch(const ClipBatch<T>& a) {
     b.kp = kp.data();
     b.cam = cam.data();
     const int64_t n = b.num_clips * b.window;
-    // Padding frames return at once, so hand out small blocks.
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t i = 0; i < n; ++i) clip_keypoints_item(b, i);
+    // Groups past a clip's end return at once, so hand out small blocks.
+#pragma omp for schedule(dynamic, 2)
+    for (int64_t g = 0; g < b.num_clips * groups; ++g) clip_keypoints_group<V>(b, need, g / groups, (g % groups) * L);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < b.num_clips; ++c) clip_camera_item(b, c);
 #pragma omp for schedule(static)
@@ -79,7 +153,7 @@ void cpu_convert_batch(const ClipBatch<T>& a) {
 }
 
 template <typename T>
-void cpu_project(const ClipBatch<T>& a) {
+void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_len/clip_yaw null)
   std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
   ClipBatch<T> b = a;
   b.kp = kp.data();
@@ -96,57 +170,109 @@ void cpu_project(const ClipBatch<T>& a) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Bindings. A block_size of 0 runs the OpenMP path; > 0 runs the kernels grid-serially with that block size.
+// Bindings: each op runs the OpenMP path; each *_gridshim entry point takes the same arguments plus block_size
+// and runs the CUDA kernels of kernels.cuh grid-serially with that block size instead (tests of the kernels'
+// indexing without a GPU).
 
 template <typename T>
-void fk(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out, unsigned block_size) {
+void fk(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out) {
   const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
   nb::gil_scoped_release release;
-  if (block_size) launch_fk(a, GridShimLaunch{block_size});
-  else cpu_fk(a);
+  cpu_fk(a);
+}
+
+template <typename T>
+void fk_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out,
+                 unsigned block_size) {
+  const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
+  nb::gil_scoped_release release;
+  launch_fk(a, GridShimLaunch{block_size});
 }
 
 template <typename T>
 void resample_poses(CIn<T> poses, CIn<T> trans, double src_fps, double dst_fps, COut<T> out_poses,
-                    COut<T> out_trans, unsigned block_size) {
+                    COut<T> out_trans) {
   const ResampleBatch<T> a = resample_batch<T, Cpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
   nb::gil_scoped_release release;
-  if (block_size) launch_resample_poses(a, GridShimLaunch{block_size});
-  else cpu_resample_poses(a);
+  cpu_resample_poses(a);
 }
 
 template <typename T>
-void project(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out, unsigned block_size) {
-  ClipBatch<T> a = project_args<T, Cpu>(joints, view_mode, out);
-  const int64_t clip_len = a.window;
-  a.clip_len = &clip_len;
-  a.clip_yaw = &yaw_deg;
+void resample_poses_gridshim(CIn<T> poses, CIn<T> trans, double src_fps, double dst_fps, COut<T> out_poses,
+                             COut<T> out_trans, unsigned block_size) {
+  const ResampleBatch<T> a = resample_batch<T, Cpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
   nb::gil_scoped_release release;
-  if (block_size) {
-    std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
-    a.kp = kp.data();
-    a.cam = cam.data();
-    launch_project(a, GridShimLaunch{block_size});
-  } else {
-    cpu_project(a);
-  }
+  launch_resample_poses(a, GridShimLaunch{block_size});
+}
+
+template <typename T>
+void project(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out) {
+  const ClipBatch<T> a = project_args<T, Cpu>(joints, yaw_deg, view_mode, out);
+  nb::gil_scoped_release release;
+  cpu_project(a);
+}
+
+template <typename T>
+void project_gridshim(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out, unsigned block_size) {
+  ClipBatch<T> a = project_args<T, Cpu>(joints, yaw_deg, view_mode, out);
+  nb::gil_scoped_release release;
+  std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
+  a.kp = kp.data();
+  a.cam = cam.data();
+  launch_project(a, GridShimLaunch{block_size});
+}
+
+template <typename T>
+ClipBatch<T> host_convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
+                                CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
+                                HostIndex clip_len, DoubleIn clip_yaw, double dst_fps, int view_mode, COut<T> out) {
+  const ClipBatch<T> a = convert_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
+                                                    clip_seq, clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
+  check_clip_contents(a, dim(seq_offsets, 0) - 1, dim(poses, 0));
+  return a;
 }
 
 template <typename T>
 void convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
                    HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len, DoubleIn clip_yaw,
-                   double dst_fps, int view_mode, COut<T> out, unsigned block_size) {
-  ClipBatch<T> a = convert_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
-                                              clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
-  check_clip_contents(a, dim(seq_offsets, 0) - 1, dim(poses, 0));
+                   double dst_fps, int view_mode, COut<T> out) {
+  const ClipBatch<T> a = host_convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                                            clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
   nb::gil_scoped_release release;
-  if (block_size) {
-    std::vector<T> kp(a.num_clips * a.window * 3 * kNumKeypoints), cam(5 * a.num_clips);
-    a.kp = kp.data();
-    a.cam = cam.data();
-    launch_convert_batch(a, GridShimLaunch{block_size});
-  } else {
-    cpu_convert_batch(a);
+  cpu_convert_batch(a);
+}
+
+template <typename T>
+void convert_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
+                            HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
+                            DoubleIn clip_yaw, double dst_fps, int view_mode, COut<T> out, unsigned block_size) {
+  ClipBatch<T> a = host_convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                                      clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
+  nb::gil_scoped_release release;
+  std::vector<T> kp(a.num_clips * a.window * 3 * kNumKeypoints), cam(5 * a.num_clips);
+  a.kp = kp.data();
+  a.cam = cam.data();
+  launch_convert_batch(a, GridShimLaunch{block_size});
+}
+
+// sin and cos of every x by amass_math.h's sincos_poly, in vector lanes as convert_batch runs it (tests measure
+// its error against the exact functions).
+template <typename T>
+void sincos(CIn<T> x, COut<T> out_sin, COut<T> out_cos) {
+  check_shape(x, "sincos", "x", {-1});
+  check_shape(out_sin, "sincos", "out_sin", {dim(x, 0)});
+  check_shape(out_cos, "sincos", "out_cos", {dim(x, 0)});
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
+  const int64_t n = dim(x, 0);
+  for (int64_t i0 = 0; i0 < n; i0 += L) {
+    V v = V{} + T(0), s, c;
+    for (int l = 0; l < L && i0 + l < n; ++l) v[l] = x.data()[i0 + l];
+    sincos_poly(v, &s, &c);
+    for (int l = 0; l < L && i0 + l < n; ++l) {
+      out_sin.data()[i0 + l] = s[l];
+      out_cos.data()[i0 + l] = c[l];
+    }
   }
 }
 
@@ -154,20 +280,33 @@ template <typename T>
 void def_ops(nb::module_& m) {
   // Every array is noconvert: amass_fast.kernels prepares dtype and layout; a mismatch here is a bug to report.
   auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
-  auto shim = nb::arg("block_size") = 0u;
-  m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"), shim,
+  const auto block = nb::arg("block_size");
+  m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
         "fk(poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J], out [F, J, 3]).");
+  m.def("fk_gridshim", &fk_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
+        block, "fk's CUDA kernel run grid-serially with block_size threads per block.");
   m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
-        arr("out_poses"), arr("out_trans"), shim,
+        arr("out_poses"), arr("out_trans"),
         "resample_poses(poses [F, P], trans [F, 3], src_fps, dst_fps, out_poses [T, P], out_trans [T, 3]).");
-  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"), shim,
+  m.def("resample_poses_gridshim", &resample_poses_gridshim<T>, arr("poses"), arr("trans"), nb::arg("src_fps"),
+        nb::arg("dst_fps"), arr("out_poses"), arr("out_trans"), block,
+        "resample_poses's CUDA kernel run grid-serially with block_size threads per block.");
+  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"),
         "project(joints [F, >=22, 3], yaw_deg, view_mode (0 front-relative, 1 top), out [F, 20]).");
+  m.def("project_gridshim", &project_gridshim<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"),
+        arr("out"), block, "project's CUDA kernels run grid-serially with block_size threads per block.");
   m.def("convert_batch", &convert_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"), arr("seq_fps"),
         arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"), arr("clip_yaw"),
-        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), shim,
+        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"),
         "convert_batch(poses [N, >=66], trans [N, 3], seq_offsets int64 [S+1], seq_fps f64 [S], rest_joints "
         "[S, >=22, 3], parents int64 [>=22], clip_seq/clip_start/clip_len int64 [C], clip_yaw f64 [C], dst_fps, "
         "view_mode, out [C, window, 20]); semantics of amass_fast.reference.convert_batch.");
+  m.def("convert_batch_gridshim", &convert_batch_gridshim<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
+        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
+        arr("clip_yaw"), nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), block,
+        "convert_batch's CUDA kernels run grid-serially with block_size threads per block.");
+  m.def("sincos", &sincos<T>, arr("x"), arr("out_sin"), arr("out_cos"),
+        "sincos(x [n], out_sin [n], out_cos [n]): the polynomial sin/cos of the kernels (for tests).");
 }
 
 }  // namespace

@@ -135,16 +135,11 @@ void check_scratch(const char* op, const GOut<T>& kp, const GOut<T>& cam, int64_
 }
 
 template <typename T>
-void project(GIn<T> joints, GIndex clip_len, GDouble clip_yaw, int view_mode, GOut<T> kp, GOut<T> cam, GOut<T> out,
-             uintptr_t stream) {
+void project(GIn<T> joints, double yaw_deg, int view_mode, GOut<T> out, GOut<T> kp, GOut<T> cam, uintptr_t stream) {
   const char* op = "project";
-  ClipBatch<T> a = project_args<T, Gpu>(joints, view_mode, out);
-  check_shape(clip_len, op, "clip_len", {1});  // holds the frame count, read on the device
-  check_shape(clip_yaw, op, "clip_yaw", {1});
+  ClipBatch<T> a = project_args<T, Gpu>(joints, yaw_deg, view_mode, out);
   check_scratch(op, kp, cam, 1, a.window);
-  const DeviceGuard guard(op, joints, clip_len, clip_yaw, kp, cam, out);
-  a.clip_len = clip_len.data();
-  a.clip_yaw = clip_yaw.data();
+  const DeviceGuard guard(op, joints, kp, cam, out);
   a.kp = kp.data();
   a.cam = cam.data();
   launch_project(a, CudaLaunch{as_stream(stream), op});
@@ -153,7 +148,7 @@ void project(GIn<T> joints, GIndex clip_len, GDouble clip_yaw, int view_mode, GO
 template <typename T>
 void convert_batch(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_fps, GIn<T> rest_joints,
                    HostIndex parents, GIndex clip_seq, GIndex clip_start, GIndex clip_len, GDouble clip_yaw,
-                   double dst_fps, int view_mode, GOut<T> kp, GOut<T> cam, GOut<T> out, uintptr_t stream) {
+                   double dst_fps, int view_mode, GOut<T> out, GOut<T> kp, GOut<T> cam, uintptr_t stream) {
   const char* op = "convert_batch";
   ClipBatch<T> a = convert_batch_args<T, Gpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
                                               clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
@@ -172,11 +167,12 @@ void def_ops(nb::module_& m) {
   m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"), stream);
   m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
         arr("out_poses"), arr("out_trans"), stream);
-  m.def("project", &project<T>, arr("joints"), arr("clip_len"), arr("clip_yaw"), nb::arg("view_mode"),
-        arr("kp_scratch"), arr("cam_scratch"), arr("out"), stream);
+  // The arguments of _core's op of the same name, then scratch and the stream.
+  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"),
+        arr("kp_scratch"), arr("cam_scratch"), stream);
   m.def("convert_batch", &convert_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"), arr("seq_fps"),
         arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"), arr("clip_yaw"),
-        nb::arg("dst_fps"), nb::arg("view_mode"), arr("kp_scratch"), arr("cam_scratch"), arr("out"), stream);
+        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), arr("kp_scratch"), arr("cam_scratch"), stream);
 }
 
 }  // namespace

@@ -309,3 +309,14 @@ def test_bench_quick_json(capsys):
         assert isinstance(r["ratio_to_smplx"], float) and r["ratio_to_smplx"] > 0
     for t in report["targets"]:
         assert t["ratio"] > 0 and t["target"] > 0 and isinstance(t["met"], bool)
+    # The honest peer: the torch pipeline (eager; compiled is left out of --quick with a reason) and the ratios.
+    assert ("torch pipeline eager 120->25 stick5", "torch") in names
+    assert any(s["name"] == "torch pipeline compiled" and "quick" in s["reason"] for s in report["skipped"])
+    ratios = {r["name"]: r["ratio"] for r in report["ratios"]}
+    assert set(ratios) == {f"convert_batch {b} / torch pipeline eager 120->25 stick5" for b in ("cpp", "numba")
+                           if b in BACKENDS}
+    fps = {(r["name"], r["backend"]): r["frames_per_s"] for r in rows}
+    for b in ("cpp", "numba"):
+        if b in BACKENDS:
+            want = fps[("convert_batch smplh 120->25 stick5", b)] / fps[("torch pipeline eager 120->25 stick5", "torch")]
+            assert ratios[f"convert_batch {b} / torch pipeline eager 120->25 stick5"] == pytest.approx(want)

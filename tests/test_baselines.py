@@ -53,3 +53,33 @@ def test_torch_pipeline_float32_matches_convert_batch():
     out = baselines.torch_pipeline(**b32, window=window)
     assert out.dtype == torch.float32
     assert np.abs(out.numpy() - ours).max() < 1e-5
+
+
+def test_bench_check_refuses_a_pipeline_that_differs():
+    """The bench's equality check before timing passes the real pipeline and fails one that is off by 1e-4 m."""
+    from amass_fast import bench
+
+    b, window = _batch(seed=2)
+    plan = {k: b[k] for k in ("seq_offsets", "seq_fps", "clip_seq", "clip_start", "clip_len", "clip_yaw")}
+
+    def convert(*args):
+        return kernels.convert_batch(*args, window=250)
+
+    def pipeline(*args, **kwargs):
+        return baselines.torch_pipeline(*args, **kwargs)
+    diff = bench.check_pipeline(pipeline, convert, plan, b["rest_joints"], b["poses"], b["trans"])
+    assert 0 < diff <= bench.pipeline_tolerance(np.float32, b["trans"])
+    with pytest.raises(RuntimeError, match="differs from convert_batch"):
+        bench.check_pipeline(lambda *a, **k: pipeline(*a, **k) + 1e-4, convert, plan, b["rest_joints"], b["poses"],
+                             b["trans"])
+
+
+def test_pipeline_tolerance_grows_with_the_world_coordinates():
+    assert bench_tol(np.float64, 1.0) == 1e-6
+    assert bench_tol(np.float32, 1.0) < bench_tol(np.float32, 160.0) < 1e-4
+
+
+def bench_tol(dtype, extent):
+    from amass_fast import bench
+
+    return bench.pipeline_tolerance(dtype, np.array([[extent, 0.0, 0.0]]))

@@ -334,7 +334,7 @@ def test_gridshim_launch_shape_of_the_gpu(dtype):
     for view_mode in (reference.VIEW_FRONT, reference.VIEW_TOP):
         want, got = (np.full((C, W, 20), np.nan, dtype) for _ in range(2))
         core.convert_batch(*batch, 25.0, view_mode, want)
-        core.convert_batch(*batch, 25.0, view_mode, got, block_size=block)
+        core.convert_batch_gridshim(*batch, 25.0, view_mode, got, block_size=block)
         np.testing.assert_array_equal(got, want)
         assert np.all(np.isfinite(got))
     rng = np.random.default_rng(6)
@@ -343,17 +343,17 @@ def test_gridshim_launch_shape_of_the_gpu(dtype):
     rest, parents = rng.normal(0, 0.3, (J, 3)).astype(dtype), np.r_[reference.BODY_PARENTS, rng.integers(0, 20, 30)]
     fk_cpu, fk_shim = np.empty((F, J, 3), dtype), np.full((F, J, 3), np.nan, dtype)
     core.fk(poses, trans, rest, parents, fk_cpu)
-    core.fk(poses, trans, rest, parents, fk_shim, block_size=block)
+    core.fk_gridshim(poses, trans, rest, parents, fk_shim, block_size=block)
     np.testing.assert_array_equal(fk_shim, fk_cpu)
     T = reference.resampled_length(F, 59.99999, 25.0)
     outs = [np.full(shape, np.nan, dtype) for shape in ((T, 3 * J), (T, 3), (T, 3 * J), (T, 3))]
     core.resample_poses(poses, trans, 59.99999, 25.0, outs[0], outs[1])
-    core.resample_poses(poses, trans, 59.99999, 25.0, outs[2], outs[3], block_size=block)
+    core.resample_poses_gridshim(poses, trans, 59.99999, 25.0, outs[2], outs[3], block_size=block)
     np.testing.assert_array_equal(outs[2], outs[0])
     np.testing.assert_array_equal(outs[3], outs[1])
     sticks_cpu, sticks_shim = np.empty((F, 20), dtype), np.full((F, 20), np.nan, dtype)
     core.project(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_cpu)
-    core.project(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_shim, block_size=block)
+    core.project_gridshim(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_shim, block_size=block)
     np.testing.assert_array_equal(sticks_shim, sticks_cpu)
 
 
@@ -408,27 +408,41 @@ class _CudaStandIn:
 
     def fk(self, *args, **kwargs):
         a = self._bind("fk", args, kwargs)
-        self.core.fk(a["poses"], a["trans"], a["rest_joints"], a["parents"], a["out"], block_size=self.block_size)
+        self.core.fk_gridshim(a["poses"], a["trans"], a["rest_joints"], a["parents"], a["out"], block_size=self.block_size)
 
     def resample_poses(self, *args, **kwargs):
         a = self._bind("resample_poses", args, kwargs)
-        self.core.resample_poses(a["poses"], a["trans"], a["src_fps"], a["dst_fps"], a["out_poses"], a["out_trans"],
+        self.core.resample_poses_gridshim(a["poses"], a["trans"], a["src_fps"], a["dst_fps"], a["out_poses"], a["out_trans"],
                                  block_size=self.block_size)
 
     def project(self, *args, **kwargs):
         a = self._bind("project", args, kwargs)
         F = a["joints"].shape[0]
-        assert a["clip_len"].tolist() == [F] and a["kp_scratch"].shape == (1, F, 8, 3)
-        assert a["cam_scratch"].shape == (1, 5)
-        self.core.project(a["joints"], float(a["clip_yaw"][0]), a["view_mode"], a["out"], block_size=self.block_size)
+        assert a["kp_scratch"].shape == (1, F, 8, 3) and a["cam_scratch"].shape == (1, 5)
+        self.core.project_gridshim(a["joints"], a["yaw_deg"], a["view_mode"], a["out"], block_size=self.block_size)
 
     def convert_batch(self, *args, **kwargs):
         a = self._bind("convert_batch", args, kwargs)
         C, W = a["out"].shape[:2]
         assert a["kp_scratch"].shape == (C, W, 8, 3) and a["cam_scratch"].shape == (C, 5)
-        self.core.convert_batch(*(a[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints", "parents",
-                                                 "clip_seq", "clip_start", "clip_len", "clip_yaw", "dst_fps",
-                                                 "view_mode", "out")), block_size=self.block_size)
+        self.core.convert_batch_gridshim(*(a[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints",
+                                                          "parents", "clip_seq", "clip_start", "clip_len", "clip_yaw",
+                                                          "dst_fps", "view_mode", "out")), block_size=self.block_size)
+
+
+@pytest.mark.parametrize("op", ["fk", "resample_poses", "project", "convert_batch"])
+def test_core_and_cuda_take_the_same_arguments(op):
+    """One backend boundary: _cuda's op takes _core's arguments in the same order, then scratch and the stream;
+    each *_gridshim entry point takes them plus block_size."""
+    core = pytest.importorskip("amass_fast._core")
+    cuda = kernels._load("_cuda")
+    if cuda is None:
+        pytest.skip("amass_fast._cuda is not built (its signatures are what this checks)")
+    names = lambda fn: [p[0] for p in _signatures(fn)[0]]  # noqa: E731
+    cpu = names(getattr(core, op))
+    assert cpu and names(getattr(cuda, op))[:len(cpu)] == cpu
+    assert set(names(getattr(cuda, op))[len(cpu):]) <= {"kp_scratch", "cam_scratch", "stream"}
+    assert names(getattr(core, op + "_gridshim")) == cpu + ["block_size"]
 
 
 @pytest.fixture
@@ -602,3 +616,20 @@ def test_bench_flags_exit_two_naming_the_flag(flag, value, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "--quick", flag, value])
     assert exc.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+
+
+def test_resolve_backend_is_the_one_meaning_of_auto(monkeypatch):
+    """auto: cuda only where usable and the data are (or may be put) on a GPU, else the first CPU backend that
+    imports; named backends are checked; an unknown name is refused naming the choices."""
+    cpu_first = next(b for b in ("cpp", "numba", "reference") if b in kernels.available_backends())
+    monkeypatch.setattr(kernels, "_cuda_problem", lambda: None)
+    assert kernels.resolve_backend("auto", data_on="cuda") == "cuda"
+    assert kernels.resolve_backend("auto", data_on="any") == "cuda"
+    assert kernels.resolve_backend("auto", data_on="cpu") == cpu_first
+    monkeypatch.setattr(kernels, "_cuda_problem", lambda: "torch sees no GPU")
+    assert kernels.resolve_backend("auto", data_on="any") == cpu_first
+    with pytest.raises(RuntimeError, match="no GPU"):
+        kernels.resolve_backend("cuda")
+    with pytest.raises(ValueError, match="auto, cuda, cpp, numba, reference"):
+        kernels.resolve_backend("fast")
+    assert kernels.resolve_backend("reference") == "reference"

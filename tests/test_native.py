@@ -51,9 +51,12 @@ def as_dtype(batch: dict, dtype) -> dict:
 def core_convert_batch(batch: dict, window: int, view_mode: int, dtype, block_size: int = 0) -> np.ndarray:
     b = as_dtype(batch, dtype)
     out = np.full((len(b["clip_seq"]), window, 20), np.nan, dtype=dtype)
-    core.convert_batch(b["poses"], b["trans"], b["seq_offsets"], b["seq_fps"], b["rest_joints"], b["parents"],
-                       b["clip_seq"], b["clip_start"], b["clip_len"], b["clip_yaw"], 25.0, view_mode, out,
-                       block_size=block_size)
+    args = (b["poses"], b["trans"], b["seq_offsets"], b["seq_fps"], b["rest_joints"], b["parents"], b["clip_seq"],
+            b["clip_start"], b["clip_len"], b["clip_yaw"], 25.0, view_mode, out)
+    if block_size:   # the CUDA kernels run grid-serially: their own entry point, the same arguments + block_size
+        core.convert_batch_gridshim(*args, block_size=block_size)
+    else:
+        core.convert_batch(*args)
     return out
 
 
@@ -114,7 +117,7 @@ def test_fk_matches_reference_and_gridshim(dtype):
     np.testing.assert_allclose(out, want, rtol=0, atol=TOL[dtype])
     for block_size in (1, 32):
         shim = np.empty_like(out)
-        core.fk(poses, trans, rest, parents, shim, block_size=block_size)
+        core.fk_gridshim(poses, trans, rest, parents, shim, block_size=block_size)
         np.testing.assert_array_equal(shim, out)
 
 
@@ -132,7 +135,7 @@ def test_resample_poses_matches_reference(dtype, src_fps):
     np.testing.assert_allclose(out_t, want_t, rtol=0, atol=TOL[dtype])
     np.testing.assert_allclose(out_p, want_p, rtol=0, atol=TOL[dtype])
     shim_p, shim_t = np.empty_like(out_p), np.empty_like(out_t)
-    core.resample_poses(poses, trans, src_fps, 25.0, shim_p, shim_t, block_size=7)
+    core.resample_poses_gridshim(poses, trans, src_fps, 25.0, shim_p, shim_t, block_size=7)
     np.testing.assert_array_equal(shim_p, out_p)
     np.testing.assert_array_equal(shim_t, out_t)
 
@@ -161,7 +164,7 @@ def test_project_matches_reference(dtype, view):
     core.project(joints, yaw, view_mode, out)
     np.testing.assert_allclose(out, want, rtol=0, atol=TOL[dtype])
     shim = np.empty_like(out)
-    core.project(joints, yaw, view_mode, shim, block_size=5)
+    core.project_gridshim(joints, yaw, view_mode, shim, block_size=5)
     np.testing.assert_array_equal(shim, out)
 
 
@@ -195,3 +198,24 @@ def test_torch_cpu_tensors_in_torch_out():
     out = torch.empty(tuple(got.shape), dtype=torch.float32)
     assert kernels.convert_batch(**t, window=window, backend="cpp", out=out) is out
     np.testing.assert_array_equal(out.numpy(), want)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The kernels' polynomial sin/cos (amass_math.h sincos_poly): the error bounds stated there, measured against
+# float64 libm (itself within 1 ulp), over the angles rotations use and far beyond them.
+
+@pytest.mark.parametrize("dtype,limit,ulps", [(np.float32, 8192.0, 2.0), (np.float64, 1e5, 2.0)])
+def test_sincos_poly_error_bound(dtype, limit, ulps):
+    rng = np.random.default_rng(11)
+    x = np.concatenate([np.linspace(-2 * np.pi, 2 * np.pi, 200_001), rng.uniform(-limit, limit, 200_000),
+                        np.arange(-64, 65) * (np.pi / 4), [0.0, -0.0, 1e-30, 5e-5]]).astype(dtype)
+    s, c = np.empty_like(x), np.empty_like(x)
+    core.sincos(x, s, c)
+    exact = x.astype(np.float64)
+    eps = np.finfo(dtype).eps   # 1 ulp of 1
+    err_s = np.abs(s.astype(np.float64) - np.sin(exact)).max() / eps
+    err_c = np.abs(c.astype(np.float64) - np.cos(exact)).max() / eps
+    assert err_s <= ulps and err_c <= ulps, (err_s, err_c)
+    assert s[np.flatnonzero(x == 0)[0]] == 0 and c[np.flatnonzero(x == 0)[0]] == 1
+    # A wrong quadrant or a missing polynomial term would be off by far more than the bound: the test can fail.
+    assert np.abs(s.astype(np.float64) - np.sin(exact + 1e-6)).max() / eps > ulps
