@@ -16,16 +16,14 @@ BACKENDS = ("auto", "cpp", "cuda", "numba", "reference")
 
 
 def resolve_backend(requested: str) -> str:
-    """"auto" -> the fastest backend here (cuda, cpp, numba, reference); a named one must be available."""
-    from amass_fast.kernels import available_backends
+    """--backend as the kernels define it (amass_fast.kernels.resolve_backend: "auto" is cuda where a GPU is usable,
+    else cpp, numba, reference); a named backend that cannot run here is a ValueError saying why."""
+    from amass_fast import kernels
 
-    available = available_backends()
-    if requested == "auto":
-        return next(b for b in ("cuda", "cpp", "numba", "reference") if b in available)
-    if requested not in available:
-        raise ValueError(f"backend {requested!r} is not available here (available: {', '.join(available)}); "
-                         f"pick one of those or --backend auto")
-    return requested
+    try:
+        return kernels.resolve_backend(requested, data_on="any", op="--backend")
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _init_worker() -> None:
