@@ -120,6 +120,10 @@ class RaggedBatch:
     windows: list = field(default_factory=list)      # (sequence index, Window)
     clip_window: list = field(default_factory=list)  # index into windows, per clip
     clip_view: list = field(default_factory=list)    # View, per clip
+    # Schemas other than plain stick5 (docs/SCHEMAS.md): a packed camera [6] per clip (None: the stick5 view by
+    # yaw) and a canonical scale per sequence (1: none); set by the caller before convert.
+    clip_camera: list = field(default_factory=list)
+    scale: list = field(default_factory=list)
 
     @property
     def num_sequences(self) -> int:
@@ -152,16 +156,30 @@ class RaggedBatch:
         for w, (seq, win) in enumerate(self.windows):
             local[w] = len(parts[seq].windows)
             parts[seq].windows.append((0, win))
-        for w, view in zip(self.clip_window, self.clip_view):
+        for c, (w, view) in enumerate(zip(self.clip_window, self.clip_view)):
             part = parts[self.windows[w][0]]
             part.clip_window.append(local[w])
             part.clip_view.append(view)
+            if self.clip_camera:
+                part.clip_camera.append(self.clip_camera[c])
+        for part, k in zip(parts, self.scale):
+            part.scale.append(k)
         return parts
 
-    def convert(self, *, dst_fps: float = 25.0, window: int = 250, backend: str = "auto") -> np.ndarray:
-        """Stick-figure motion of every clip, float32 [C, window, 20], from one ``convert_batch`` call."""
+    def uses_cameras(self) -> bool:
+        """True when clips have cameras or sequences a scale: then convert goes through the joints kernels."""
+        return any(c is not None for c in self.clip_camera) or any(k != 1.0 for k in self.scale)
+
+    def convert(self, *, dst_fps: float = 25.0, window: int = 250, backend: str = "auto", schema: str = "stick5",
+                up: str = "z") -> np.ndarray:
+        """Motion of every clip, float32 [C, window, ...] (stick5 [C, window, 20] by default), from one
+        ``convert_batch`` call. stick5 without cameras or scales is the stick5 kernel by each clip's view; any
+        other schema goes through the clips' cameras (clip_camera; None: orthographic at the view's yaw) and the
+        sequences' scales."""
+        from amass_fast.schemas.layouts import FRAME_SHAPE
+
         if self.num_clips == 0:
-            return np.zeros((0, window, 20), dtype=np.float32)
+            return np.zeros((0, window, *FRAME_SHAPE[schema]), dtype=np.float32)
         tops = {v.top for v in self.clip_view}
         if len(tops) > 1:
             raise ValueError("one batch cannot mix the top view with yawed views")
@@ -177,8 +195,18 @@ class RaggedBatch:
             import torch
 
             poses, trans, rest = (torch.from_numpy(a).cuda() for a in (poses, trans, rest))
+        extra = {}
+        if schema != "stick5" or self.uses_cameras():
+            from amass_fast.schemas.cameras import Camera
+
+            extra = dict(schema=schema, up=up, clip_scale=np.array([self.scale[s] if self.scale else 1.0
+                                                                   for s in seq_of], dtype=np.float64))
+            if schema != "joints3d":
+                cams = [c if c is not None else Camera(yaw_deg=v.yaw).packed()
+                        for c, v in zip(self.clip_camera or [None] * self.num_clips, self.clip_view)]
+                extra["cameras"] = np.stack(cams)
         motion = convert_batch(poses, trans, offsets, np.array(self.fps), rest, BODY_PARENTS, seq_of, start, length,
-                               yaw, dst_fps=dst_fps, window=window, top=tops.pop(), backend=backend)
+                               yaw, dst_fps=dst_fps, window=window, top=tops.pop(), backend=backend, **extra)
         if backend == "cuda":
             motion = motion.cpu().numpy()
         return np.asarray(motion, dtype=np.float32)

@@ -90,7 +90,7 @@ class StickClips(Dataset):
         row = index - (self._ends[shard - 1] if shard else 0)
         motion, actions, clips = self._open(shard)
         return writers.make_sample(torch.from_numpy(np.array(motion[row])), torch.from_numpy(np.array(actions[row])),
-                                   clips[row])
+                                   clips[row], float(self.manifest.get("fps", 25.0)))
 
     def _open(self, shard: int):
         # Memory maps and open files do not survive fork/pickling into workers: each process opens its own.

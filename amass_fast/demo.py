@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         meta = s["meta"]
         print(f"  [{i}] {s['action']:<8} {meta['valid_length'] / 25.0:5.1f} s  {meta['file']}\n"
               f"      {s['description']}")
+    show_schemas(files[0])
     previews = write_previews(samples, out)
     print("\nwhere everything is:")
     print(f"  synthetic AMASS tree   {tree}")
@@ -121,6 +122,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<22} {path}")
     print("next: `amass-fast download` for the real archives, then `amass-fast process` (see the README)")
     return 0
+
+
+def show_schemas(path: Path) -> None:
+    """The other schemas of one file (docs/SCHEMAS.md): stick-gen's v3 stick12 and joints2d through a perspective
+    camera, with the calls that make them (`amass-fast process --schema stick12` does the same for every clip)."""
+    import amass_fast as af
+    from amass_fast.schemas import Camera
+
+    seq = af.load_sequence(path)
+    bm = af.default_body_model(warn=False)
+    rest, parents = bm.rest_joints(seq.betas)[:22], bm.parents[:22]
+    stick12 = af.convert(seq.poses, seq.trans, rest, parents, seq.fps, schema="stick12")
+    joints2d = af.convert(seq.poses, seq.trans, rest, parents, seq.fps, schema="joints2d",
+                          camera=Camera("perspective", yaw_deg=30.0))
+    print(f"\nother schemas of {path.name} (af.convert(..., schema=...); --schema in amass-fast process):")
+    print(f"  stick12   {tuple(stick12.shape)}   stick-gen's v3 motion: 12 segments (x1, y1, x2, y2)")
+    print(f"  joints2d  {tuple(joints2d.shape)}   22 joints through Camera('perspective', yaw_deg=30)")
 
 
 def write_previews(samples: list[dict], out: Path) -> list[tuple[str, Path]]:

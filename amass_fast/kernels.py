@@ -3,8 +3,11 @@
     fk(poses, trans, rest_joints, parents)                      -> joints [F, J, 3]
     resample_poses(poses, trans, src_fps, dst_fps=25.0)         -> (poses [T, P], trans [T, 3])
     project(joints, schema="stick5", view="front")              -> sticks [F, 20]
-    convert(poses, trans, rest_joints, parents, src_fps, ...)   -> sticks [T, 20]   (one sequence, one clip)
-    convert_batch(poses, trans, seq_offsets, ..., clip_yaw)     -> motion [C, window, 20]   (ragged batch)
+    convert(poses, trans, rest_joints, parents, src_fps, ...)   -> motion [T, ...]   (one sequence, one clip)
+    convert_batch(poses, trans, seq_offsets, ..., clip_yaw)     -> motion [C, window, ...]   (ragged batch)
+
+``schema=`` of convert / convert_batch picks the motion per frame (docs/SCHEMAS.md): "stick5" [20] (default),
+"stick12" [48], "joints2d" [22, 2] (through a camera per clip) or "joints3d" [22, 3] (the clip's canonical frame).
 
 Every function takes NumPy arrays or torch tensors (CPU or CUDA), float32 or float64, and returns the kind,
 device and dtype of its main input (``poses`` / ``joints``); other float dtypes compute and return float32,
@@ -27,12 +30,17 @@ import numpy as np
 
 from amass_fast import reference
 from amass_fast.reference import NUM_BODY_JOINTS, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length
+from amass_fast.schemas import layouts
+from amass_fast.schemas.cameras import CAMERA_FIELDS, Camera
+from amass_fast.schemas.mirror import AXIS_ANGLE_SIGNS, pose_permutation
 
-__all__ = ["fk", "resample_poses", "project", "convert", "convert_batch", "available_backends", "resolve_backend",
+__all__ = ["fk", "resample_poses", "project", "convert", "convert_batch", "mirror_params", "lines_from_joints2d",
+           "available_backends", "resolve_backend",
            "set_num_threads", "get_num_threads", "parse_view", "resampled_length", "BACKENDS"]
 
 BACKENDS = ("cuda", "cpp", "numba", "reference")
-SCHEMAS = ("stick5",)
+SCHEMAS = layouts.SCHEMAS            # stick5, stick12, joints2d, joints3d
+UPS = ("z", "y")
 _MAX_JOINTS = 64  # csrc/amass_math.h kMaxJoints
 # Output frames one sequence (or one window) may have: more cannot be allocated, and int64 index arithmetic on
 # them stays far from overflow.
@@ -333,8 +341,8 @@ def _output_length(call: _Call, frames: int, src: float, dst: float, name: str =
 
 
 def _view_mode(call: _Call, schema: str, view: Union[str, float]) -> Tuple[int, float]:
-    if schema not in SCHEMAS:
-        raise ValueError(f"{call.op}: schema must be one of {', '.join(SCHEMAS)}; got {schema!r}")
+    if schema != "stick5":
+        raise ValueError(f"{call.op}: schema must be stick5 (other schemas: convert / convert_batch); got {schema!r}")
     top, yaw = parse_view(view)
     return (VIEW_TOP if top else VIEW_FRONT), yaw
 
@@ -414,12 +422,21 @@ def project(joints, schema: str = "stick5", view: Union[str, float] = "front", b
 
 
 def convert(poses, trans, rest_joints, parents, src_fps: float, dst_fps: float = 25.0, schema: str = "stick5",
-            view: Union[str, float] = "front", backend: str = "auto"):
-    """One sequence -> stick lines [T, 20] at dst_fps: resample, FK and projection fused in one pass (one clip
-    covering all T = reference.resampled_length(F, src_fps, dst_fps) frames). poses [F, >=66], trans [F, 3],
-    rest_joints [>=22, 3], parents int [>=22]."""
+            view: Union[str, float] = "front", backend: str = "auto", *, camera: Any = None, mirror: bool = False,
+            up: str = "z", scale: float = 1.0):
+    """One sequence -> motion at dst_fps: resample, FK and the schema fused in one pass (one clip covering all
+    T = reference.resampled_length(F, src_fps, dst_fps) frames). poses [F, >=66], trans [F, 3], rest_joints
+    [>=22, 3], parents int [>=22].
+
+    schema: "stick5" -> [T, 20] (default), "stick12" -> [T, 48], "joints2d" -> [T, 22, 2], "joints3d" ->
+    [T, 22, 3] (docs/SCHEMAS.md). camera: a ``schemas.Camera`` or packed [6] for the 2D schemas (default: the
+    orthographic camera of ``view``). mirror: convert the left-right mirrored motion (``schemas.mirror_params``
+    on the body poses, about the rest pelvis). up ("z" or "y") and scale: joints3d's up axis and the canonical
+    scale (``schemas.height_scale``) of every schema but stick5 without a camera."""
     call = _Call("convert", poses, "poses", backend)
-    view_mode, yaw = _view_mode(call, schema, view)
+    if schema not in SCHEMAS:
+        raise ValueError(f"convert: schema must be one of {', '.join(SCHEMAS)}; got {schema!r}")
+    view_mode, yaw = _view_mode(call, "stick5", view)
     shape = _shape(poses)
     F = shape[0] if len(shape) == 2 else 0
     if F < 1:
@@ -428,17 +445,48 @@ def convert(poses, trans, rest_joints, parents, src_fps: float, dst_fps: float =
     T = _output_length(call, F, src, dst)
     rest = rest_joints if _is_tensor(rest_joints) else np.asarray(rest_joints)
     call.check_shape(_shape(rest), "rest_joints", (("min", NUM_BODY_JOINTS), 3))
+    if mirror:
+        poses, trans = mirror_params(poses, trans, rest[0])
     rest = rest[None]  # one sequence
     one = np.zeros(1, dtype=np.int64)
+    cameras = None if camera is None else (camera.packed() if isinstance(camera, Camera) else camera)
+    if schema == "stick5" and cameras is None and scale != 1.0:  # a scaled stick5: through the view's camera
+        cameras = Camera(yaw_deg=yaw).packed()
+    plain = schema == "stick5" and cameras is None
     return convert_batch(poses, trans, np.array([0, F]), np.array([src]), rest, parents, one, one,
                          np.array([T]), np.array([yaw]), dst_fps=dst, window=T, top=view_mode == VIEW_TOP,
-                         backend=backend)[0]
+                         backend=backend, schema=schema, cameras=cameras, up=up,
+                         clip_scale=None if plain else np.array([scale], dtype=np.float64))[0]
 
 
-def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_yaw,
-                  *, dst_fps: float = 25.0, window: int = 250, top: bool = False, backend: str = "auto",
-                  out: Optional[Any] = None):
-    """Ragged batch: S sequences concatenated along frames, C clips (windows) over them -> motion [C, window, 20].
+def mirror_params(poses, trans, rest_pelvis=None):
+    """The left-right mirrored body poses [F, 66] and trans [F, 3] of poses [F, >=66] (only the 22 body joints are
+    kept) and trans, as ``schemas.mirror_params`` computes them, for NumPy arrays or torch tensors on any device."""
+    perm = np.asarray(pose_permutation(3 * NUM_BODY_JOINTS))
+    p_x = 0.0 if rest_pelvis is None else float(rest_pelvis[0])
+    if _is_tensor(poses):
+        torch = _torch()
+        body = poses[:, :3 * NUM_BODY_JOINTS].reshape(len(poses), NUM_BODY_JOINTS, 3)
+        signs = torch.as_tensor(AXIS_ANGLE_SIGNS, dtype=poses.dtype, device=poses.device)
+        out = (body[:, torch.as_tensor(perm, device=poses.device)] * signs).reshape(len(poses), -1)
+        t = torch.as_tensor(trans, device=poses.device).clone()
+        t[:, 0] = -t[:, 0] - 2.0 * p_x
+        return out.contiguous(), t
+    poses, trans = np.asarray(poses), np.asarray(trans)
+    body = poses[:, :3 * NUM_BODY_JOINTS].reshape(len(poses), NUM_BODY_JOINTS, 3)
+    out = (body[:, perm] * AXIS_ANGLE_SIGNS.astype(poses.dtype)).reshape(len(poses), -1)
+    t = np.array(trans, copy=True)
+    t[:, 0] = -t[:, 0] - 2.0 * p_x
+    return out, t
+
+
+def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+                  clip_yaw=None, *, dst_fps: float = 25.0, window: int = 250, top: bool = False,
+                  backend: str = "auto", out: Optional[Any] = None, schema: str = "stick5",
+                  cameras: Optional[Any] = None, up: str = "z", clip_scale: Optional[Any] = None):
+    """Ragged batch: S sequences concatenated along frames, C clips (windows) over them -> motion [C, window, ...]:
+    stick5 [C, window, 20] (the default), stick12 [C, window, 48], joints2d [C, window, 22, 2] or joints3d
+    [C, window, 22, 3] by ``schema`` (docs/SCHEMAS.md).
 
     poses [N, >=66] axis-angle, trans [N, 3]: all sequences' source frames, concatenated.
     seq_offsets int [S + 1]: sequence s owns rows seq_offsets[s]:seq_offsets[s + 1] (strictly increasing).
@@ -446,14 +494,63 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     parents int [>=22]: the chain; only the 22 body joints are evaluated.
     clip_seq int [C]: each clip's sequence. clip_start int [C]: its first frame, counted in dst_fps frames from
     the sequence start. clip_len int [C]: its valid frames (1..window); frames at and after clip_len repeat the
-    last valid one. clip_yaw [C]: camera yaw in degrees relative to the body's facing at the clip's first frame.
-    top: the ground-plane view instead (clip_yaw ignored). Each clip must lie inside its sequence's
-    reference.resampled_length(frames, fps, dst_fps) output frames.
-    out: optional [C, window, 20] array to fill (same kind, device and dtype as the result); it is returned.
-    Semantics exactly those of amass_fast.reference.convert_batch.
+    last valid one. clip_yaw [C]: camera yaw in degrees relative to the body's facing at the clip's first frame
+    (default 0: the front view). top: the ground-plane view instead (stick5 only; clip_yaw ignored). Each clip
+    must lie inside its sequence's reference.resampled_length(frames, fps, dst_fps) output frames.
+    cameras: packed cameras (schemas.cameras.CAMERA_FIELDS) float [6] (one for all) or [C, 6] for the 2D schemas;
+    default: the orthographic camera at clip_yaw. up: "z" or "y", joints3d's up axis. clip_scale [C]: canonical
+    scale per clip (default 1; schemas.height_scale gives stick-gen's 1.8 m).
+    out: optional array of the result's shape to fill (same kind, device and dtype as the result); it is returned.
+    Semantics: amass_fast.reference.convert_batch for stick5 without cameras; else
+    amass_fast.reference.convert_joints_batch, then stick5 / stick12 from joints2d by schemas.layouts.
     """
+    if schema not in SCHEMAS:
+        raise ValueError(f"convert_batch: schema must be one of {', '.join(SCHEMAS)}; got {schema!r}")
+    if schema != "stick5" or cameras is not None:
+        return _convert_joints(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
+                               clip_len, clip_yaw, dst_fps, window, top, backend, out, schema, cameras, up, clip_scale)
+    if clip_scale is not None:
+        raise ValueError("convert_batch: clip_scale applies to stick12, joints2d and joints3d, or to stick5 through "
+                         "cameras; stick5 by clip_yaw keeps the body's size")
     call = _Call("convert_batch", poses, "poses", backend)
-    window = _whole(window, "convert_batch", "window", 1, MAX_OUTPUT_FRAMES)
+    window, dst, pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen = _clip_args(
+        call, poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, window,
+        dst_fps)
+    C = len(cseq)
+    yaw = call.host(np.zeros(C) if clip_yaw is None else clip_yaw, "clip_yaw", np.float64, (C,))
+    if C:
+        bad = np.flatnonzero(~np.isfinite(yaw))
+        if len(bad):
+            raise ValueError(f"convert_batch: `clip_yaw` must be finite degrees; clip_yaw[{bad[0]}] = {yaw[bad[0]]}")
+    result = _check_out(call, out, (C, window, STICK_DIM))
+    view_mode = VIEW_TOP if top else VIEW_FRONT
+    if call.backend in ("numba", "reference"):
+        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").convert_batch
+        motion = fn(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw,
+                    dst_fps=dst, window=window, view_mode=view_mode)
+        if result is None:
+            return call.result(np.asarray(motion, dtype=call.dtype))
+        result[...] = motion if not _is_tensor(result) else _torch().from_numpy(np.asarray(motion, call.dtype))
+        return out
+    target = result if result is not None else call.empty((C, window, STICK_DIM))
+    if call.backend == "cuda":
+        dev = call.to_device
+        kp, cam = call.empty((C, window, 8, 3)), call.empty((C, 5))
+        with call.device_guard():
+            _load("_cuda").convert_batch(pose_arr, trans_arr, dev(offsets), dev(fps), rest, par, dev(cseq),
+                                         dev(cstart), dev(clen), dev(yaw), dst, view_mode, target, kp, cam,
+                                         stream=call.stream())
+        return out if out is not None else target
+    _load("_core").convert_batch(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw, dst,
+                                 view_mode, target)
+    return out if out is not None else call.result(target)
+
+
+def _clip_args(call: _Call, poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+               window, dst_fps) -> tuple:
+    """The sequences and clip windows of a batch call, checked: (window, dst_fps, poses, trans, offsets, fps,
+    rest, parents, clip_seq, clip_start, clip_len)."""
+    window = _whole(window, call.op, "window", 1, MAX_OUTPUT_FRAMES)
     dst = _positive_rate(call, dst_fps, "dst_fps")
     pose_arr = call.floats(poses, "poses", (None, ("min", 3 * NUM_BODY_JOINTS)))
     N = pose_arr.shape[0]
@@ -484,16 +581,12 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     C = len(cseq)
     cstart = call.host(clip_start, "clip_start", np.int64, (C,))
     clen = call.host(clip_len, "clip_len", np.int64, (C,))
-    yaw = call.host(clip_yaw, "clip_yaw", np.float64, (C,))
     if C:
         if cseq.min() < 0 or cseq.max() >= S:
             raise ValueError(f"convert_batch: `clip_seq` must name sequences 0..{S - 1}, got {cseq.min()}..{cseq.max()}")
         if clen.min() < 1 or clen.max() > window:
             raise ValueError(f"convert_batch: `clip_len` must be in 1..window = {window}, got "
                              f"{clen.min()}..{clen.max()}")
-        bad = np.flatnonzero(~np.isfinite(yaw))
-        if len(bad):
-            raise ValueError(f"convert_batch: `clip_yaw` must be finite degrees; clip_yaw[{bad[0]}] = {yaw[bad[0]]}")
         # Overflow-safe: no clip_start + clip_len, which wraps around for a start near 2**63.
         outside = np.flatnonzero((cstart < 0) | (cstart > lengths[cseq] - clen))
         if len(outside):
@@ -501,28 +594,97 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
             raise ValueError(f"convert_batch: clip {c} (`clip_start` = {cstart[c]}, `clip_len` = {clen[c]}) lies "
                              f"outside its sequence {cseq[c]}, which has output frames 0..{lengths[cseq[c]] - 1} at "
                              f"{dst} fps")
-    result = _check_out(call, out, (C, window, STICK_DIM))
-    view_mode = VIEW_TOP if top else VIEW_FRONT
+    return window, dst, pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen
+
+
+def _check_cameras(call: _Call, cameras, yaw: np.ndarray, C: int) -> np.ndarray:
+    """Packed cameras float64 [C, 6] from [6] or [C, 6] (None: orthographic at the clips' yaws), checked."""
+    if cameras is None:
+        packed = np.tile(Camera().packed(), (C, 1))
+        packed[:, CAMERA_FIELDS.index("yaw_deg")] = yaw
+        return packed
+    cams = cameras.detach().cpu().numpy() if _is_tensor(cameras) else np.asarray(cameras)
+    if cams.dtype.kind not in "iuf":
+        raise TypeError(f"{call.op}: `cameras` must hold numbers, got {cams.dtype}")
+    if cams.shape == (len(CAMERA_FIELDS),):
+        cams = np.tile(cams, (C, 1))
+    call.check_shape(cams.shape, "cameras", (C, len(CAMERA_FIELDS)))
+    cams = np.ascontiguousarray(cams, dtype=np.float64)
+    kind, elev, dist, focal = (cams[:, CAMERA_FIELDS.index(n)] for n in
+                               ("perspective", "elevation_deg", "distance_m", "focal_mm"))
+    bad = np.flatnonzero(~np.all(np.isfinite(cams), axis=1) | ~np.isin(kind, (0.0, 1.0)) | (np.abs(elev) > 90.0)
+                         | ~(dist > 0) | ~(focal > 0))
+    if len(bad):
+        raise ValueError(f"{call.op}: cameras[{bad[0]}] = {cams[bad[0]].tolist()} is not a packed camera "
+                         f"{CAMERA_FIELDS}: perspective 0 or 1, finite values, elevation in -90..90, distance "
+                         f"and focal length > 0")
+    return cams
+
+
+def lines_from_joints2d(joints2d, schema: str):
+    """stick5 [..., T, 20] or stick12 [..., T, 48] from joints2d [..., T, 22, 2] (NumPy or torch, any device):
+    one gather and mean (schemas.layouts.line_endpoints), equal to schemas.layouts.stick5 / stick12."""
+    a, b = layouts.line_endpoints(schema)
+    if _is_tensor(joints2d):
+        torch = _torch()
+        a, b = torch.as_tensor(a, device=joints2d.device), torch.as_tensor(b, device=joints2d.device)
+    lines = 0.5 * (joints2d[..., a, :] + joints2d[..., b, :])
+    return lines.reshape(*lines.shape[:-2], 2 * len(a))
+
+
+def _convert_joints(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+                    clip_yaw, dst_fps, window, top, backend, out, schema, cameras, up, clip_scale):
+    """convert_batch for joints3d, joints2d and the line schemas through cameras: one convert_joints_batch pass
+    (resample, FK, canonical frame, camera), then the line schemas as a gather of joints2d."""
+    call = _Call("convert_batch", poses, "poses", backend)
+    if top:
+        raise ValueError(f"convert_batch: top (the ground-plane view) is a stick5 view; schema {schema!r} takes "
+                         f"cameras (an elevation of 90 looks from straight above)")
+    if up not in UPS:
+        raise ValueError(f"convert_batch: up must be one of {', '.join(UPS)}; got {up!r}")
+    if schema == "joints3d" and cameras is not None:
+        raise ValueError("convert_batch: joints3d is the canonical 3D frame, without a camera; pass cameras only "
+                         "for stick5, stick12 or joints2d")
+    window, dst, pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen = _clip_args(
+        call, poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, window,
+        dst_fps)
+    C = len(cseq)
+    yaw = call.host(np.zeros(C) if clip_yaw is None else clip_yaw, "clip_yaw", np.float64, (C,))
+    if not np.all(np.isfinite(yaw)):
+        raise ValueError("convert_batch: `clip_yaw` must be finite degrees")
+    cams = _check_cameras(call, cameras, yaw, C)
+    scale = call.host(np.ones(C) if clip_scale is None else clip_scale, "clip_scale", np.float64, (C,))
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        raise ValueError("convert_batch: `clip_scale` must be positive, finite factors")
+    dim = 3 if schema == "joints3d" else 2
+    shape = (C, window) + layouts.FRAME_SHAPE[schema]
+    result = _check_out(call, out, shape)
+    upc = reference.UP_Y if up == "y" else reference.UP_Z
     if call.backend in ("numba", "reference"):
-        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").convert_batch
-        motion = fn(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw,
-                    dst_fps=dst, window=window, view_mode=view_mode)
-        if result is None:
-            return call.result(np.asarray(motion, dtype=call.dtype))
-        result[...] = motion if not _is_tensor(result) else _torch().from_numpy(np.asarray(motion, call.dtype))
-        return out
-    target = result if result is not None else call.empty((C, window, STICK_DIM))
-    if call.backend == "cuda":
-        dev = call.to_device
-        kp, cam = call.empty((C, window, 8, 3)), call.empty((C, 5))
-        with call.device_guard():
-            _load("_cuda").convert_batch(pose_arr, trans_arr, dev(offsets), dev(fps), rest, par, dev(cseq),
-                                         dev(cstart), dev(clen), dev(yaw), dst, view_mode, target, kp, cam,
-                                         stream=call.stream())
-        return out if out is not None else target
-    _load("_core").convert_batch(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, yaw, dst,
-                                 view_mode, target)
-    return out if out is not None else call.result(target)
+        fn = _load(f"{'numba_backend' if call.backend == 'numba' else 'reference'}").convert_joints_batch
+        joints = call.result(np.asarray(fn(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen, scale,
+                                           cams, dst_fps=dst, window=window, up=upc, dim=dim), dtype=call.dtype))
+    else:
+        joints = call.empty((C, window, NUM_BODY_JOINTS, dim))
+        if call.backend == "cuda":
+            dev = call.to_device
+            world, frame = call.empty((C, window, NUM_BODY_JOINTS, 3)), call.empty((C, reference.FRAME_SIZE))
+            with call.device_guard():
+                _load("_cuda").convert_joints_batch(pose_arr, trans_arr, dev(offsets), dev(fps), rest, par, dev(cseq),
+                                                    dev(cstart), dev(clen), dev(scale), dev(cams), dst, upc, joints,
+                                                    world, frame, stream=call.stream())
+        else:
+            _load("_core").convert_joints_batch(pose_arr, trans_arr, offsets, fps, rest, par, cseq, cstart, clen,
+                                                scale, cams, dst, upc, joints)
+            joints = call.result(joints)
+    motion = joints if schema in ("joints2d", "joints3d") else lines_from_joints2d(joints, schema)
+    if result is None:
+        return motion
+    if _is_tensor(out):
+        out.copy_(motion if _is_tensor(motion) else _torch().from_numpy(np.ascontiguousarray(motion)))
+    else:
+        out[...] = motion
+    return out
 
 
 def _check_out(call: _Call, out: Any, shape: tuple):

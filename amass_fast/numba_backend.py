@@ -11,6 +11,8 @@ Whole-array entry points (NumPy arrays; torch CPU tensors pass through ``np.asar
     resample_poses(poses, trans, src_fps, dst_fps=25.0) -> (poses [T, P], trans [T, 3])
     project(joints, yaw_deg=0.0, view_mode=VIEW_FRONT) -> [F, 20]
     convert_batch(..., *, dst_fps=25.0, window=250, view_mode=VIEW_FRONT, out=None) -> [C, window, 20]
+    convert_joints_batch(..., clip_scale, clip_camera, *, dst_fps=25.0, window=250, up=UP_Z, dim=3)
+        -> [C, window, 22, dim]
 
 Loops over frames (fk, resample) and over clips (convert_batch) run in parallel (``prange``); call
 :func:`set_num_threads` to choose how many threads.
@@ -28,6 +30,8 @@ from amass_fast.reference import (
     HEAD, KP_HEAD, KP_L_ANKLE, KP_L_WRIST, KP_LEFT_AXIS, KP_NECK, KP_PELVIS, KP_R_ANKLE, KP_R_WRIST, L_ANKLE,
     L_HIP, L_SHOULDER, L_WRIST, NUM_BODY_JOINTS, NUM_KEYPOINTS, R_ANKLE, R_HIP, R_SHOULDER,
     R_WRIST, SLERP_SERIES_DOT, SLERP_SERIES_TERMS, SMALL_ANGLE, STICK5_LINES, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length,
+    FR_COS, FR_DISTANCE, FR_FORWARD, FR_ORIGIN, FR_PERSP, FR_RIGHT, FR_SCALE, FR_SIN, FR_TARGET, FR_UP, FRAME_SIZE,
+    NEAR_M, UP_Z,
 )
 
 _LINES = np.array(STICK5_LINES, dtype=np.int64)   # [5, 2] keypoint rows (from, to); a compile-time constant
@@ -243,6 +247,68 @@ def project_keypoints(kp, camera, view_mode, out):
 
 
 @_njit()
+def clip_frame(first, min_ankle_z, scale, camera, fr):
+    """The frame record of one clip into fr [18]; see reference.clip_frame."""
+    lx, ly = first[L_HIP, 0] - first[R_HIP, 0], first[L_HIP, 1] - first[R_HIP, 1]
+    n = math.sqrt(lx * lx + ly * ly)
+    if n < 1e-9:
+        lx, ly, n = 1.0, 0.0, 1.0
+    fr[FR_COS], fr[FR_SIN] = lx / n, ly / n
+    fr[FR_ORIGIN] = 0.5 * (first[L_HIP, 0] + first[R_HIP, 0])
+    fr[FR_ORIGIN + 1] = 0.5 * (first[L_HIP, 1] + first[R_HIP, 1])
+    fr[FR_ORIGIN + 2] = min_ankle_z
+    fr[FR_SCALE] = scale
+    y, e = math.radians(camera[1]), math.radians(camera[2])
+    cy, sy, ce, se = math.cos(y), math.sin(y), math.cos(e), math.sin(e)
+    fr[FR_PERSP] = 1.0 if camera[0] != 0.0 else 0.0
+    fr[FR_RIGHT], fr[FR_RIGHT + 1], fr[FR_RIGHT + 2] = cy, sy, 0.0
+    fr[FR_UP], fr[FR_UP + 1], fr[FR_UP + 2] = -sy * se, cy * se, ce
+    fr[FR_FORWARD], fr[FR_FORWARD + 1], fr[FR_FORWARD + 2] = -sy * ce, cy * ce, -se
+    fr[FR_DISTANCE], fr[FR_TARGET] = camera[3], camera[5]
+
+
+@_njit()
+def canonical_point(p, fr):
+    """World point [3] -> canonical (z up), as a tuple: scale * rotation (p - origin)."""
+    dx, dy, dz = p[0] - fr[FR_ORIGIN], p[1] - fr[FR_ORIGIN + 1], p[2] - fr[FR_ORIGIN + 2]
+    c, s, k = fr[FR_COS], fr[FR_SIN], fr[FR_SCALE]
+    return k * (c * dx + s * dy), k * (c * dy - s * dx), k * dz
+
+
+@_njit()
+def frame_joints3d(world, fr, up, out):
+    """World joints [>=22, 3] -> joints3d into out [22, 3]; up y: (x, y, z) -> (x, z, -y)."""
+    for j in range(NUM_BODY_JOINTS):
+        x, y, z = canonical_point(world[j], fr)
+        out[j, 0] = x
+        out[j, 1] = y if up == UP_Z else z
+        out[j, 2] = z if up == UP_Z else -y
+
+
+@_njit()
+def frame_joints2d(world, fr, P, out):
+    """World joints [>=22, 3] -> joints2d into out [22, 2] through the clip's camera (P [22, 3]: scratch)."""
+    for j in range(NUM_BODY_JOINTS):
+        P[j, 0], P[j, 1], P[j, 2] = canonical_point(world[j], fr)
+    r0, r1, r2 = fr[FR_RIGHT], fr[FR_RIGHT + 1], fr[FR_RIGHT + 2]
+    u0, u1, u2 = fr[FR_UP], fr[FR_UP + 1], fr[FR_UP + 2]
+    d0, d1, d2 = fr[FR_FORWARD], fr[FR_FORWARD + 1], fr[FR_FORWARD + 2]
+    if fr[FR_PERSP] == 0.0:
+        for j in range(NUM_BODY_JOINTS):
+            out[j, 0] = P[j, 0] * r0 + P[j, 1] * r1 + P[j, 2] * r2
+            out[j, 1] = P[j, 0] * u0 + P[j, 1] * u1 + P[j, 2] * u2
+        return
+    t0, t1, t2 = 0.5 * (P[L_HIP, 0] + P[R_HIP, 0]), 0.5 * (P[L_HIP, 1] + P[R_HIP, 1]), fr[FR_TARGET]
+    tr, tu = t0 * r0 + t1 * r1 + t2 * r2, t0 * u0 + t1 * u1 + t2 * u2
+    dist = fr[FR_DISTANCE]
+    for j in range(NUM_BODY_JOINTS):
+        q0, q1, q2 = P[j, 0] - t0, P[j, 1] - t1, P[j, 2] - t2
+        k = dist / max(q0 * d0 + q1 * d1 + q2 * d2 + dist, NEAR_M)
+        out[j, 0] = k * (q0 * r0 + q1 * r1 + q2 * r2) + tr
+        out[j, 1] = k * (q0 * u0 + q1 * u1 + q2 * u2) + tu
+
+
+@_njit()
 def _min_ankle_z(kps):
     m = np.inf
     for k in range(kps.shape[0]):
@@ -311,6 +377,31 @@ def _convert_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, parents, cli
         cam = clip_camera(kps[0], _min_ankle_z(kps), clip_yaw[c], view_mode)
         for k in range(window):
             project_keypoints(kps[min(k, n - 1)], cam, view_mode, out[c, k])
+
+
+@_njit(parallel=True)
+def _convert_joints_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
+                                 clip_scale, clip_camera, dst_fps, up, out):
+    C, window, J = out.shape[0], out.shape[1], NUM_BODY_JOINTS
+    for c in prange(C):
+        s = clip_seq[c]
+        a, b = seq_offsets[s], seq_offsets[s + 1]
+        n = clip_len[c]
+        world = np.empty((n, J, 3))
+        rot, G, t, P, fr = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty(3), np.empty((J, 3)), np.empty(FRAME_SIZE)
+        seq_poses, seq_trans, seq_rest = poses[a:b], trans[a:b], rest[s]
+        min_z = np.inf
+        for k in range(n):
+            i0, i1, alpha = source_position(clip_start[c] + k, b - a, seq_fps[s], dst_fps)
+            interpolate_frame(seq_poses, seq_trans, i0, i1, alpha, J, rot, t)
+            joint_chain(rot, seq_rest, parents, t, G, world[k])
+            min_z = min(min_z, world[k, L_ANKLE, 2], world[k, R_ANKLE, 2])
+        clip_frame(world[0], min_z, clip_scale[c], clip_camera[c], fr)
+        for k in range(window):
+            if out.shape[3] == 3:
+                frame_joints3d(world[min(k, n - 1)], fr, up, out[c, k])
+            else:
+                frame_joints2d(world[min(k, n - 1)], fr, P, out[c, k])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -414,6 +505,26 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     return out
 
 
+def convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+                         clip_scale, clip_camera, *, dst_fps: float = 25.0, window: int = 250, up: int = UP_Z,
+                         dim: int = 3) -> np.ndarray:
+    """The clips of convert_batch as joints3d [C, window, 22, 3] (dim 3) or joints2d [C, window, 22, 2] (dim 2);
+    arguments as in reference.convert_joints_batch (amass_fast.kernels checks them)."""
+    poses, trans = _float_array(poses), _float_array(trans)
+    rest = np.ascontiguousarray(rest_joints, dtype=np.float64)
+    seq_offsets, clip_seq, clip_start, clip_len = (np.ascontiguousarray(np.asarray(a), dtype=np.int64)
+                                                   for a in (seq_offsets, clip_seq, clip_start, clip_len))
+    seq_fps, clip_scale = (np.ascontiguousarray(np.asarray(a), dtype=np.float64) for a in (seq_fps, clip_scale))
+    clip_camera = np.ascontiguousarray(np.asarray(clip_camera, dtype=np.float64).reshape(len(clip_seq), 6))
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 (joints2d) or 3 (joints3d), got {dim}")
+    out = np.empty((len(clip_seq), window, NUM_BODY_JOINTS, dim), dtype=_out_dtype(poses))
+    _convert_joints_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, _check_parents(parents, NUM_BODY_JOINTS),
+                                 clip_seq, clip_start, clip_len, clip_scale, clip_camera, float(dst_fps), int(up), out)
+    return out
+
+
 __all__ = ["fk", "resample_poses", "project", "convert_batch", "set_num_threads", "resampled_length",
            "rodrigues", "aa_to_quat", "quat_slerp", "quat_to_mat", "quat_to_aa", "joint_chain", "source_position",
-           "interpolate_frame", "stick_keypoints", "clip_camera", "project_keypoints"]
+           "interpolate_frame", "stick_keypoints", "clip_camera", "project_keypoints", "convert_joints_batch",
+           "clip_frame", "canonical_point", "frame_joints3d", "frame_joints2d"]

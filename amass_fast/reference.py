@@ -16,6 +16,13 @@ reader can hold the three side by side:
     stick_keypoints    world joints -> the stick schema's keypoints [8, 3] (row 7 is the body's left axis)
     clip_camera        first-frame keypoints + clip's lowest ankle -> 2D camera (right axis, origin)
     project_keypoints  keypoints [8, 3] + camera -> one frame of sticks [20]
+    clip_frame         first-frame joints + lowest ankle + scale + packed camera -> the clip's frame record [18]
+    canonical_point    world point [3] -> the clip's canonical frame (z up) [3]
+    frame_joints3d     world joints [22, 3] -> joints3d [22, 3] (up z or y)
+    frame_joints2d     world joints [22, 3] -> joints2d [22, 2] through the clip's camera
+
+The joints schemas' float64 specification in whole-clip form is amass_fast.schemas (joints.canonical_joints,
+cameras.project); convert_joints_batch here is the same per frame, as the kernels compute it.
 
 Everything here is float64 and loops in Python: it is slow on purpose, to be obviously right.
 
@@ -56,6 +63,15 @@ SLERP_SERIES_DOT = 0.9
 SLERP_SERIES_TERMS = 10
 # Resampled length: frames whose time lands within this many frames of the end count as inside.
 LENGTH_EPS = 1e-6
+
+# joints schemas: up axis codes, packed camera width, nearest perspective depth (amass_fast.schemas.cameras) and the
+# rows of the clip frame record that clip_frame writes.
+UP_Z, UP_Y = 0, 1
+CAMERA_FIELDS = 6
+NEAR_M = 0.1
+FR_COS, FR_SIN, FR_ORIGIN, FR_SCALE, FR_PERSP, FR_RIGHT, FR_UP, FR_FORWARD, FR_DISTANCE, FR_TARGET = (
+    0, 1, 2, 5, 6, 7, 10, 13, 16, 17)
+FRAME_SIZE = 18
 
 VIEW_FRONT = 0  # camera yawed relative to the body's facing at the clip's first frame
 VIEW_TOP = 1    # the seed's ground-plane drop: screen (x, y) = world (x, y) - pelvis at the first frame
@@ -235,6 +251,50 @@ def project_keypoints(kp: np.ndarray, camera: np.ndarray, view_mode: int) -> np.
     return out
 
 
+def clip_frame(first: np.ndarray, min_ankle_z: float, scale: float, camera: np.ndarray) -> np.ndarray:
+    """The frame record [18] of one clip: canonical rotation (cos, sin) that turns the first frame's left axis (left
+    hip - right hip, on the ground) onto +x (hips vertical: the world's x axis), origin (first-frame pelvis x, y;
+    lowest ankle z), scale, then the camera: perspective flag, right, up and forward axes, distance, target height
+    (amass_fast.schemas.cameras.camera_axes)."""
+    lx, ly = first[L_HIP, 0] - first[R_HIP, 0], first[L_HIP, 1] - first[R_HIP, 1]
+    n = math.sqrt(lx * lx + ly * ly)
+    if n < 1e-9:
+        lx, ly, n = 1.0, 0.0, 1.0
+    pelvis = 0.5 * (first[L_HIP] + first[R_HIP])
+    y, e = math.radians(camera[1]), math.radians(camera[2])
+    cy, sy, ce, se = math.cos(y), math.sin(y), math.cos(e), math.sin(e)
+    return np.array([lx / n, ly / n, pelvis[0], pelvis[1], min_ankle_z, scale, float(camera[0] != 0.0),
+                     cy, sy, 0.0, -sy * se, cy * se, ce, -sy * ce, cy * ce, -se, camera[3], camera[5]])
+
+
+def canonical_point(p: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """World point [3] -> canonical (z up) [3]: scale * rotation (p - origin)."""
+    dx, dy, dz = p - frame[FR_ORIGIN:FR_ORIGIN + 3]
+    c, s, k = frame[FR_COS], frame[FR_SIN], frame[FR_SCALE]
+    return np.array([k * (c * dx + s * dy), k * (c * dy - s * dx), k * dz])
+
+
+def frame_joints3d(world: np.ndarray, frame: np.ndarray, up: int) -> np.ndarray:
+    """World joints [>=22, 3] of one frame -> joints3d [22, 3]; up y: (x, y, z) -> (x, z, -y)."""
+    out = np.stack([canonical_point(world[j], frame) for j in range(NUM_BODY_JOINTS)])
+    return out if up == UP_Z else np.stack([out[:, 0], out[:, 2], -out[:, 1]], axis=1)
+
+
+def frame_joints2d(world: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """World joints [>=22, 3] of one frame -> joints2d [22, 2] through the clip's camera: orthographic (P.r, P.u);
+    perspective with target t = (pelvis x, pelvis y, target height), q = P - t, z = max(q.d + distance, NEAR_M):
+    distance / z (q.r, q.u) + (t.r, t.u)."""
+    P = np.stack([canonical_point(world[j], frame) for j in range(NUM_BODY_JOINTS)])
+    r, u, d = (frame[i:i + 3] for i in (FR_RIGHT, FR_UP, FR_FORWARD))
+    if frame[FR_PERSP] == 0.0:
+        return np.stack([P @ r, P @ u], axis=1)
+    t = np.array([0.5 * (P[L_HIP, 0] + P[R_HIP, 0]), 0.5 * (P[L_HIP, 1] + P[R_HIP, 1]), frame[FR_TARGET]])
+    q = P - t
+    z = np.maximum(q @ d + frame[FR_DISTANCE], NEAR_M)
+    k = frame[FR_DISTANCE] / z
+    return np.stack([k * (q @ r) + t @ r, k * (q @ u) + t @ u], axis=1)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Whole-array entry points (same signatures as the public ones in amass_fast.kernels, float64 NumPy only).
 
@@ -302,4 +362,30 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
         cam = clip_camera(kps[0], min_z, float(clip_yaw[c]), view_mode)
         for k in range(window):
             out[c, k] = project_keypoints(kps[min(k, n - 1)], cam, view_mode)
+    return out
+
+
+def convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
+                         clip_scale, clip_camera, *, dst_fps: float = 25.0, window: int = 250, up: int = UP_Z,
+                         dim: int = 3) -> np.ndarray:
+    """The clips of convert_batch as joints3d [C, window, 22, 3] (dim 3, canonical frame, ``up``) or joints2d
+    [C, window, 22, 2] (dim 2, through clip_camera [C, 6] packed cameras); clip_scale [C] multiplies the canonical
+    joints. Frames at and past clip_len hold the last valid frame."""
+    poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
+    C = len(clip_seq)
+    out = np.empty((C, window, NUM_BODY_JOINTS, dim))
+    for c in range(C):
+        s = int(clip_seq[c])
+        a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
+        n = int(clip_len[c])
+        world = np.empty((n, NUM_BODY_JOINTS, 3))
+        for k in range(n):
+            i0, i1, alpha = source_position(int(clip_start[c]) + k, b - a, float(seq_fps[s]), dst_fps)
+            rot, t = interpolate_frame(poses[a:b], trans[a:b], i0, i1, alpha, NUM_BODY_JOINTS)
+            world[k] = joint_chain(rot, rest[s, :NUM_BODY_JOINTS], parents, t)
+        min_z = float(np.min(world[:, [L_ANKLE, R_ANKLE], 2]))
+        frame = clip_frame(world[0], min_z, float(clip_scale[c]), np.asarray(clip_camera[c], dtype=np.float64))
+        for k in range(window):
+            w = world[min(k, n - 1)]
+            out[c, k] = frame_joints3d(w, frame, up) if dim == 3 else frame_joints2d(w, frame)
     return out

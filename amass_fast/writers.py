@@ -2,10 +2,12 @@
 
 A shard is an uncompressed ``.npz`` holding
 
-    motion  float32 [N, window, 20]   stick-figure lines per frame
+    motion  float32 [N, window, ...]  the schema's motion per frame: stick5 [20] (default), stick12 [48],
+                                      joints2d [22, 2] or joints3d [22, 3] (docs/SCHEMAS.md)
     actions int64   [N, window]       per-frame ActionType index
     clips   uint8   JSON lines, one per clip: action, description, dataset, file, start_s, source_fps, view,
-                    valid_length, label_source
+                    valid_length, label_source; with a schema, camera, scale or mirror option also schema, up,
+                    mirrored, scale and camera (packed [6], null for joints3d)
     info    uint8   JSON: the task's source files, counts and errors
 
 Members are stored, not deflated, so ``open_shard`` memory-maps ``motion`` and ``actions`` straight from the file.
@@ -30,6 +32,8 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "amass-fast-shards"
 _META_KEYS = ("dataset", "file", "start_s", "source_fps", "view", "valid_length", "label_source",
               "description_source")
+# In a sample's meta when the clip has them (runs with a schema, camera, scale or mirror option).
+_SCHEMA_KEYS = ("schema", "up", "mirrored", "scale", "camera")
 
 
 temporary_name = atomic.temporary_name
@@ -130,19 +134,32 @@ def _memmap_member(path: os.PathLike | str, key: str) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
 
 
-def make_sample(motion, actions, clip: dict) -> dict:
-    """One sample in the contract's form from motion/actions tensors and the clip's metadata line."""
-    return {
+def make_sample(motion, actions, clip: dict, fps: float = 25.0) -> dict:
+    """One sample in the contract's form from motion/actions tensors and the clip's metadata line. A stick12 clip
+    is stick-gen's v3 sample: it also has ``physics`` [T, 6] (schemas.physics of the motion at ``fps``),
+    ``camera`` [T, 3] (zeros: the camera is in the motion) and ``action_label`` (the action)."""
+    sample = {
         "motion": motion,
         "actions": actions,
         "action": str(clip["action"]),
         "description": str(clip["description"]),
         "source": "amass",
-        "meta": {k: clip[k] for k in _META_KEYS},
+        "meta": {**{k: clip[k] for k in _META_KEYS}, **{k: clip[k] for k in _SCHEMA_KEYS if k in clip}},
     }
+    if clip.get("schema") == "stick12":
+        import torch
+
+        from amass_fast.schemas.layouts import physics
+
+        values = np.asarray(motion.numpy() if hasattr(motion, "numpy") else motion)
+        sample["physics"] = torch.from_numpy(physics(values, fps).astype(np.float32))
+        sample["camera"] = torch.zeros(len(values), 3)
+        sample["action_label"] = str(clip["action"])
+    return sample
 
 
-def write_pt(path: os.PathLike | str, shards: Iterable[tuple[os.PathLike | str, Optional[int]]]) -> int:
+def write_pt(path: os.PathLike | str, shards: Iterable[tuple[os.PathLike | str, Optional[int]]],
+             fps: float = 25.0) -> int:
     """Write the stick-gen-compatible ``.pt`` (a list of sample dicts) from ``(shard, clips to take or None)`` pairs,
     atomically. Loads with plain ``torch.load(path)`` (weights_only) without amass-fast. Returns the clip count."""
     import torch
@@ -155,7 +172,7 @@ def write_pt(path: os.PathLike | str, shards: Iterable[tuple[os.PathLike | str, 
         # One tensor per shard; each sample is a view of it, so the file stores one record per shard.
         motion_t = torch.from_numpy(np.array(motion[:n], dtype=np.float32))
         actions_t = torch.from_numpy(np.array(actions[:n], dtype=np.int64))
-        samples.extend(make_sample(motion_t[i], actions_t[i], clips[i]) for i in range(n))
+        samples.extend(make_sample(motion_t[i], actions_t[i], clips[i], fps) for i in range(n))
     tmp = temporary_name(path)
     torch.save(samples, tmp)
     os.replace(tmp, path)

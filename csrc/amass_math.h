@@ -555,6 +555,106 @@ AF_HD void project_keypoints(const T* kp, const T* cam, int view_mode, T* out) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// joints3d / joints2d: the 22 body joints in the clip's canonical frame, and through a camera
+// (amass_fast/schemas/joints.py and cameras.py are the float64 specification; reference.clip_frame etc. mirror
+// these functions).
+
+// Packed camera (amass_fast.schemas.cameras.CAMERA_FIELDS): perspective 0/1, yaw, elevation, distance, focal,
+// target height.
+constexpr int kCameraFields = 6;
+constexpr double kNearM = 0.1;  // schemas.cameras.NEAR_M
+enum UpAxis : int { kUpZ = 0, kUpY = 1 };
+// Rows of the clip frame record written by clip_frame: the canonical frame (rotation cos/sin about the vertical,
+// origin, scale) and the camera (perspective flag, right/up/forward axes in the canonical frame, distance, target
+// height).
+constexpr int kFrCos = 0, kFrSin = 1, kFrOrigin = 2, kFrScale = 5, kFrPersp = 6, kFrRight = 7, kFrUp = 10,
+              kFrForward = 13, kFrDistance = 16, kFrTarget = 17, kFrameSize = 18;
+
+// The frame record of one clip from its first frame's world joints [22, 3], its lowest ankle z over the valid
+// frames, its scale and its packed camera [6] (double). Facing: the first frame's left axis (left hip - right
+// hip) on the ground becomes +x; hips vertical: the world's x axis is kept. Origin: first-frame pelvis (x, y),
+// lowest ankle (z). Camera axes: right (cos yaw, sin yaw, 0), forward (-sin yaw cos el, cos yaw cos el, -sin el),
+// up = right x forward = (-sin yaw sin el, cos yaw sin el, cos el); angles in double.
+template <typename T>
+AF_HD void clip_frame(const T* first, T min_ankle_z, double scale, const double* camera, T* fr) {
+  T lx = first[3 * kLHip] - first[3 * kRHip], ly = first[3 * kLHip + 1] - first[3 * kRHip + 1];
+  T n = msqrt(lx * lx + ly * ly);
+  if (n < T(1e-9)) {  // hips vertical (lying on a side): no facing, keep the world axes
+    lx = T(1);
+    ly = T(0);
+    n = T(1);
+  }
+  fr[kFrCos] = lx / n;
+  fr[kFrSin] = ly / n;
+  fr[kFrOrigin] = T(0.5) * (first[3 * kLHip] + first[3 * kRHip]);
+  fr[kFrOrigin + 1] = T(0.5) * (first[3 * kLHip + 1] + first[3 * kRHip + 1]);
+  fr[kFrOrigin + 2] = min_ankle_z;
+  fr[kFrScale] = static_cast<T>(scale);
+  const double deg = 3.14159265358979323846 / 180.0;
+  const double cy = cos(camera[1] * deg), sy = sin(camera[1] * deg), ce = cos(camera[2] * deg),
+               se = sin(camera[2] * deg);
+  fr[kFrPersp] = camera[0] != 0.0 ? T(1) : T(0);
+  const double axes[9] = {cy, sy, 0.0, -sy * se, cy * se, ce, -sy * ce, cy * ce, -se};
+  for (int i = 0; i < 9; ++i) fr[kFrRight + i] = static_cast<T>(axes[i]);
+  fr[kFrDistance] = static_cast<T>(camera[3]);
+  fr[kFrTarget] = static_cast<T>(camera[5]);
+}
+
+// One world point [3] -> canonical (z up) [3]: scale * rotation (p - origin).
+template <typename T>
+AF_HD void canonical_point(const T* p, const T* fr, T* out) {
+  const T dx = p[0] - fr[kFrOrigin], dy = p[1] - fr[kFrOrigin + 1], dz = p[2] - fr[kFrOrigin + 2];
+  const T c = fr[kFrCos], s = fr[kFrSin], k = fr[kFrScale];
+  out[0] = k * (c * dx + s * dy);
+  out[1] = k * (c * dy - s * dx);
+  out[2] = k * dz;
+}
+
+// One frame's world joints [22, 3] -> joints3d [22, 3] with the up axis asked for ((x, y, z) -> (x, z, -y) for y).
+template <typename T>
+AF_HD void frame_joints3d(const T* world, const T* fr, int up, T* out) {
+  for (int j = 0; j < kNumBodyJoints; ++j) {
+    T p[3];
+    canonical_point(world + 3 * j, fr, p);
+    out[3 * j] = p[0];
+    out[3 * j + 1] = up == kUpY ? p[2] : p[1];
+    out[3 * j + 2] = up == kUpY ? -p[1] : p[2];
+  }
+}
+
+// One frame's world joints [22, 3] -> joints2d [22, 2] through the clip's camera. Orthographic: (P.r, P.u).
+// Perspective: target t = (pelvis x, pelvis y, target height), q = P - t, depth z = max(q.d + distance, near),
+// s = distance / z (q.r, q.u) + (t.r, t.u).
+template <typename T>
+AF_HD void frame_joints2d(const T* world, const T* fr, T* out) {
+  const T* r = fr + kFrRight;
+  const T* u = fr + kFrUp;
+  const T* d = fr + kFrForward;
+  T P[3 * kNumBodyJoints];
+  for (int j = 0; j < kNumBodyJoints; ++j) canonical_point(world + 3 * j, fr, P + 3 * j);
+  if (fr[kFrPersp] == T(0)) {
+    for (int j = 0; j < kNumBodyJoints; ++j) {
+      const T* p = P + 3 * j;
+      out[2 * j] = p[0] * r[0] + p[1] * r[1] + p[2] * r[2];
+      out[2 * j + 1] = p[0] * u[0] + p[1] * u[1] + p[2] * u[2];
+    }
+    return;
+  }
+  const T t[3] = {T(0.5) * (P[3 * kLHip] + P[3 * kRHip]), T(0.5) * (P[3 * kLHip + 1] + P[3 * kRHip + 1]),
+                  fr[kFrTarget]};
+  const T tr = t[0] * r[0] + t[1] * r[1] + t[2] * r[2], tu = t[0] * u[0] + t[1] * u[1] + t[2] * u[2];
+  const T dist = fr[kFrDistance];
+  for (int j = 0; j < kNumBodyJoints; ++j) {
+    const T q[3] = {P[3 * j] - t[0], P[3 * j + 1] - t[1], P[3 * j + 2] - t[2]};
+    T z = q[0] * d[0] + q[1] * d[1] + q[2] * d[2] + dist;
+    z = z < T(kNearM) ? T(kNearM) : z;
+    const T k = dist / z;
+    out[2 * j] = k * (q[0] * r[0] + q[1] * r[1] + q[2] * r[2]) + tr;
+    out[2 * j + 1] = k * (q[0] * u[0] + q[1] * u[1] + q[2] * u[2]) + tu;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Per-output-frame compositions: one call = one thread's work in the CUDA kernels and one loop body on the CPU.
 
 // fk of one frame: pose row [>=3J] axis-angle, trans [3], rest [J, 3] -> pos [J, 3].
@@ -580,13 +680,29 @@ AF_HD void resample_frame(const T* poses, int64_t pose_stride, const T* trans, i
 // lane group): slerp/lerp, chain the 22 body joints (skel.num_joints == kNumBodyJoints), pick the stick's points.
 // This is the fused convert path, the same code for one CUDA thread and for one SIMD group on the host.
 template <typename V, typename Rows>
-AF_HD void posed_keypoints(const Rows& rows, const elem_t<V>* rest, const Skeleton& skel, V* kp) {
+AF_HD void posed_joints(const Rows& rows, const elem_t<V>* rest, const Skeleton& skel, V* pos) {
   using T = elem_t<V>;
   const V alpha = rows.alpha;
-  V t[3], pos[3 * kNumBodyJoints];
+  V t[3];
   for (int i = 0; i < 3; ++i) t[i] = (T(1) - alpha) * rows.trans0(i) + alpha * rows.trans1(i);
   joint_chain<kNumBodyJoints>(InterpolatedRotations<V, Rows>{rows, alpha}, rest, skel, t, pos);
+}
+
+// The same, then the stick's points: the fused stick5 path.
+template <typename V, typename Rows>
+AF_HD void posed_keypoints(const Rows& rows, const elem_t<V>* rest, const Skeleton& skel, V* kp) {
+  V pos[3 * kNumBodyJoints];
+  posed_joints<V>(rows, rest, skel, pos);
   stick_keypoints(pos, kp);
+}
+
+// World body joints [22, 3] of output frame k of one sequence (poses/trans point at its first source frame).
+template <typename T>
+AF_HD void output_joints(const T* poses, int64_t pose_stride, const T* trans, int64_t num_frames, double src_fps,
+                         double dst_fps, int64_t k, const T* rest, const Skeleton& skel, T* pos) {
+  const SourceRows<T> rows =
+      interpolate_frame(poses, pose_stride, trans, source_position(k, num_frames, src_fps, dst_fps));
+  posed_joints<T>(rows, rest, skel, pos);
 }
 
 // Keypoints [8, 3] of output frame k of one sequence (poses/trans point at its first source frame).
@@ -714,6 +830,62 @@ AF_HD void clip_project_item(const ClipBatch<T>& a, int64_t i) {
   const int64_t last = clip_length(a, c) - 1;
   const int64_t src = c * a.window + (k < last ? k : last);
   project_keypoints(a.kp + src * 3 * kNumKeypoints, a.cam + 5 * c, a.view_mode, a.out + i * kStickDim);
+}
+
+// convert_joints_batch: the clips of a ClipBatch (its sequence sources, clip_seq/clip_start/clip_len; its
+// clip_yaw, view_mode, kp, cam and out unused) as joints3d (out [C, window, 22, 3]) or joints2d through a camera
+// per clip (out [C, window, 22, 2]).
+template <typename T>
+struct JointBatch {
+  ClipBatch<T> clips;
+  const double* clip_scale;   // [C] canonical scale (1: none)
+  const double* clip_camera;  // [C, 6] packed cameras (joints2d)
+  int up;                     // kUpZ / kUpY (joints3d)
+  int out_dim;                // 3: joints3d, 2: joints2d
+  T* world;                   // scratch [C, window, 22, 3]: world joints of the valid frames
+  T* frame;                   // scratch [C, kFrameSize]: clip_frame of each clip
+  T* out;                     // [C, window, 22, out_dim]
+};
+
+// Pass A, item i = c * window + k: world joints of valid output frame k of clip c.
+template <typename T>
+AF_HD void clip_joints_item(const JointBatch<T>& b, int64_t i) {
+  const ClipBatch<T>& a = b.clips;
+  const int64_t c = i / a.window, k = i - c * a.window;
+  if (k >= clip_length(a, c)) return;  // padding: pass C copies the last valid frame
+  const int64_t s = a.clip_seq[c];
+  const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
+  output_joints(a.poses + first * a.pose_stride, a.pose_stride, a.trans + 3 * first, num_frames, a.seq_fps[s],
+                a.dst_fps, a.clip_start[c] + k, a.rest + s * a.rest_stride, a.skel,
+                b.world + i * 3 * kNumBodyJoints);
+}
+
+// Pass B, item c: the frame record of clip c (first frame, lowest ankle over its valid frames, camera).
+template <typename T>
+AF_HD void clip_frame_item(const JointBatch<T>& b, int64_t c) {
+  const int64_t stride = 3 * kNumBodyJoints;
+  const T* w = b.world + c * b.clips.window * stride;
+  T min_z = w[3 * kLAnkle + 2] < w[3 * kRAnkle + 2] ? w[3 * kLAnkle + 2] : w[3 * kRAnkle + 2];
+  for (int64_t k = 1; k < clip_length(b.clips, c); ++k) {
+    const T* f = w + k * stride;
+    const T z = f[3 * kLAnkle + 2] < f[3 * kRAnkle + 2] ? f[3 * kLAnkle + 2] : f[3 * kRAnkle + 2];
+    min_z = z < min_z ? z : min_z;
+  }
+  clip_frame(w, min_z, b.clip_scale[c], b.clip_camera + kCameraFields * c, b.frame + kFrameSize * c);
+}
+
+// Pass C, item i = c * window + k: joints3d or joints2d of output frame k; padding holds the last valid frame.
+template <typename T>
+AF_HD void clip_schema_item(const JointBatch<T>& b, int64_t i) {
+  const ClipBatch<T>& a = b.clips;
+  const int64_t c = i / a.window, k = i - c * a.window;
+  const int64_t last = clip_length(a, c) - 1;
+  const T* world = b.world + (c * a.window + (k < last ? k : last)) * 3 * kNumBodyJoints;
+  const T* fr = b.frame + kFrameSize * c;
+  if (b.out_dim == 3)
+    frame_joints3d(world, fr, b.up, b.out + i * 3 * kNumBodyJoints);
+  else
+    frame_joints2d(world, fr, b.out + i * 2 * kNumBodyJoints);
 }
 
 }  // namespace af

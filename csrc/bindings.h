@@ -60,8 +60,12 @@ int64_t dim(const A& a, size_t i) {
 
 inline bool positive_finite(double x) { return std::isfinite(x) && x > 0.0; }
 
-// The kinematic tree from parents [J] (host). stick_only: the 22 body joints, computing only what stick5 reads.
-inline Skeleton make_skeleton(const HostIndex& parents, int64_t num_joints, bool stick_only, const char* op) {
+// Which joints a skeleton computes: all of them (fk), the 22 body joints (joints schemas), or only what stick5
+// reads of them (convert_batch).
+enum JointNeed { kAllJoints, kBodyJoints, kStickJoints };
+
+// The kinematic tree from parents [J] (host), computing the joints of `need`.
+inline Skeleton make_skeleton(const HostIndex& parents, int64_t num_joints, JointNeed need, const char* op) {
   require(num_joints >= 1 && num_joints <= kMaxJoints, op,
           "the skeleton must have 1.." + std::to_string(kMaxJoints) + " joints, got " + std::to_string(num_joints));
   require(parents.ndim() == 1 && dim(parents, 0) >= num_joints, op,
@@ -78,12 +82,17 @@ inline Skeleton make_skeleton(const HostIndex& parents, int64_t num_joints, bool
                 "] = " + std::to_string(p[j]));
     skel.parents[j] = static_cast<int32_t>(p[j]);
   }
-  if (!stick_only) {
-    skel.need_pos = skel.need_rot = num_joints == 64 ? ~uint64_t(0) : (uint64_t(1) << num_joints) - 1;
+  const uint64_t all = num_joints == 64 ? ~uint64_t(0) : (uint64_t(1) << num_joints) - 1;
+  if (need == kAllJoints) {
+    skel.need_pos = skel.need_rot = all;
     return skel;
   }
-  for (int j : {kLHip, kRHip, kLAnkle, kRAnkle, kHead, kLShoulder, kRShoulder, kLWrist, kRWrist})
-    for (int a = j; a >= 0; a = skel.parents[a]) skel.need_pos |= uint64_t(1) << a;
+  if (need == kBodyJoints) {
+    skel.need_pos = all;
+  } else {
+    for (int j : {kLHip, kRHip, kLAnkle, kRAnkle, kHead, kLShoulder, kRShoulder, kLWrist, kRWrist})
+      for (int a = j; a >= 0; a = skel.parents[a]) skel.need_pos |= uint64_t(1) << a;
+  }
   skel.need_rot = 1;  // the root's rotation starts the chain
   for (int j = 1; j < num_joints; ++j)
     if (has_bit(skel.need_pos, j)) skel.need_rot |= uint64_t(1) << skel.parents[j];
@@ -102,7 +111,7 @@ FkBatch<T> fk_batch(const In<T, D>& poses, const In<T, D>& trans, const In<T, D>
   const char* op = "fk";
   check_shape(rest, op, "rest_joints", {-1, 3});
   const int64_t J = dim(rest, 0);
-  const Skeleton skel = make_skeleton(parents, J, false, op);
+  const Skeleton skel = make_skeleton(parents, J, kAllJoints, op);
   check_shape(poses, op, "poses", {-1, -1});
   const int64_t F = dim(poses, 0);
   require(dim(poses, 1) >= 3 * J, op, "`poses` needs >= 3 * J = " + std::to_string(3 * J) + " columns, got " +
@@ -129,13 +138,13 @@ ResampleBatch<T> resample_batch(const In<T, D>& poses, const In<T, D>& trans, do
           out_trans.data()};
 }
 
-// convert_batch: shapes only; contents (offsets, clip windows) by check_clip_contents where they are on the host.
+// The sequences and clip windows of convert_batch and convert_joints_batch (C clips of W frames): shapes only;
+// contents (offsets, clip windows) by check_clip_contents where they are on the host.
 template <typename T, typename D, typename IndexArray, typename DoubleArray>
-ClipBatch<T> convert_batch_args(const In<T, D>& poses, const In<T, D>& trans, const IndexArray& seq_offsets,
-                                const DoubleArray& seq_fps, const In<T, D>& rest, const HostIndex& parents,
-                                const IndexArray& clip_seq, const IndexArray& clip_start, const IndexArray& clip_len,
-                                const DoubleArray& clip_yaw, double dst_fps, int view_mode, const Out<T, D>& out) {
-  const char* op = "convert_batch";
+ClipBatch<T> clip_sources(const char* op, const In<T, D>& poses, const In<T, D>& trans,
+                          const IndexArray& seq_offsets, const DoubleArray& seq_fps, const In<T, D>& rest,
+                          const HostIndex& parents, const IndexArray& clip_seq, const IndexArray& clip_start,
+                          const IndexArray& clip_len, double dst_fps, int64_t C, int64_t W, JointNeed need) {
   check_shape(poses, op, "poses", {-1, -1});
   const int64_t N = dim(poses, 0);
   require(dim(poses, 1) >= 3 * kNumBodyJoints, op,
@@ -148,13 +157,10 @@ ClipBatch<T> convert_batch_args(const In<T, D>& poses, const In<T, D>& trans, co
   check_shape(rest, op, "rest_joints", {S, -1, 3});
   require(dim(rest, 1) >= kNumBodyJoints, op,
           "`rest_joints` needs >= 22 joints per sequence, got " + std::to_string(dim(rest, 1)));
-  check_shape(out, op, "out", {-1, -1, kStickDim});
-  const int64_t C = dim(out, 0), W = dim(out, 1);
   require(W >= 1, op, "the window must be >= 1 frame");
   check_shape(clip_seq, op, "clip_seq", {C});
   check_shape(clip_start, op, "clip_start", {C});
   check_shape(clip_len, op, "clip_len", {C});
-  check_shape(clip_yaw, op, "clip_yaw", {C});
   require(positive_finite(dst_fps), op, "`dst_fps` must be positive and finite");
   ClipBatch<T> a{};
   a.poses = poses.data();
@@ -164,17 +170,59 @@ ClipBatch<T> convert_batch_args(const In<T, D>& poses, const In<T, D>& trans, co
   a.seq_fps = seq_fps.data();
   a.rest = rest.data();
   a.rest_stride = 3 * dim(rest, 1);
-  a.skel = make_skeleton(parents, kNumBodyJoints, true, op);
+  a.skel = make_skeleton(parents, kNumBodyJoints, need, op);
   a.dst_fps = dst_fps;
   a.clip_seq = clip_seq.data();
   a.clip_start = clip_start.data();
   a.clip_len = clip_len.data();
-  a.clip_yaw = clip_yaw.data();
   a.num_clips = C;
   a.window = W;
+  return a;
+}
+
+// convert_batch: shapes only (see clip_sources).
+template <typename T, typename D, typename IndexArray, typename DoubleArray>
+ClipBatch<T> convert_batch_args(const In<T, D>& poses, const In<T, D>& trans, const IndexArray& seq_offsets,
+                                const DoubleArray& seq_fps, const In<T, D>& rest, const HostIndex& parents,
+                                const IndexArray& clip_seq, const IndexArray& clip_start, const IndexArray& clip_len,
+                                const DoubleArray& clip_yaw, double dst_fps, int view_mode, const Out<T, D>& out) {
+  const char* op = "convert_batch";
+  check_shape(out, op, "out", {-1, -1, kStickDim});
+  const int64_t C = dim(out, 0), W = dim(out, 1);
+  ClipBatch<T> a = clip_sources<T, D>(op, poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start,
+                                      clip_len, dst_fps, C, W, kStickJoints);
+  check_shape(clip_yaw, op, "clip_yaw", {C});
+  a.clip_yaw = clip_yaw.data();
   a.view_mode = checked_view_mode(view_mode, op);
   a.out = out.data();
   return a;
+}
+
+// convert_joints_batch: the sources of convert_batch, then clip_scale f64 [C], clip_camera f64 [C, 6], up (0: z,
+// 1: y) and out [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d). Shapes only.
+template <typename T, typename D, typename IndexArray, typename DoubleArray>
+JointBatch<T> convert_joints_batch_args(const In<T, D>& poses, const In<T, D>& trans, const IndexArray& seq_offsets,
+                                        const DoubleArray& seq_fps, const In<T, D>& rest, const HostIndex& parents,
+                                        const IndexArray& clip_seq, const IndexArray& clip_start,
+                                        const IndexArray& clip_len, const DoubleArray& clip_scale,
+                                        const DoubleArray& clip_camera, double dst_fps, int up,
+                                        const Out<T, D>& out) {
+  const char* op = "convert_joints_batch";
+  check_shape(out, op, "out", {-1, -1, kNumBodyJoints, -1});
+  const int64_t C = dim(out, 0), W = dim(out, 1), D3 = dim(out, 3);
+  require(D3 == 2 || D3 == 3, op, "`out` must be [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d)");
+  JointBatch<T> b{};
+  b.clips = clip_sources<T, D>(op, poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
+                               dst_fps, C, W, kBodyJoints);
+  check_shape(clip_scale, op, "clip_scale", {C});
+  check_shape(clip_camera, op, "clip_camera", {C, kCameraFields});
+  require(up == kUpZ || up == kUpY, op, "`up` must be 0 (z) or 1 (y), got " + std::to_string(up));
+  b.clip_scale = clip_scale.data();
+  b.clip_camera = clip_camera.data();
+  b.up = up;
+  b.out_dim = static_cast<int>(D3);
+  b.out = out.data();
+  return b;
 }
 
 // Contents of a host-side batch: each sequence non-empty with a positive rate, every clip inside its sequence.

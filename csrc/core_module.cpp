@@ -71,18 +71,16 @@ struct NeededColumns {
   }
 };
 
-// Keypoints of output frames k0 .. k0 + lanes - 1 of clip c (those below clip_len), as clip_keypoints_item does
-// for each of them: lanes past the clip's end repeat its last frame and are not written.
+// The source rows of output frames k0 .. k0 + lanes - 1 of clip c: lanes past the clip's end repeat its last
+// frame (clip_len > k0).
 template <typename V, typename T>
-void clip_keypoints_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0) {
+void load_lane_rows(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0, LaneRows<V>& rows) {
   constexpr int L = lanes_of<V>();
   const int64_t len = a.clip_len[c];
-  if (k0 >= len) return;
   const int64_t s = a.clip_seq[c];
   const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
   const T* poses = a.poses + first * a.pose_stride;
   const T* trans = a.trans + 3 * first;
-  LaneRows<V> rows;
   for (int l = 0; l < L; ++l) {
     const int64_t k = a.clip_start[c] + std::min<int64_t>(k0 + l, len - 1);
     const SourcePosition sp = source_position(k, num_frames, a.seq_fps[s], a.dst_fps);
@@ -98,12 +96,40 @@ void clip_keypoints_group(const ClipBatch<T>& a, const NeededColumns& need, int6
     }
     rows.alpha[l] = static_cast<T>(sp.alpha);
   }
+}
+
+// Keypoints of output frames k0 .. k0 + lanes - 1 of clip c (those below clip_len), as clip_keypoints_item does
+// for each of them: lanes past the clip's end are not written.
+template <typename V, typename T>
+void clip_keypoints_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0) {
+  constexpr int L = lanes_of<V>();
+  const int64_t len = a.clip_len[c];
+  if (k0 >= len) return;
+  LaneRows<V> rows;
+  load_lane_rows(a, need, c, k0, rows);
   V kp[3 * kNumKeypoints];
-  posed_keypoints<V>(rows, a.rest + s * a.rest_stride, a.skel, kp);
+  posed_keypoints<V>(rows, a.rest + a.clip_seq[c] * a.rest_stride, a.skel, kp);
   T* out = a.kp + (c * a.window + k0) * 3 * kNumKeypoints;
   const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
   for (int l = 0; l < valid; ++l)
     for (int e = 0; e < 3 * kNumKeypoints; ++e) out[l * 3 * kNumKeypoints + e] = kp[e][l];
+}
+
+// World joints of output frames k0 .. k0 + lanes - 1 of clip c, as clip_joints_item does for each of them.
+template <typename V, typename T>
+void clip_joints_group(const JointBatch<T>& b, const NeededColumns& need, int64_t c, int64_t k0) {
+  constexpr int L = lanes_of<V>();
+  const ClipBatch<T>& a = b.clips;
+  const int64_t len = a.clip_len[c];
+  if (k0 >= len) return;
+  LaneRows<V> rows;
+  load_lane_rows(a, need, c, k0, rows);
+  V pos[3 * kNumBodyJoints];
+  posed_joints<V>(rows, a.rest + a.clip_seq[c] * a.rest_stride, a.skel, pos);
+  T* out = b.world + (c * a.window + k0) * 3 * kNumBodyJoints;
+  const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
+  for (int l = 0; l < valid; ++l)
+    for (int e = 0; e < 3 * kNumBodyJoints; ++e) out[l * 3 * kNumBodyJoints + e] = pos[e][l];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -149,6 +175,38 @@ void cpu_convert_batch(const ClipBatch<T>& a) {
     for (int64_t c = 0; c < b.num_clips; ++c) clip_camera_item(b, c);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) clip_project_item(b, i);
+  }
+}
+
+// The three passes of launch_convert_joints_batch, chunk by chunk (as cpu_convert_batch).
+template <typename T>
+void cpu_convert_joints_batch(const JointBatch<T>& b0) {
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
+  const ClipBatch<T>& a = b0.clips;
+  const int64_t groups = (a.window + L - 1) / L;
+  const NeededColumns need(a.skel);
+  const int64_t chunk = std::min(a.num_clips, kChunkClips);
+  std::vector<T> world(chunk * a.window * 3 * kNumBodyJoints), frame(kFrameSize * chunk);
+#pragma omp parallel num_threads(num_threads()) if (a.num_clips * a.window >= kMinParallel)
+  for (int64_t c0 = 0; c0 < a.num_clips; c0 += chunk) {
+    JointBatch<T> b = b0;
+    b.clips.num_clips = std::min(chunk, a.num_clips - c0);
+    b.clips.clip_seq += c0;
+    b.clips.clip_start += c0;
+    b.clips.clip_len += c0;
+    b.clip_scale += c0;
+    b.clip_camera += kCameraFields * c0;
+    b.out += c0 * a.window * kNumBodyJoints * b.out_dim;
+    b.world = world.data();
+    b.frame = frame.data();
+    const int64_t n = b.clips.num_clips * a.window;
+#pragma omp for schedule(dynamic, 2)
+    for (int64_t g = 0; g < b.clips.num_clips * groups; ++g) clip_joints_group<V>(b, need, g / groups, (g % groups) * L);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < b.clips.num_clips; ++c) clip_frame_item(b, c);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) clip_schema_item(b, i);
   }
 }
 
@@ -255,6 +313,43 @@ void convert_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, D
   launch_convert_batch(a, GridShimLaunch{block_size});
 }
 
+template <typename T>
+JointBatch<T> host_convert_joints_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
+                                        CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq,
+                                        HostIndex clip_start, HostIndex clip_len, DoubleIn clip_scale,
+                                        DoubleIn clip_camera, double dst_fps, int up, COut<T> out) {
+  const JointBatch<T> b = convert_joints_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
+                                                            clip_seq, clip_start, clip_len, clip_scale, clip_camera,
+                                                            dst_fps, up, out);
+  check_clip_contents(b.clips, dim(seq_offsets, 0) - 1, dim(poses, 0));
+  return b;
+}
+
+template <typename T>
+void convert_joints_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
+                          HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
+                          DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps, int up, COut<T> out) {
+  const JointBatch<T> b = host_convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
+                                                    clip_seq, clip_start, clip_len, clip_scale, clip_camera, dst_fps,
+                                                    up, out);
+  nb::gil_scoped_release release;
+  cpu_convert_joints_batch(b);
+}
+
+template <typename T>
+void convert_joints_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
+                                   CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
+                                   HostIndex clip_len, DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps,
+                                   int up, COut<T> out, unsigned block_size) {
+  JointBatch<T> b = host_convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                                              clip_start, clip_len, clip_scale, clip_camera, dst_fps, up, out);
+  nb::gil_scoped_release release;
+  std::vector<T> world(b.clips.num_clips * b.clips.window * 3 * kNumBodyJoints), frame(kFrameSize * b.clips.num_clips);
+  b.world = world.data();
+  b.frame = frame.data();
+  launch_convert_joints_batch(b, GridShimLaunch{block_size});
+}
+
 // sin and cos of every x by amass_math.h's sincos_poly, in vector lanes as convert_batch runs it (tests measure
 // its error against the exact functions).
 template <typename T>
@@ -305,6 +400,16 @@ void def_ops(nb::module_& m) {
         arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
         arr("clip_yaw"), nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), block,
         "convert_batch's CUDA kernels run grid-serially with block_size threads per block.");
+  m.def("convert_joints_batch", &convert_joints_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
+        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
+        arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"),
+        "convert_joints_batch(convert_batch's sources and clips, clip_scale f64 [C], clip_camera f64 [C, 6] "
+        "(packed cameras), dst_fps, up (0 z, 1 y), out [C, window, 22, 3] joints3d or [C, window, 22, 2] "
+        "joints2d); semantics of amass_fast.reference.convert_joints_batch.");
+  m.def("convert_joints_batch_gridshim", &convert_joints_batch_gridshim<T>, arr("poses"), arr("trans"),
+        arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
+        arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), block,
+        "convert_joints_batch's CUDA kernels run grid-serially with block_size threads per block.");
   m.def("sincos", &sincos<T>, arr("x"), arr("out_sin"), arr("out_cos"),
         "sincos(x [n], out_sin [n], out_cos [n]): the polynomial sin/cos of the kernels (for tests).");
 }

@@ -160,6 +160,25 @@ void convert_batch(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_f
   launch_convert_batch(a, CudaLaunch{as_stream(stream), op});
 }
 
+// Scratch: world [C, window, 22, 3] and frame [C, kFrameSize] in the data's dtype.
+template <typename T>
+void convert_joints_batch(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_fps, GIn<T> rest_joints,
+                          HostIndex parents, GIndex clip_seq, GIndex clip_start, GIndex clip_len, GDouble clip_scale,
+                          GDouble clip_camera, double dst_fps, int up, GOut<T> out, GOut<T> world, GOut<T> frame,
+                          uintptr_t stream) {
+  const char* op = "convert_joints_batch";
+  JointBatch<T> b = convert_joints_batch_args<T, Gpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
+                                                      clip_seq, clip_start, clip_len, clip_scale, clip_camera,
+                                                      dst_fps, up, out);
+  check_shape(world, op, "world_scratch", {b.clips.num_clips, b.clips.window, kNumBodyJoints, 3});
+  check_shape(frame, op, "frame_scratch", {b.clips.num_clips, kFrameSize});
+  const DeviceGuard guard(op, poses, trans, seq_offsets, seq_fps, rest_joints, clip_seq, clip_start, clip_len,
+                          clip_scale, clip_camera, world, frame, out);
+  b.world = world.data();
+  b.frame = frame.data();
+  launch_convert_joints_batch(b, CudaLaunch{as_stream(stream), op});
+}
+
 template <typename T>
 void def_ops(nb::module_& m) {
   auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
@@ -173,6 +192,10 @@ void def_ops(nb::module_& m) {
   m.def("convert_batch", &convert_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"), arr("seq_fps"),
         arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"), arr("clip_yaw"),
         nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), arr("kp_scratch"), arr("cam_scratch"), stream);
+  m.def("convert_joints_batch", &convert_joints_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
+        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
+        arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), arr("world_scratch"),
+        arr("frame_scratch"), stream);
 }
 
 }  // namespace

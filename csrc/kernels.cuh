@@ -49,6 +49,24 @@ __global__ void clip_project_kernel(ClipBatch<T> a) {
   if (i < a.num_clips * a.window) clip_project_item(a, i);
 }
 
+template <typename T>
+__global__ void clip_joints_kernel(JointBatch<T> b) {
+  const int64_t i = thread_index();
+  if (i < b.clips.num_clips * b.clips.window) clip_joints_item(b, i);
+}
+
+template <typename T>
+__global__ void clip_frame_kernel(JointBatch<T> b) {
+  const int64_t c = thread_index();
+  if (c < b.clips.num_clips) clip_frame_item(b, c);
+}
+
+template <typename T>
+__global__ void clip_schema_kernel(JointBatch<T> b) {
+  const int64_t i = thread_index();
+  if (i < b.clips.num_clips * b.clips.window) clip_schema_item(b, i);
+}
+
 // Launch sequences. `launch(num_threads, kernel, args)` starts a 1-D grid of at least num_threads threads: the
 // CUDA module launches on a stream, the grid shim loops. Passes of one op run in order on one stream.
 
@@ -67,6 +85,13 @@ void launch_convert_batch(const ClipBatch<T>& a, Launch&& launch) {
   launch(a.num_clips * a.window, clip_keypoints_kernel<T>, a);
   launch(a.num_clips, clip_camera_kernel<T>, a);
   launch(a.num_clips * a.window, clip_project_kernel<T>, a);
+}
+
+template <typename T, typename Launch>
+void launch_convert_joints_batch(const JointBatch<T>& b, Launch&& launch) {
+  launch(b.clips.num_clips * b.clips.window, clip_joints_kernel<T>, b);
+  launch(b.clips.num_clips, clip_frame_kernel<T>, b);
+  launch(b.clips.num_clips * b.clips.window, clip_schema_kernel<T>, b);
 }
 
 template <typename T, typename Launch>

@@ -429,8 +429,17 @@ class _CudaStandIn:
                                                           "parents", "clip_seq", "clip_start", "clip_len", "clip_yaw",
                                                           "dst_fps", "view_mode", "out")), block_size=self.block_size)
 
+    def convert_joints_batch(self, *args, **kwargs):
+        a = self._bind("convert_joints_batch", args, kwargs)
+        C, W = a["out"].shape[:2]
+        assert a["world_scratch"].shape == (C, W, 22, 3) and a["frame_scratch"].shape == (C, 18)
+        self.core.convert_joints_batch_gridshim(
+            *(a[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints", "parents", "clip_seq",
+                             "clip_start", "clip_len", "clip_scale", "clip_camera", "dst_fps", "up", "out")),
+            block_size=self.block_size)
 
-@pytest.mark.parametrize("op", ["fk", "resample_poses", "project", "convert_batch"])
+
+@pytest.mark.parametrize("op", ["fk", "resample_poses", "project", "convert_batch", "convert_joints_batch"])
 def test_core_and_cuda_take_the_same_arguments(op):
     """One backend boundary: _cuda's op takes _core's arguments in the same order, then scratch and the stream;
     each *_gridshim entry point takes them plus block_size."""
@@ -441,7 +450,8 @@ def test_core_and_cuda_take_the_same_arguments(op):
     names = lambda fn: [p[0] for p in _signatures(fn)[0]]  # noqa: E731
     cpu = names(getattr(core, op))
     assert cpu and names(getattr(cuda, op))[:len(cpu)] == cpu
-    assert set(names(getattr(cuda, op))[len(cpu):]) <= {"kp_scratch", "cam_scratch", "stream"}
+    assert set(names(getattr(cuda, op))[len(cpu):]) <= {"kp_scratch", "cam_scratch", "world_scratch", "frame_scratch",
+                                                        "stream"}
     assert names(getattr(core, op + "_gridshim")) == cpu + ["block_size"]
 
 

@@ -20,6 +20,9 @@ from amass_fast.process.mapping import MapOptions, _labeler
 from amass_fast.process.plan import list_archives, plan_tasks, source_items, unknown_datasets
 from amass_fast.process.reducing import errors_path, record_path, reduce, summary_table
 from amass_fast.process.schedule import BACKENDS, execute, resolve_backend
+from amass_fast.schemas.cameras import KINDS
+from amass_fast.schemas.joints import UPS
+from amass_fast.schemas.layouts import SCHEMAS
 
 DEFAULT_ROOT = "data/amass"
 DEFAULT_OUTPUT = {"pt": "data/amass_stick_data.pt", "shards": "data/amass_stick_shards"}
@@ -55,6 +58,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view", default="front", help="front | side | top | yaw:DEG (default front)")
     parser.add_argument("--views", type=int_range(1, MAX_VIEWS), default=1, metavar="N",
                         help="N camera yaws per clip, evenly spaced from --view (augmentation; default 1)")
+    parser.add_argument("--schema", choices=SCHEMAS, default="stick5",
+                        help="motion per frame (docs/SCHEMAS.md): stick5 [20] (default), stick12 [48] (stick-gen's "
+                             "v3 sample, with physics), joints2d [22, 2], joints3d [22, 3] (canonical frame)")
+    parser.add_argument("--up", choices=UPS, default="z",
+                        help="joints3d's up axis: z (AMASS's, default) or y (the body-model frame, HumanML3D's)")
+    parser.add_argument("--scale-height", action="store_true",
+                        help="scale each skeleton to a head-to-ankle height of 1.8 m (stick-gen's; one factor per "
+                             "sequence, never a rotation)")
+    parser.add_argument("--mirror", action="store_true",
+                        help="add the left-right mirrored copy of every clip (mirrored in parameter space; labels "
+                             "kept, left/right swapped in descriptions, meta.mirrored true)")
+    parser.add_argument("--camera", choices=KINDS, default="orthographic",
+                        help="orthographic (default) or perspective: a pinhole 4 m from a target 1 m above the "
+                             "pelvis, 35 mm focal length (docs/SCHEMAS.md, Cameras)")
+    parser.add_argument("--random-views", type=int_range(1, MAX_VIEWS), metavar="N",
+                        help="N random cameras per clip (yaw, elevation, distance, focal length from documented "
+                             "ranges), drawn from --seed and the clip: the same seed gives the same cameras")
     parser.add_argument("--body-model", metavar="DIR",
                         help="folder with SMPL+H / SMPL-X model files (default: the built-in skeleton)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend (default auto)")
@@ -69,6 +89,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--batch_size", type=int, metavar="N",
                         help="the old converter's flag, accepted and ignored: batching is automatic (see --batch-files)")
+
+
+def schema_problem(args: argparse.Namespace) -> Optional[str]:
+    """Why the schema, camera and view flags do not go together, or None."""
+    top = str(args.view).strip().lower() == "top"
+    if args.random_views and args.views > 1:
+        return "--random-views N replaces --views N (evenly spaced yaws): pass one of them"
+    if args.schema == "joints3d" and (args.camera != "orthographic" or args.random_views or args.views > 1
+                                      or not (args.view in ("front", None))):
+        return ("--schema joints3d stores the canonical 3D joints, without a camera: --camera, --view, --views and "
+                "--random-views apply to the 2D schemas (a StickClips transform can add cameras later)")
+    if top and (args.schema != "stick5" or args.camera != "orthographic" or args.random_views):
+        return ("--view top is stick5's ground-plane view; for the other schemas and cameras use a camera "
+                "(--random-views, or --view yaw:DEG)")
+    if args.up != "z" and args.schema != "joints3d":
+        return f"--up {args.up} sets joints3d's up axis; the 2D schemas are on screen (use --schema joints3d)"
+    return None
 
 
 def _fail(message: str) -> int:
@@ -192,6 +229,9 @@ def run(args: argparse.Namespace) -> int:
         output, kind="folder" if fmt == "shards" else "file", flag="--output", inputs=[amass_root])
     if problem:
         return _fail(problem)
+    problem = schema_problem(args)
+    if problem:
+        return _fail(problem)
     try:
         plan_views(args.view, args.views)
         plan_windows(1, 25.0, window=args.window, stride=args.stride or args.window, short=args.short)
@@ -201,7 +241,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     opts = MapOptions(dst_fps=args.fps, window=args.window, stride=args.stride or args.window, short=args.short,
                       min_seconds=args.min_seconds, view=args.view, views=args.views, body_model=args.body_model,
-                      backend=backend, babel=args.babel, humanml3d=args.humanml3d, seed=args.seed)
+                      backend=backend, babel=args.babel, humanml3d=args.humanml3d, seed=args.seed,
+                      schema=args.schema, up=args.up, scale_height=args.scale_height, mirror=args.mirror,
+                      camera=args.camera, random_views=args.random_views or 0)
     # Paths as normalised strings, so that data/amass/ and data/amass resume the same run.
     run_flags = {"amass_root": amass_root and os.path.normpath(amass_root),
                  "archives": args.archives and os.path.normpath(args.archives), "datasets": args.datasets,

@@ -10,7 +10,7 @@ Two steps, so the cuda backend can load in workers and convert in the parent:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -40,6 +40,19 @@ class MapOptions:
     babel: Optional[str] = None
     humanml3d: Optional[str] = None
     seed: int = 0
+    # Schemas, cameras and mirroring (docs/SCHEMAS.md); the defaults give plain stick5.
+    schema: str = "stick5"
+    up: str = "z"
+    scale_height: bool = False
+    mirror: bool = False
+    camera: str = "orthographic"
+    random_views: int = 0
+
+    @property
+    def plain_stick5(self) -> bool:
+        """True for the stick5 of the old converter: no camera, scale or mirror option in use."""
+        return (self.schema == "stick5" and self.camera == "orthographic" and not self.random_views
+                and not self.scale_height and not self.mirror)
 
 
 @dataclass
@@ -51,12 +64,14 @@ class LoadedTask:
     files: list[tuple[str, float, int]] = field(default_factory=list)  # (rel path, fps, frames) per sequence
     counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     errors: list[dict] = field(default_factory=list)
+    mirror_of: dict = field(default_factory=dict)         # mirrored sequence -> its original (--mirror)
+    mirror_window: dict = field(default_factory=dict)     # mirrored window -> its original window
 
 
 def load_task(task: Task, opts: MapOptions) -> LoadedTask:
     """Load and recognise a task's files and plan their clips. Unreadable files are recorded, not raised."""
     skeletons = Skeletons(opts.body_model)
-    views = plan_views(opts.view, opts.views)
+    views = clip_views(opts)
     loaded = LoadedTask(task.index, RaggedBatch(), task_sources(task))
     for rel, source in task.items:
         loaded.counts["files"] += 1
@@ -83,13 +98,79 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
     return loaded
 
 
+def clip_views(opts: MapOptions) -> list:
+    """The views of every window: --views N yaws from --view, or with --random-views N, N places for the random
+    cameras (their view is --view's, which the labels' motion source reads)."""
+    if not opts.random_views:
+        return plan_views(opts.view, opts.views)
+    view = plan_views(opts.view, 1)[0]
+    return [replace(view, name=f"random:{i}") for i in range(opts.random_views)]
+
+
+def add_schema_clips(loaded: LoadedTask, opts: MapOptions) -> None:
+    """Prepare a loaded task's batch for the schema options: --mirror appends the mirrored copy of every sequence
+    (schemas.mirror_params about its rest pelvis; its windows and views follow the task's own clips), then each
+    sequence's scale (--scale-height: schemas.height_scale of its skeleton) and each clip's camera (--camera,
+    --random-views: drawn by schemas.random_cameras keyed by the clip's file and first frame)."""
+    from amass_fast.kernels import mirror_params
+    from amass_fast.schemas.cameras import Camera, clip_key, random_cameras
+    from amass_fast.schemas.joints import height_scale
+
+    batch = loaded.batch
+    if opts.mirror:
+        views_of: dict[int, list] = {}
+        for w, view in zip(batch.clip_window, batch.clip_view):
+            views_of.setdefault(w, []).append(view)
+        windows = list(enumerate(batch.windows))
+        for s in range(batch.num_sequences):
+            own = [(w, win) for w, (seq, win) in windows if seq == s]
+            if not own:
+                continue
+            poses, trans = mirror_params(batch.poses[s], batch.trans[s], batch.rest_joints[s][0])
+            first = len(batch.windows)
+            batch.add(poses, trans, batch.fps[s], batch.rest_joints[s], [win for _, win in own], views_of[own[0][0]])
+            loaded.mirror_of[batch.num_sequences - 1] = s
+            loaded.mirror_window.update({first + i: w for i, (w, _) in enumerate(own)})
+            loaded.files.append(loaded.files[s])
+    batch.scale = [height_scale(r) if opts.scale_height else 1.0 for r in batch.rest_joints]
+    if opts.camera == "orthographic" and not opts.random_views:
+        batch.clip_camera = []
+        return
+    cameras, drawn = [], {}
+    for c, w in enumerate(batch.clip_window):
+        view = batch.clip_view[c]
+        if not opts.random_views:
+            cameras.append(Camera(opts.camera, yaw_deg=view.yaw).packed())
+            continue
+        w0 = loaded.mirror_window.get(w, w)  # a mirrored clip sees its original's cameras
+        if w0 not in drawn:
+            seq, win = batch.windows[w0]
+            drawn[w0] = random_cameras(opts.random_views, opts.seed, opts.camera,
+                                       key=clip_key(loaded.files[seq][0], win.start))
+        cameras.append(drawn[w0][int(view.name.split(":")[1])].packed())
+    batch.clip_camera = cameras
+
+
 def convert_task(loaded: LoadedTask, opts: MapOptions) -> tuple[np.ndarray, set[int]]:
     """Motion of every clip of the task in one convert_batch call, and the sequences that failed (none, unless the
     batch call fails: then one call per sequence finds the bad ones, recorded in the task's errors)."""
     try:
-        return loaded.batch.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend), set()
+        return loaded.batch.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend,
+                                    schema=opts.schema, up=opts.up), set()
     except (ValueError, RuntimeError, FloatingPointError):
         return _convert_one_by_one(loaded, opts)
+
+
+def label_stick5(loaded: LoadedTask, opts: MapOptions, motion: np.ndarray) -> np.ndarray:
+    """What the labels' motion source reads: the stick5 of each clip's view, as a plain stick5 run converts it, so
+    that labels do not depend on the schema, cameras, scale or mirroring (the motion itself for plain stick5)."""
+    if opts.plain_stick5:
+        return motion
+    plain = replace(loaded.batch, clip_camera=[], scale=[])
+    try:
+        return plain.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend)
+    except (ValueError, RuntimeError, FloatingPointError):
+        return np.zeros((plain.num_clips, opts.window, 20), dtype=np.float32)  # the failed ones fall back to idle
 
 
 def clip_motion(loaded: LoadedTask, seq: int, start_s: float, valid: int, stick: np.ndarray,
@@ -108,36 +189,56 @@ def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int], motion: 
     """Label the clips of the sequences that converted: (their rows in the batch, per-frame actions per clip,
     per-clip metadata, clips per label source). A window's first view feeds the motion label source, except
     with the top view, whose screen y is not height (those clips fall back to idle)."""
+    from amass_fast.schemas.mirror import mirror_text
+
     batch = loaded.batch
     labeler = _labeler(opts.babel, opts.humanml3d, opts.seed)
     rows, actions, clips, label_sources, labels = [], [], [], {}, {}
+    first_clip: dict[int, int] = {}
+    for c, w in enumerate(batch.clip_window):
+        first_clip.setdefault(w, c)
     for c, w in enumerate(batch.clip_window):
         seq, window = batch.windows[w]
-        if seq in failed:
+        if seq in failed or loaded.mirror_of.get(seq) in failed:  # a mirrored copy goes with its original
             continue
         rel, fps, frames = loaded.files[seq]
         start_s = window.start / opts.dst_fps
-        if w not in labels:  # once per window, shared by its views
-            measured = None if batch.clip_view[c].top else clip_motion(loaded, seq, start_s, window.length,
-                                                                        motion[c], opts.dst_fps)
-            labels[w] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps,
-                                      source_frames=frames, motion=measured)
-        lab = labels[w]
+        key = loaded.mirror_window.get(w, w)  # a mirrored clip carries its original's labels
+        if key not in labels:  # once per window, shared by its views
+            oseq = loaded.mirror_of.get(seq, seq)
+            first = first_clip[key]
+            measured = None if batch.clip_view[c].top else clip_motion(loaded, oseq, start_s, window.length,
+                                                                        motion[first], opts.dst_fps)
+            labels[key] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps,
+                                        source_frames=frames, motion=measured)
+        lab = labels[key]
+        mirrored = seq in loaded.mirror_of
         rows.append(c)
         actions.append(lab.actions)
         label_sources[lab.source] = label_sources.get(lab.source, 0) + 1
-        clips.append({"action": lab.action, "description": lab.description, "dataset": dataset_of(rel),
-                      "file": rel, "start_s": round(start_s, 6), "source_fps": fps,
-                      "view": batch.clip_view[c].name, "valid_length": window.length, "label_source": lab.source,
-                      "description_source": lab.description_source})
+        clip = {"action": lab.action, "description": mirror_text(lab.description) if mirrored else lab.description,
+                "dataset": dataset_of(rel), "file": rel, "start_s": round(start_s, 6), "source_fps": fps,
+                "view": batch.clip_view[c].name, "valid_length": window.length, "label_source": lab.source,
+                "description_source": lab.description_source}
+        if not opts.plain_stick5:
+            camera = batch.clip_camera[c] if batch.clip_camera else None
+            if camera is None and opts.schema != "joints3d":
+                from amass_fast.schemas.cameras import Camera
+
+                camera = Camera(yaw_deg=batch.clip_view[c].yaw).packed()
+            clip.update(schema=opts.schema, up=opts.up, mirrored=mirrored,
+                        scale=round(float(batch.scale[seq]) if batch.scale else 1.0, 9),
+                        camera=None if opts.schema == "joints3d" else [round(float(v), 9) for v in camera])
+        clips.append(clip)
     return rows, actions, clips, label_sources
 
 
 def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
     """Convert a loaded task, label its clips and write its shard; returns its info (as writers.shard_summary
     reads it back)."""
+    add_schema_clips(loaded, opts)
     motion, failed = convert_task(loaded, opts)
-    rows, actions, clips, label_sources = label_clips(loaded, opts, failed, motion)
+    rows, actions, clips, label_sources = label_clips(loaded, opts, failed, label_stick5(loaded, opts, motion))
     motion = motion[rows] if len(rows) != len(motion) else motion
     actions = np.stack(actions) if actions else np.zeros((0, opts.window), dtype=np.int64)
     info = {"task": loaded.index, "sources": loaded.sources, "counts": loaded.counts, "errors": loaded.errors,
@@ -154,14 +255,19 @@ def map_task(task: Task, opts: MapOptions, work_dir: str) -> dict:
 def _convert_one_by_one(loaded: LoadedTask, opts: MapOptions) -> tuple[np.ndarray, set[int]]:
     """Motion of every clip of the batch (zeros for failed sequences) and the failed sequences, recorded."""
     batch = loaded.batch
-    motion = np.zeros((batch.num_clips, opts.window, 20), dtype=np.float32)
+    from amass_fast.schemas.layouts import FRAME_SHAPE
+
+    motion = np.zeros((batch.num_clips, opts.window, *FRAME_SHAPE[opts.schema]), dtype=np.float32)
     clip_seq = np.array([batch.windows[w][0] for w in batch.clip_window])
     failed = set()
     for s, part in enumerate(batch.split()):
         try:
-            motion[clip_seq == s] = part.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend)
+            motion[clip_seq == s] = part.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend,
+                                                 schema=opts.schema, up=opts.up)
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             failed.add(s)
+            if s in loaded.mirror_of:  # its original's file is counted (and failed there too)
+                continue
             rel, fps, frames = loaded.files[s]
             loaded.counts["failed"] += 1
             loaded.counts["converted"] -= 1

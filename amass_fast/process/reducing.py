@@ -96,7 +96,7 @@ def reduce(infos: list[dict], work_dir: Path, output: Path, fmt: str, max_sample
     write_errors(output, errors)
     if fmt == "pt":
         writers.write_json(record_path(output), {**manifest, "counts": totals})  # before the .pt: see run()
-        writers.write_pt(output, shard_files)
+        writers.write_pt(output, shard_files, manifest.get("fps", 25.0))
         shutil.rmtree(work_dir)
     else:
         keep = {path.name for path, _ in shard_files}

@@ -85,6 +85,17 @@ def _segments(joints2d: np.ndarray, table) -> np.ndarray:
     return seg.reshape(*seg.shape[:-2], 4 * len(table))
 
 
+def line_endpoints(schema: str) -> tuple[np.ndarray, np.ndarray]:
+    """Joint indices (a, b) [2 x segments] of a line schema's endpoints, in output order: endpoint i is the mean
+    of joints a[i] and b[i] (a joint itself: a[i] == b[i], and 0.5 (x + x) == x exactly). So, on any array or
+    tensor, ``0.5 * (j2d[..., a, :] + j2d[..., b, :])`` reshaped to [..., T, 4 x segments] is the schema."""
+    table = {"stick5": STICK5, "stick12": STICK12}.get(schema)
+    if table is None:
+        raise ValueError(f"not a line schema: {schema!r}; choose stick5 or stick12")
+    pairs = [DERIVED[p] if isinstance(p, str) else (p, p) for _, a, b in table for p in (a, b)]
+    return np.array([a for a, _ in pairs], dtype=np.int64), np.array([b for _, b in pairs], dtype=np.int64)
+
+
 def stick5(joints2d: np.ndarray) -> np.ndarray:
     """joints2d [..., T, 22, 2] -> stick5 [..., T, 20] (float64)."""
     return _segments(joints2d, STICK5)
