@@ -86,6 +86,7 @@ EOF
   echo "== kernel tests (AMASS_FAST_CUDA_SYNC=1)"
   local pytest=("$PYTHON" -m pytest -q -rs -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml")
   if AMASS_FAST_CUDA_SYNC=1 timeout 180 "${pytest[@]}" "$REPO/tests/test_kernels_api.py" "$REPO/tests/test_native.py" \
+       "$REPO/tests/test_schema_kernels.py" \
        2>&1 | tee "$WORK/kernel_tests.txt"; then
     SUMMARY+=("kernel tests: PASS: $(tail -1 "$WORK/kernel_tests.txt")")
   else

@@ -240,3 +240,22 @@ def test_cuda_branch_on_host():
             assert isinstance(got, torch.Tensor)
             np.testing.assert_array_equal(got.numpy(), want)
     assert stand_in.calls.count("convert_joints_batch") == 3
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("schema", ["joints3d", "joints2d", "stick12"])
+def test_cuda_schemas_match_cpp(dtype, schema):
+    """The CUDA kernels of the schema op on a GPU (run with `pytest -m cuda` or benches/gpu_check.sh)."""
+    torch = pytest.importorskip("torch")
+    if "cuda" not in kernels.available_backends():
+        pytest.skip("no GPU or amass_fast._cuda not built")
+    batch, window, cams, scale = ragged_batch(seed=5)
+    kw = dict(schema=schema, clip_scale=scale, **({} if schema == "joints3d" else {"cameras": cams}))
+    want = run(batch, window, "cpp", dtype, **kw)
+    floats = ("poses", "trans", "rest_joints")
+    gpu = {k: torch.from_numpy(np.asarray(v, dtype=dtype) if k in floats else v).cuda()
+           if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+    got = kernels.convert_batch(**gpu, window=window, backend="cuda", **kw)
+    assert got.is_cuda
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=TOL[dtype])
