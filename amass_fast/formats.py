@@ -52,6 +52,11 @@ from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
+try:  # zlib-ng's CRC-32 (carry-less multiply) runs about 5x faster than the system zlib's; the same values
+    from zlib_ng.zlib_ng import crc32 as _crc32
+except ImportError:  # pragma: no cover - depends on what is installed
+    _crc32 = zlib.crc32
+
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 WIDTH_TO_KIND = {156: "smplh", 165: "smplx", 72: "smpl"}
@@ -360,13 +365,13 @@ class _Npz:
         got = self._read_into(raw, start)
         if got < len(raw):
             raise EOFError(f"expected {len(raw)} bytes of data, got {got}")
-        crc = zlib.crc32(raw, zlib.crc32(member.header))  # zlib releases the GIL here: other threads go on
+        crc = _crc32(raw, _crc32(member.header))  # the GIL is released here: other threads go on
         at, end = start + len(raw), member.data_at + member.info.file_size
         while at < end:  # bytes after the array (np.save writes none) still count in the CRC-32
             chunk = self._pread(at, min(_CHUNK, end - at))
             if not chunk:
                 raise EOFError(f"member {member.info.filename!r} ends early")
-            crc, at = zlib.crc32(chunk, crc), at + len(chunk)
+            crc, at = _crc32(chunk, crc), at + len(chunk)
         if crc != member.info.CRC:
             raise zipfile.BadZipFile(f"Bad CRC-32 for file {member.info.filename!r}")
 
