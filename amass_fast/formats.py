@@ -432,9 +432,6 @@ def _open(source: Source, name: str) -> Iterator[_Npz]:
         npz.close()
 
 
-def _read(npz: _Npz, key: str, name: str) -> np.ndarray:
-    return npz.read(key)
-
 # --- the pieces of a sequence ---------------------------------------------------------------------------------
 
 def _text(value: np.ndarray) -> str:
@@ -445,7 +442,7 @@ def _text(value: np.ndarray) -> str:
 def _gender(npz: _Npz, name: str) -> str:
     if "gender" not in npz.files:
         return "neutral"
-    value = _read(npz, "gender", name)
+    value = npz.read("gender")
     if value.dtype.kind not in "SU":
         return "neutral"
     text = _text(value).strip().lower()
@@ -458,7 +455,7 @@ def _fps(npz: _Npz, name: str) -> float:
         raise FormatError(f"{name}: no frame rate (AMASS stores it as 'mocap_framerate' in SMPL+H files and "
                           f"'mocap_frame_rate' in SMPL-X files); this is not an AMASS motion file or it was "
                           f"written by another tool: re-export it with a frame rate")
-    value = _read(npz, key, name)
+    value = npz.read(key)
     if value.size != 1 or value.dtype.kind not in "iuf":
         raise FormatError(f"{name}: {key} is not a number (dtype {value.dtype}, shape {value.shape}): {_REEXTRACT}")
     fps = float(value.ravel()[0])
@@ -474,7 +471,7 @@ def _kind(npz: _Npz, width: int, name: str) -> str:
         raise FormatError(f"{name}: poses has {width} values per frame; AMASS files have 156 (SMPL+H), "
                           f"165 (SMPL-X) or 72 (SMPL): this layout is not supported")
     if "surface_model_type" in npz.files:
-        declared = _text(_read(npz, "surface_model_type", name)).strip().lower()
+        declared = _text(npz.read("surface_model_type")).strip().lower()
         if declared in WIDTH_TO_KIND.values() and declared != kind:
             raise FormatError(f"{name}: surface_model_type says {declared!r} but poses has {width} values per "
                               f"frame ({KIND_LABEL[kind]}); the file is inconsistent: {_REEXTRACT}")
@@ -592,9 +589,9 @@ def load_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[Se
         layout = _layout(npz, name)
         if isinstance(layout, NoMotion):
             return layout
-        poses = _read(npz, "poses", name)  # arrays of exactly the shapes and dtypes _layout checked
-        trans = _read(npz, "trans", name)
-        betas = _read(npz, "betas", name) if "betas" in npz.files else np.zeros(16)
+        poses = npz.read("poses")  # arrays of exactly the shapes and dtypes _layout checked
+        trans = npz.read("trans")
+        betas = npz.read("betas") if "betas" in npz.files else np.zeros(16)
 
     if poses.dtype == np.float16:
         poses = poses.astype(np.float32)
