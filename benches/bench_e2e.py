@@ -20,8 +20,9 @@ Wall and CPU seconds (all threads of this process) are both reported: on a share
 
 With --archives the corpus is also packed into one .tar.bz2 (CMU.tar.bz2, written once) and three more figures
 are measured: "decompress" (the archive's members decoded and parsed from the tar, nothing else), "members in
-order" (what `process --archives` feeds its tasks: decompressed, spooled and read back sorted) and "pipeline
-(archives)"; target: pipeline (archives) <= 1.2x decompress. --decoder-threads 1 gives per-core rates.
+order" (what `process --archives` feeds its tasks: decoded, loaded with every check, the kernels' part spooled and
+read back sorted) and "pipeline (archives)"; target: pipeline (archives) <= 1.2x decompress.
+--decoder-threads 1 gives the decoder's per-core rate (the pipeline still decodes on every core).
 Run with --jobs 1 for single-process figures.
 """
 from __future__ import annotations
@@ -163,13 +164,16 @@ def measure_decompress(archive: Path, threads: int) -> dict:
 
 
 def measure_members_in_order(archives: Path, spool_dir: Path) -> dict:
-    """What `process --archives` feeds its tasks: every member decoded, spooled, read back in the tree's order."""
+    """What `process --archives` feeds its tasks: every member decoded, loaded (all checks), its body poses and
+    trans spooled, and read back in the tree's order."""
+    from amass_fast.formats import Sequence
     from amass_fast.process.plan import source_items
 
-    members = size = 0
-    for _name, data in source_items(archives=str(archives), spool_dir=spool_dir):
-        members, size = members + 1, size + len(data)
-    return {"sequences": members, "bytes": size}
+    sequences = frames = 0
+    for _name, source in source_items(archives=str(archives), spool_dir=spool_dir):
+        if isinstance(source, Sequence):
+            sequences, frames = sequences + 1, frames + source.num_frames
+    return {"sequences": sequences, "frames": frames}
 
 
 def _stick5(joints: np.ndarray) -> np.ndarray:
@@ -289,10 +293,14 @@ def main(argv=None) -> int:
               "pipeline_cpu_vs_floor_cpu": pipeline["cpu_seconds"] / floor["cpu_seconds"]}
     targets = {"pipeline_vs_old": ">= 300", "pipeline_time_vs_floor": "<= 1.3"}
     if archive is not None:
-        decompress = results["decompress"]
-        ratios["archives_pipeline_vs_decompress"] = results["pipeline (archives)"]["seconds"] / decompress["seconds"]
-        ratios["members_in_order_vs_decompress"] = results["members in order"]["seconds"] / decompress["seconds"]
-        targets["archives_pipeline_vs_decompress"] = "<= 1.2"
+        decompress, in_order = results["decompress"], results["members in order"]
+        ratios["pipeline_archives_vs_members_in_order"] = (results["pipeline (archives)"]["seconds"]
+                                                           / in_order["seconds"])
+        if args.decoder_threads is None:  # the same decoder threads as the pipeline's: the target's comparison
+            ratios["archives_pipeline_vs_decompress"] = (results["pipeline (archives)"]["seconds"]
+                                                         / decompress["seconds"])
+            ratios["members_in_order_vs_decompress"] = in_order["seconds"] / decompress["seconds"]
+            targets["archives_pipeline_vs_decompress"] = "<= 1.2"
     hours = floor["frames"] / 120.0 / 3600.0
     corpus_info = {"files": len(paths), "hours": hours, "fps": 120.0,
                    "bytes": sum(p.stat().st_size for p in paths)}
@@ -319,10 +327,16 @@ def main(argv=None) -> int:
     print(f"pipeline / read bytes (time):     {ratios['pipeline_time_vs_read_bytes']:.2f}x")
     print(f"load / floor (time):              {ratios['load_time_vs_floor']:.2f}x")
     print(f"pipeline / floor (CPU time):      {ratios['pipeline_cpu_vs_floor_cpu']:.2f}x")
-    if archive is not None:
+    if archive is not None and args.decoder_threads is None:
         print(f"members in order / decompress:    {ratios['members_in_order_vs_decompress']:.2f}x")
         print(f"pipeline (archives) / decompress: {ratios['archives_pipeline_vs_decompress']:.2f}x   "
               f"(target <= 1.2x)")
+    elif archive is not None:  # decompress ran on fewer threads than the pipeline's decoder: a per-core rate
+        print(f"decompress with {args.decoder_threads} decoder thread(s): "
+              f"{results['decompress']['mb_per_s']:.0f} MB/s of .npz out, "
+              f"{corpus_info['archive_bytes'] / 1e6 / results['decompress']['seconds']:.1f} MB/s of archive in")
+    if archive is not None:
+        print(f"pipeline (archives) / members in order: {ratios['pipeline_archives_vs_members_in_order']:.2f}x")
     return 0
 
 
