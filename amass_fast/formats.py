@@ -339,7 +339,9 @@ class _Npz:
             raise zipfile.BadZipFile(f"bad local header of {info.filename!r}")
         fields = _LOCAL_HEADER.unpack(local)
         start = info.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11]
-        if info.compress_size != info.file_size or start + info.file_size > self._size:
+        if info.compress_size != info.file_size:
+            raise zipfile.BadZipFile(f"stored member {info.filename!r} lists two different sizes")
+        if start + info.file_size > self._size:
             raise EOFError(f"member {info.filename!r} runs past the end of the file")
         return start
 

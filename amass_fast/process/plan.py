@@ -191,7 +191,7 @@ def _load_member(name: str, data: bytes) -> Source:
     in float32, as the batch keeps them (so clips are the same as from the extracted file). Or why it cannot be."""
     try:
         seq = load_sequence(data, name=name)
-    except FormatError as exc:
+    except (FormatError, OSError, ValueError, RuntimeError) as exc:  # what load_task records for a tree's file
         return exc
     if isinstance(seq, NoMotion):
         return seq
