@@ -133,6 +133,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header: 30 bytes, then its name and extra
 _MAX_NPY_HEADER = 10_000  # numpy's own limit on the length of an .npy header
 _CHUNK = 1 << 20
+_POSITIONED = hasattr(os, "pread") and hasattr(os, "preadv")  # POSIX; elsewhere seek, then read
 
 
 def _display_name(source: Source, name: Optional[str]) -> str:
@@ -262,7 +263,10 @@ class _Npz:
     def _pread(self, offset: int, size: int) -> bytes:
         if self._buffer is not None:
             return bytes(self._buffer[offset:offset + size])
-        return os.pread(self._file.fileno(), size, offset)
+        if _POSITIONED:
+            return os.pread(self._file.fileno(), size, offset)
+        self._file.seek(offset)
+        return self._file.read(size)
 
     def _read_into(self, view: memoryview, offset: int) -> int:
         """Fill `view` from `offset`; returns the bytes read (fewer only at the end of the file)."""
@@ -272,7 +276,11 @@ class _Npz:
             return n
         got = 0
         while got < len(view):
-            n = os.preadv(self._file.fileno(), [view[got:]], offset + got)
+            if _POSITIONED:
+                n = os.preadv(self._file.fileno(), [view[got:]], offset + got)
+            else:
+                self._file.seek(offset + got)
+                n = self._file.readinto(view[got:]) or 0
             if n <= 0:
                 break
             got += n

@@ -395,6 +395,23 @@ def test_compressed_fortran_and_big_endian_members_load_as_numpy_reads_them(tmp_
         assert seq.poses.flags.writeable and seq.poses.flags.owndata or seq.poses.base is not None
 
 
+def test_without_positioned_reads_the_same_arrays_and_checks(tmp_path, monkeypatch):
+    """Where os.pread/preadv do not exist (Windows) the reader seeks and reads: the same arrays, the same CRC."""
+    from amass_fast import formats
+
+    p = write(tmp_path / "s_poses.npz", **_motion_keys())
+    positioned = load_sequence(p)
+    monkeypatch.setattr(formats, "_POSITIONED", False)
+    seeking = load_sequence(p)
+    np.testing.assert_array_equal(seeking.poses, positioned.poses)
+    np.testing.assert_array_equal(seeking.trans, positioned.trans)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 3] ^= 0x10
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="s_poses.npz: .*CRC"):
+        load_sequence(p)
+
+
 def test_bytes_and_path_give_equal_arrays_that_own_their_memory(tmp_path):
     p = write(tmp_path / "a_poses.npz", **_motion_keys())
     data = p.read_bytes()
