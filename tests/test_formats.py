@@ -44,19 +44,27 @@ def test_every_layout_is_detected(tmp_path, kind, width, seconds, fps):
 
 
 def test_smplx_frame_rate_key_and_markers_never_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    from amass_fast import formats
+
     p = synthetic.write_sequence(tmp_path / "a_stageii.npz", "smplx", "wave", seconds=1.0, fps=120.0)
-    real_load = np.load
-    calls = []
+    with np.load(p, allow_pickle=False) as raw:
+        assert "markers_latent_vids" in raw.files  # a pickled dict in an object array, as in real SMPL-X files
 
-    def guarded_load(*args, **kwargs):
-        calls.append(kwargs.get("allow_pickle"))
-        return real_load(*args, **kwargs)
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("something was unpickled")
 
-    monkeypatch.setattr(np, "load", guarded_load)
+    for fn in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, fn, no_unpickling)
+    read, real_read = [], formats._Npz.read
+    monkeypatch.setattr(formats._Npz, "read", lambda self, key: read.append(key) or real_read(self, key))
     seq = load_sequence(p)
     probe_sequence(p)
     assert seq.kind == "smplx" and seq.fps == 120.0
-    assert calls == [False, False]
+    # Only the keys a sequence needs are read; the marker dictionaries (object arrays) are never touched.
+    assert set(read) <= {"poses", "trans", "betas", "gender", "mocap_frame_rate", "surface_model_type"}
+    assert {"poses", "trans", "mocap_frame_rate"} <= set(read)
 
 
 def test_fractional_rate_is_kept_exactly(tmp_path):
@@ -343,3 +351,161 @@ def test_check_sequence_is_load_sequence_without_the_data(tmp_path):
         (seq.kind, seq.num_frames, seq.fps, seq.gender, seq.path)
     shape = write(tmp_path / "shape.npz", betas=np.zeros(16), gender=np.array("female"))
     assert isinstance(check_sequence(shape), NoMotion)
+
+
+# --- the reader: one pass per member ----------------------------------------------------------------------------
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _zip_members(path, members: dict, compression=None):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression or zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _motion_keys(frames=50):
+    rng = np.random.default_rng(3)
+    return smplh_keys(frames=frames, poses=rng.normal(0, 0.3, (frames, 156)), trans=rng.normal(0, 1, (frames, 3)),
+                      betas=rng.normal(0, 1, 16))
+
+
+def test_compressed_fortran_and_big_endian_members_load_as_numpy_reads_them(tmp_path):
+    keys = _motion_keys()
+    variants = {
+        "compressed": lambda p: np.savez_compressed(p, **keys),
+        "fortran": lambda p: np.savez(p, **{**keys, "poses": np.asfortranarray(keys["poses"])}),
+        "big_endian": lambda p: np.savez(p, **{**keys, "poses": keys["poses"].astype(">f8"),
+                                              "trans": keys["trans"].astype(">f4")}),
+    }
+    for name, save in variants.items():
+        p = tmp_path / f"{name}_poses.npz"
+        save(p)
+        seq = load_sequence(p)
+        with np.load(p, allow_pickle=False) as raw:
+            np.testing.assert_array_equal(seq.poses, raw["poses"], err_msg=name)
+            np.testing.assert_array_equal(seq.trans, raw["trans"].astype(seq.poses.dtype), err_msg=name)
+            np.testing.assert_array_equal(seq.betas, raw["betas"], err_msg=name)
+        assert seq.poses.flags.writeable and seq.poses.flags.owndata or seq.poses.base is not None
+
+
+def test_without_positioned_reads_the_same_arrays_and_checks(tmp_path, monkeypatch):
+    """Where os.pread/preadv do not exist (Windows) the reader seeks and reads: the same arrays, the same CRC."""
+    from amass_fast import formats
+
+    p = write(tmp_path / "s_poses.npz", **_motion_keys())
+    positioned = load_sequence(p)
+    monkeypatch.setattr(formats, "_POSITIONED", False)
+    seeking = load_sequence(p)
+    np.testing.assert_array_equal(seeking.poses, positioned.poses)
+    np.testing.assert_array_equal(seeking.trans, positioned.trans)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 3] ^= 0x10
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="s_poses.npz: .*CRC"):
+        load_sequence(p)
+
+
+def test_bytes_and_path_give_equal_arrays_that_own_their_memory(tmp_path):
+    p = write(tmp_path / "a_poses.npz", **_motion_keys())
+    data = p.read_bytes()
+    from_path, from_bytes = load_sequence(p), load_sequence(data, name="CMU/01/01_01_poses.npz")
+    np.testing.assert_array_equal(from_path.poses, from_bytes.poses)
+    np.testing.assert_array_equal(from_path.trans, from_bytes.trans)
+    assert from_bytes.poses.flags.writeable and not np.shares_memory(from_bytes.poses, np.frombuffer(data, np.uint8))
+
+
+@pytest.mark.parametrize("key", ["poses", "trans", "mocap_framerate"])
+@pytest.mark.parametrize("crc", ["default", "zlib"])
+def test_a_flipped_bit_in_any_stored_member_fails_its_crc(tmp_path, monkeypatch, key, crc):
+    import struct
+    import zipfile
+    import zlib
+
+    from amass_fast import formats
+
+    if crc == "zlib":  # the fallback when zlib-ng is not installed: the same values, the same verdicts
+        monkeypatch.setattr(formats, "_crc32", zlib.crc32)
+    p = write(tmp_path / "f_poses.npz", **_motion_keys())
+    assert load_sequence(p).num_frames == 50
+    info = zipfile.ZipFile(p).getinfo(f"{key}.npy")
+    data = bytearray(p.read_bytes())
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)  # the member's local header
+    data[info.header_offset + 30 + name_len + extra_len + info.file_size - 1] ^= 0x01  # the member's last byte
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=rf"f_poses.npz: key '{key}' is unreadable \(Bad CRC-32"):
+        load_sequence(p)
+
+
+def test_bytes_after_the_array_count_in_the_crc(tmp_path):
+    keys = _motion_keys()
+    members = {f"{k}.npy": _npy(v) for k, v in keys.items()}
+    members["poses.npy"] += b"padding"
+    p = _zip_members(tmp_path / "t_poses.npz", members)
+    np.testing.assert_array_equal(load_sequence(p).poses, keys["poses"])
+    data = p.read_bytes()
+    at = data.index(b"padding")
+    p.write_bytes(data[:at] + b"Padding" + data[at + 7:])
+    with pytest.raises(FormatError, match="Bad CRC-32"):
+        load_sequence(p)
+
+
+def test_a_member_running_past_the_end_of_the_file_is_refused_before_it_is_read(tmp_path):
+    import struct
+    import zipfile
+
+    p = write(tmp_path / "r_poses.npz", **_motion_keys())
+    data = bytearray(p.read_bytes())
+    info = zipfile.ZipFile(p).getinfo("poses.npy")
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<II", data, central + 20, 1 << 29, 1 << 29)  # compressed and plain size: 512 MB
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="r_poses.npz: .*'poses'"):
+        load_sequence(p)
+
+
+def test_python_work_per_file_does_not_grow_with_frames(tmp_path):
+    """No Python loop over frames or chunks: loading 200 or 200,000 frames makes the same Python calls."""
+    import sys
+
+    calls = {}
+    for frames in (200, 200_000):
+        p = write(tmp_path / f"n{frames}_poses.npz", **smplh_keys(frames=frames))
+        load_sequence(p)  # warm caches (imports, numpy's header parser)
+        count = [0]
+
+        def profiler(frame, event, arg):
+            if event in ("call", "c_call"):
+                count[0] += 1
+        sys.setprofile(profiler)
+        try:
+            load_sequence(p)
+        finally:
+            sys.setprofile(None)
+        calls[frames] = count[0]
+    assert calls[200] == calls[200_000], calls
+
+
+def test_loading_allocates_little_beyond_the_arrays_it_returns(tmp_path):
+    """The value checks (finite, float32 range, pose magnitude) allocate no mask or temporary per value: the peak
+    while loading stays close to the poses and trans returned."""
+    import tracemalloc
+
+    p = write(tmp_path / "m_poses.npz", **_motion_keys(frames=20_000))
+    load_sequence(p)
+    tracemalloc.start()
+    try:
+        seq = load_sequence(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    returned = seq.poses.nbytes + seq.trans.nbytes
+    assert peak < returned * 1.05 + (1 << 20), (peak, returned)

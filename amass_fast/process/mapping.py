@@ -18,7 +18,7 @@ import numpy as np
 
 from amass_fast import writers
 from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows
-from amass_fast.formats import FormatError, NoMotion, dataset_of, load_sequence
+from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
 from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
 
@@ -78,7 +78,8 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
         try:
             if isinstance(source, Exception):
                 raise source
-            seq = load_sequence(source, name=rel if isinstance(source, bytes) else None)
+            # A path is loaded here; an archive member arrives loaded (plan.py), its poses cut to the body's.
+            seq = source if isinstance(source, (Sequence, NoMotion)) else load_sequence(source)
             if isinstance(seq, NoMotion):
                 loaded.counts["no_motion"] += 1
                 continue

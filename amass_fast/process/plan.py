@@ -2,29 +2,36 @@
 
 The order is the same whether the files come from an extracted tree or from .tar.bz2 archives read in place:
 dataset folder by dataset folder (sorted by name), and within a dataset by the file's path relative to the AMASS
-root. Archive members arrive in whatever order the archive holds them, so each archive is first spooled to one
-temporary file beside the output and its members are then read back sorted; memory stays at one file's size.
+root. Archive members arrive in whatever order the archive holds them, so each member is loaded as it arrives (every
+check of formats.load_sequence, its CRC-32 included) and what the kernels read of it (the body poses and trans in
+float32, a fifth of the file) is spooled to one temporary file beside the output; the sequences are then read back
+sorted. Memory stays at one file's size, and the spool costs a fifth of spooling the members themselves.
 """
 from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
-from amass_fast import writers
-from amass_fast.formats import dataset_of, iter_npz_files
+import numpy as np
 
-Source = Union[str, bytes, Exception]  # a file path, an archive member's bytes, or the error that stopped an archive
-Item = tuple[str, Source]             # (path relative to the AMASS root, source)
+from amass_fast import writers
+from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, iter_npz_files, load_sequence
+
+# A file path; an archive member already loaded (its body poses and trans only, float32), or found to hold no
+# motion; or the error that made a member or an archive unreadable.
+Source = Union[str, Sequence, NoMotion, Exception]
+Item = tuple[str, Source]  # (path relative to the AMASS root, source)
+BODY_POSE_COLUMNS = 66  # the 22 body joints' axis-angles: all the kernels read of poses
 ARCHIVE_SUFFIX = ".tar.bz2"
 
 
 @dataclass(frozen=True)
 class Task:
-    """A fixed group of source files: (path relative to the AMASS root, file path or the member's bytes; or an
-    archive's name and the error that stopped its reading)."""
+    """A fixed group of source files: (path relative to the AMASS root, file path, or the archive member as loaded
+    or the error that refused it; or an archive's name and the error that stopped its reading)."""
     index: int
     items: tuple[Item, ...]
 
@@ -134,7 +141,7 @@ def _order(rel: str) -> tuple[str, str]:
 def source_items(amass_root: Optional[str] = None, archives: Optional[str] = None,
                  datasets: Optional[list[str]] = None, spool_dir: Optional[Union[str, Path]] = None
                  ) -> Iterator[Item]:
-    """(path relative to the AMASS root, file path or member bytes) of every .npz, in the order of the module
+    """(path relative to the AMASS root, file path or loaded member) of every .npz, in the order of the module
     docstring: the same files give the same order from a tree and from archives. ``spool_dir`` is where an
     archive's members wait to be sorted (default: the system's temporary folder)."""
     keep = dataset_filter(datasets)
@@ -159,23 +166,51 @@ def source_items(amass_root: Optional[str] = None, archives: Optional[str] = Non
 
 def _archive_items(path: Path, keep: Callable[[str], bool], spool_dir: Optional[Union[str, Path]]
                    ) -> Iterator[Item]:
-    """An archive's kept .npz members sorted by name (spooled to one temporary file first); a damaged archive
-    gives the members read before the damage, then (archive name, the error)."""
+    """An archive's kept .npz members, loaded, sorted by name (their body poses and trans spooled to one temporary
+    file first); a damaged archive gives the members read before the damage, then (archive name, the error)."""
     from amass_fast.archive import ArchiveError, iter_archive_members
 
-    index: list[tuple[str, int, int]] = []  # (name, offset, size) in the spool file
+    index: list[tuple[str, Source, int, int]] = []  # (name, what it loaded as, its arrays' offset, its frames)
     failure: Optional[Exception] = None
     with tempfile.TemporaryFile(dir=spool_dir, prefix=".amf-spool-") as spool:
         try:
             for name, data in iter_archive_members(path):
                 hidden = any(part.startswith(".") for part in name.split("/"))  # skipped in a tree walk too
                 if not hidden and keep(dataset_of(name)):
-                    index.append((name, spool.tell(), len(data)))
-                    spool.write(data)
+                    loaded, offset, frames = _load_member(name, data), spool.tell(), 0
+                    if isinstance(loaded, Sequence):
+                        frames = loaded.num_frames
+                        spool.write(memoryview(loaded.poses))
+                        spool.write(memoryview(loaded.trans))
+                        loaded = replace(loaded, poses=None, trans=None)  # what is spooled is not kept in memory
+                    index.append((name, loaded, offset, frames))
         except ArchiveError as exc:  # its members read so far are kept, the rest recorded
             failure = exc
-        for name, offset, size in sorted(index, key=lambda entry: _order(entry[0])):
-            spool.seek(offset)
-            yield name, spool.read(size)
+        for name, loaded, offset, frames in sorted(index, key=lambda entry: _order(entry[0])):
+            yield name, _read_back(spool, loaded, offset, frames) if isinstance(loaded, Sequence) else loaded
     if failure is not None:
         yield path.name, failure
+
+
+def _load_member(name: str, data: bytes) -> Source:
+    """A member loaded with every check (as from a tree), cut to what the kernels read: the body poses and the trans
+    in float32, as the batch keeps them (so clips are the same as from the extracted file). Or why it cannot be."""
+    try:
+        seq = load_sequence(data, name=name)
+    except (FormatError, OSError, ValueError, RuntimeError) as exc:  # what load_task records for a tree's file
+        return exc
+    if isinstance(seq, NoMotion):
+        return seq
+    return replace(seq, poses=np.ascontiguousarray(seq.poses[:, :BODY_POSE_COLUMNS], dtype=np.float32),
+                   trans=np.ascontiguousarray(seq.trans, dtype=np.float32))
+
+
+def _read_back(spool, seq: Sequence, offset: int, frames: int) -> Sequence:
+    """A spooled sequence with its arrays read back from the spool file."""
+    poses = np.empty((frames, BODY_POSE_COLUMNS), np.float32)
+    trans = np.empty((frames, 3), np.float32)
+    spool.seek(offset)
+    for array in (poses, trans):
+        if spool.readinto(memoryview(array).cast("B")) != array.nbytes:
+            raise OSError(f"the spool file {spool.name} ended early (was it deleted or the disk full?)")
+    return replace(seq, poses=poses, trans=trans)
