@@ -1,7 +1,7 @@
 """The backends behind amass_fast.kernels, one adapter per backend with the same operations.
 
     runtime      which backends this install has, the one meaning of "auto", threads
-    prepared     one checking function per operation -> a frozen record of prepared arguments (Placement,
+    prepared     one checking function per operation -> an immutable record of prepared arguments (Placement,
                  Fk, Resample, Project, StickBatch, JointsBatch)
     reference    amass_fast.reference (float64 NumPy, the specification)
     numba_jit    amass_fast.numba_backend (numba loops)

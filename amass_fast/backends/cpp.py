@@ -5,29 +5,28 @@ from amass_fast.backends import runtime
 from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
 
 
-def _core():
-    return runtime.load("_core")
+_CORE = runtime.load("_core")  # this adapter runs only where _core imports (runtime.resolve_backend)
 
 
 def fk(p: Fk) -> None:
-    _core().fk(p.poses, p.trans, p.rest_joints, p.parents, p.out)
+    _CORE.fk(p.poses, p.trans, p.rest_joints, p.parents, p.out)
 
 
 def resample_poses(p: Resample) -> None:
-    _core().resample_poses(p.poses, p.trans, p.src_fps, p.dst_fps, p.out_poses, p.out_trans)
+    _CORE.resample_poses(p.poses, p.trans, p.src_fps, p.dst_fps, p.out_poses, p.out_trans)
 
 
 def project(p: Project) -> None:
-    _core().project(p.joints, p.yaw_deg, p.view_mode, p.out)
+    _CORE.project(p.joints, p.yaw_deg, p.view_mode, p.out)
 
 
 def convert_batch(p: StickBatch) -> None:
     b = p.batch
-    _core().convert_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents, b.clip_seq,
+    _CORE.convert_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents, b.clip_seq,
                           b.clip_start, b.clip_len, p.clip_yaw, b.dst_fps, p.view_mode, p.out)
 
 
 def convert_joints_batch(p: JointsBatch) -> None:
     b = p.batch
-    _core().convert_joints_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents, b.clip_seq,
+    _CORE.convert_joints_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents, b.clip_seq,
                                  b.clip_start, b.clip_len, p.clip_scale, p.clip_camera, b.dst_fps, p.up, p.out)

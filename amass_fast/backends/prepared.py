@@ -2,7 +2,8 @@
 
 Each function here checks a public call's arguments once (types, dtypes, shapes, rates, bounds; errors name the
 argument), decides where it computes (``Placement``: compute dtype, backend, the caller's kind and device) and
-allocates its outputs, and returns a frozen record that a backend adapter (amass_fast.backends.<name>) runs as is.
+allocates its outputs, and returns an immutable record (a NamedTuple: cheap to build, once per call) that a backend
+adapter (amass_fast.backends.<name>) runs as is.
 
 In a record, the float arrays are C-contiguous in the compute dtype on the compute device (NumPy for the CPU
 backends, torch tensors for cuda) and so are the outputs; the small index and rate arrays are checked NumPy int64 /
@@ -13,8 +14,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from dataclasses import dataclass
-from typing import Any, Optional, Tuple, Union
+from typing import Any, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
@@ -36,8 +36,7 @@ MAX_OUTPUT_FRAMES = 1 << 31
 # ---------------------------------------------------------------------------------------------------------------
 # Where a call computes.
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """One call: its name (for messages), the backend that runs it, the compute dtype, and the caller's kind
     (torch tensor or NumPy) and device, where the results go back."""
 
@@ -251,8 +250,7 @@ def _shape(x: Any) -> tuple:
 # ---------------------------------------------------------------------------------------------------------------
 # The operations' records and their checking functions.
 
-@dataclass(frozen=True)
-class Fk:
+class Fk(NamedTuple):
     """fk: poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J] -> out [F, J, 3]."""
     place: Placement
     poses: Any
@@ -276,8 +274,7 @@ def fk(poses, trans, rest_joints, parents, backend: str) -> Fk:
     return Fk(p, pose_arr, trans_arr, rest, par, p.empty((F, J, 3)))
 
 
-@dataclass(frozen=True)
-class Resample:
+class Resample(NamedTuple):
     """resample_poses: poses [F, 3K], trans [F, 3], rates -> out_poses [T, 3K], out_trans [T, 3]."""
     place: Placement
     poses: Any
@@ -301,8 +298,7 @@ def resample_poses(poses, trans, src_fps, dst_fps, backend: str) -> Resample:
     return Resample(p, pose_arr, trans_arr, src, dst, p.empty((T, P)), p.empty((T, 3)))
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     """project: joints [F, >=22, 3], camera yaw and view mode -> out [F, 20]."""
     place: Placement
     joints: Any
@@ -322,8 +318,7 @@ def project(joints, schema: str, view: Union[str, float], backend: str) -> Proje
     return Project(p, arr, yaw, view_mode, p.empty((F, STICK_DIM)))
 
 
-@dataclass(frozen=True)
-class ClipBatch:
+class ClipBatch(NamedTuple):
     """The sequences and clip windows of a batch call: poses [N, >=66], trans [N, 3], seq_offsets int64 [S + 1],
     seq_fps float64 [S], rest_joints [S, >=22, 3], parents int64 [>=22], clip_seq / clip_start / clip_len int64
     [C], dst_fps and window."""
@@ -344,8 +339,7 @@ class ClipBatch:
         return len(self.clip_seq)
 
 
-@dataclass(frozen=True)
-class StickBatch:
+class StickBatch(NamedTuple):
     """convert_batch, stick5 by camera yaw: clip_yaw float64 [C] (degrees), view_mode -> out [C, window, 20]."""
     place: Placement
     batch: ClipBatch
@@ -354,8 +348,7 @@ class StickBatch:
     out: Any
 
 
-@dataclass(frozen=True)
-class JointsBatch:
+class JointsBatch(NamedTuple):
     """convert_joints_batch: clip_scale float64 [C], clip_camera float64 [C, 6] (packed cameras), up (reference.UP_Z
     or UP_Y) -> out [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d). `schema` is what the caller
     asked for: the line schemas (stick5 / stick12) are gathered from the joints2d afterwards."""
@@ -439,7 +432,8 @@ def _clip_batch(p: Placement, poses, trans, seq_offsets, seq_fps, rest_joints, p
     S = len(offsets) - 1
     if S < 0:
         raise ValueError("convert_batch: `seq_offsets` must have S + 1 >= 1 entries, got none")
-    if offsets[0] < 0 or offsets[-1] > N or np.any(np.diff(offsets) < 1):
+    frames = np.diff(offsets)
+    if offsets[0] < 0 or offsets[-1] > N or (frames < 1).any():
         raise ValueError(f"convert_batch: `seq_offsets` must increase strictly (every sequence >= 1 frame) within "
                          f"0..{N} (the rows of poses), got {offsets.tolist() if S < 8 else offsets}")
     fps = p.host(seq_fps, "seq_fps", np.float64, (S,))
@@ -447,7 +441,6 @@ def _clip_batch(p: Placement, poses, trans, seq_offsets, seq_fps, rest_joints, p
     if len(bad):
         raise ValueError(f"convert_batch: `seq_fps` must be positive, finite frame rates of at least "
                          f"{sys.float_info.min:.3g}; seq_fps[{bad[0]}] = {fps[bad[0]]!r}")
-    frames = np.diff(offsets)
     span = (frames - 1) * dst / fps  # the resampled length of every sequence, checked before it becomes an int
     bad = np.flatnonzero(~(span < MAX_OUTPUT_FRAMES))
     if len(bad):
@@ -501,8 +494,7 @@ def _cameras(p: Placement, cameras, yaw: np.ndarray, C: int) -> np.ndarray:
     return cams
 
 
-@dataclass(frozen=True)
-class Convert:
+class Convert(NamedTuple):
     """kernels.convert as one clip of convert_batch: the checked rates, length, view and camera; rest_joints as
     given (shape checked), for the mirror about its pelvis."""
     frames: int
