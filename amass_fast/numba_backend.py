@@ -5,14 +5,15 @@ the inner loops never allocate: functions that return a matrix or an array in th
 caller-supplied ``out`` (and scratch) array here, and quaternions, axis-angles and cameras travel as tuples.
 Arithmetic is float64 whatever the input; outputs take the input's float dtype (float32 in -> float32 out).
 
-Whole-array entry points (NumPy arrays; torch CPU tensors pass through ``np.asarray``):
+Loops over whole arrays (``fk_loop``, ``resample_loop``, ``project_loop``, ``convert_batch_loop``,
+``convert_joints_batch_loop``) write into outputs the caller allocated; ``amass_fast.backends.numba_jit`` runs them
+with the arguments amass_fast.kernels checked. For direct use, the whole-array entry points are
+amass_fast.kernels with backend="numba" (the same checks):
 
     fk(poses, trans, rest_joints, parents) -> [F, J, 3]
     resample_poses(poses, trans, src_fps, dst_fps=25.0) -> (poses [T, P], trans [T, 3])
     project(joints, yaw_deg=0.0, view_mode=VIEW_FRONT) -> [F, 20]
     convert_batch(..., *, dst_fps=25.0, window=250, view_mode=VIEW_FRONT, out=None) -> [C, window, 20]
-    convert_joints_batch(..., clip_scale, clip_camera, *, dst_fps=25.0, window=250, up=UP_Z, dim=3)
-        -> [C, window, 22, dim]
 
 Loops over frames (fk, resample) and over clips (convert_batch) run in parallel (``prange``); call
 :func:`set_num_threads` to choose how many threads.
@@ -320,7 +321,7 @@ def _min_ankle_z(kps):
 # Kernels over whole arrays.
 
 @_njit(parallel=True)
-def _fk_kernel(poses, trans, rest, parents, out):
+def fk_loop(poses, trans, rest, parents, out):
     F, J = out.shape[0], out.shape[1]
     tasks = (F + _FRAMES_PER_TASK - 1) // _FRAMES_PER_TASK
     for task in prange(tasks):
@@ -335,7 +336,7 @@ def _fk_kernel(poses, trans, rest, parents, out):
 
 
 @_njit(parallel=True)
-def _resample_kernel(poses, trans, src_fps, dst_fps, out_p, out_t):
+def resample_loop(poses, trans, src_fps, dst_fps, out_p, out_t):
     F, T, num_rot = poses.shape[0], out_p.shape[0], poses.shape[1] // 3
     for k in prange(T):
         i0, i1, alpha = source_position(k, F, src_fps, dst_fps)
@@ -348,7 +349,7 @@ def _resample_kernel(poses, trans, src_fps, dst_fps, out_p, out_t):
 
 
 @_njit()
-def _project_kernel(joints, yaw_deg, view_mode, out):
+def project_loop(joints, yaw_deg, view_mode, out):
     F = joints.shape[0]
     kps = np.empty((F, NUM_KEYPOINTS, 3))
     for f in range(F):
@@ -359,7 +360,7 @@ def _project_kernel(joints, yaw_deg, view_mode, out):
 
 
 @_njit(parallel=True)
-def _convert_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
+def convert_batch_loop(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
                           clip_yaw, dst_fps, view_mode, out):
     C, window, J = out.shape[0], out.shape[1], NUM_BODY_JOINTS
     for c in prange(C):
@@ -380,7 +381,7 @@ def _convert_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, parents, cli
 
 
 @_njit(parallel=True)
-def _convert_joints_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
+def convert_joints_batch_loop(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
                                  clip_scale, clip_camera, dst_fps, up, out):
     C, window, J = out.shape[0], out.shape[1], NUM_BODY_JOINTS
     for c in prange(C):
@@ -405,68 +406,25 @@ def _convert_joints_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, paren
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Whole-array entry points: checks, dtypes, output allocation.
-
-def _float_array(x) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype not in (np.float32, np.float64):
-        a = a.astype(np.float64)
-    return np.ascontiguousarray(a)
-
-
-def _out_dtype(poses: np.ndarray):
-    return poses.dtype if poses.dtype in (np.float32, np.float64) else np.float64
-
-
-def _check_parents(parents: np.ndarray, J: int) -> np.ndarray:
-    parents = np.ascontiguousarray(np.asarray(parents), dtype=np.int64)
-    if parents.ndim != 1 or len(parents) < J:
-        raise ValueError(f"parents must be int [>= {J}], got shape {parents.shape}")
-    if J > 1 and (np.any(parents[1:J] < 0) or np.any(parents[1:J] >= np.arange(1, J))):
-        raise ValueError("parents must satisfy 0 <= parents[j] < j for j >= 1 (the root first)")
-    return parents
-
+# Whole-array entry points: amass_fast.kernels with backend="numba" (its checks, dtypes and output allocation; the
+# loops above run through amass_fast.backends.numba_jit).
 
 def fk(poses, trans, rest_joints, parents) -> np.ndarray:
     """poses [F, >=3J] axis-angle, trans [F, 3], rest_joints [J, 3], parents [J] -> joints [F, J, 3]."""
-    poses, trans = _float_array(poses), _float_array(trans)
-    rest = np.ascontiguousarray(rest_joints, dtype=np.float64)   # small: always float64
-    if rest.ndim != 2 or rest.shape[1] != 3:
-        raise ValueError(f"rest_joints must be [J, 3], got {rest.shape}")
-    J = rest.shape[0]
-    if poses.ndim != 2 or poses.shape[1] < 3 * J:
-        raise ValueError(f"poses must be [F, >= {3 * J}] for {J} joints, got {poses.shape}")
-    if trans.shape != (poses.shape[0], 3):
-        raise ValueError(f"trans must be [{poses.shape[0]}, 3], got {trans.shape}")
-    out = np.empty((poses.shape[0], J, 3), dtype=_out_dtype(poses))
-    _fk_kernel(poses, trans, rest, _check_parents(parents, J), out)
-    return out
+    from amass_fast import kernels
+    return kernels.fk(poses, trans, rest_joints, parents, backend="numba")
 
 
 def resample_poses(poses, trans, src_fps: float, dst_fps: float = 25.0):
     """Every joint slerped, translation lerped, by time -> (poses [T, P], trans [T, 3])."""
-    poses, trans = _float_array(poses), _float_array(trans)
-    if poses.ndim != 2 or poses.shape[1] % 3 or poses.shape[0] < 1:
-        raise ValueError(f"poses must be [F >= 1, 3K], got {poses.shape}")
-    if trans.shape != (poses.shape[0], 3):
-        raise ValueError(f"trans must be [{poses.shape[0]}, 3], got {trans.shape}")
-    if not (src_fps > 0 and dst_fps > 0):
-        raise ValueError(f"frame rates must be positive, got {src_fps} -> {dst_fps}")
-    T = resampled_length(poses.shape[0], float(src_fps), float(dst_fps))
-    out_p = np.empty((T, poses.shape[1]), dtype=_out_dtype(poses))
-    out_t = np.empty((T, 3), dtype=out_p.dtype)
-    _resample_kernel(poses, trans, float(src_fps), float(dst_fps), out_p, out_t)
-    return out_p, out_t
+    from amass_fast import kernels
+    return kernels.resample_poses(poses, trans, src_fps, dst_fps, backend="numba")
 
 
 def project(joints, yaw_deg: float = 0.0, view_mode: int = VIEW_FRONT) -> np.ndarray:
     """World joints of one clip [F, >=22, 3] -> sticks [F, 20]."""
-    joints = _float_array(joints)
-    if joints.ndim != 3 or joints.shape[1] < NUM_BODY_JOINTS or joints.shape[2] != 3 or joints.shape[0] < 1:
-        raise ValueError(f"joints must be [F >= 1, >= 22, 3], got {joints.shape}")
-    out = np.empty((joints.shape[0], STICK_DIM), dtype=_out_dtype(joints))
-    _project_kernel(joints, float(yaw_deg), int(view_mode), out)
-    return out
+    from amass_fast import kernels
+    return kernels.project(joints, view="top" if view_mode == VIEW_TOP else yaw_deg, backend="numba")
 
 
 def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
@@ -474,57 +432,14 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
                   out: Optional[np.ndarray] = None) -> np.ndarray:
     """Ragged batch of sequences -> motion [C, window, 20]; arguments as in reference.convert_batch.
     ``out``, if given, must be a C-contiguous [C, window, 20] array of the poses' float dtype."""
-    poses, trans = _float_array(poses), _float_array(trans)
-    rest = np.ascontiguousarray(rest_joints, dtype=np.float64)   # small: always float64
-    seq_offsets, clip_seq, clip_start, clip_len = (np.ascontiguousarray(np.asarray(a), dtype=np.int64)
-                                                   for a in (seq_offsets, clip_seq, clip_start, clip_len))
-    seq_fps, clip_yaw = (np.ascontiguousarray(np.asarray(a), dtype=np.float64) for a in (seq_fps, clip_yaw))
-    N, S, C = poses.shape[0], len(seq_fps), len(clip_seq)
-    if poses.ndim != 2 or poses.shape[1] < 3 * NUM_BODY_JOINTS or trans.shape != (N, 3):
-        raise ValueError(f"poses must be [N, >= 66] and trans [N, 3], got {poses.shape} and {trans.shape}")
-    if seq_offsets.shape != (S + 1,) or seq_offsets[0] < 0 or seq_offsets[-1] > N or np.any(np.diff(seq_offsets) < 0):
-        raise ValueError(f"seq_offsets must be a non-decreasing int [S + 1 = {S + 1}] within 0..{N}")
-    if rest.ndim != 3 or rest.shape[0] != S or rest.shape[1] < NUM_BODY_JOINTS or rest.shape[2] != 3:
-        raise ValueError(f"rest_joints must be [S = {S}, >= 22, 3], got {rest.shape}")
-    if not np.all(seq_fps > 0):
-        raise ValueError("seq_fps must be positive")
-    if not (clip_start.shape == clip_len.shape == clip_yaw.shape == (C,)):
-        raise ValueError("clip_seq, clip_start, clip_len and clip_yaw must all be [C]")
-    if C and (clip_seq.min() < 0 or clip_seq.max() >= S or clip_start.min() < 0
-              or clip_len.min() < 1 or clip_len.max() > window
-              or np.any(np.diff(seq_offsets)[clip_seq] < 1)):
-        raise ValueError(f"clips must name sequences 0..{S - 1} with frames, start >= 0 and length 1..{window}")
-    dtype = _out_dtype(poses)
-    if out is None:
-        out = np.empty((C, window, STICK_DIM), dtype=dtype)
-    elif out.shape != (C, window, STICK_DIM) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous {np.dtype(dtype).name} [{C}, {window}, 20] array, "
-                         f"got {out.dtype} {out.shape}")
-    _convert_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, _check_parents(parents, NUM_BODY_JOINTS),
-                          clip_seq, clip_start, clip_len, clip_yaw, float(dst_fps), int(view_mode), out)
-    return out
-
-
-def convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
-                         clip_scale, clip_camera, *, dst_fps: float = 25.0, window: int = 250, up: int = UP_Z,
-                         dim: int = 3) -> np.ndarray:
-    """The clips of convert_batch as joints3d [C, window, 22, 3] (dim 3) or joints2d [C, window, 22, 2] (dim 2);
-    arguments as in reference.convert_joints_batch (amass_fast.kernels checks them)."""
-    poses, trans = _float_array(poses), _float_array(trans)
-    rest = np.ascontiguousarray(rest_joints, dtype=np.float64)
-    seq_offsets, clip_seq, clip_start, clip_len = (np.ascontiguousarray(np.asarray(a), dtype=np.int64)
-                                                   for a in (seq_offsets, clip_seq, clip_start, clip_len))
-    seq_fps, clip_scale = (np.ascontiguousarray(np.asarray(a), dtype=np.float64) for a in (seq_fps, clip_scale))
-    clip_camera = np.ascontiguousarray(np.asarray(clip_camera, dtype=np.float64).reshape(len(clip_seq), 6))
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 (joints2d) or 3 (joints3d), got {dim}")
-    out = np.empty((len(clip_seq), window, NUM_BODY_JOINTS, dim), dtype=_out_dtype(poses))
-    _convert_joints_batch_kernel(poses, trans, seq_offsets, seq_fps, rest, _check_parents(parents, NUM_BODY_JOINTS),
-                                 clip_seq, clip_start, clip_len, clip_scale, clip_camera, float(dst_fps), int(up), out)
-    return out
+    from amass_fast import kernels
+    return kernels.convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
+                                 clip_len, clip_yaw, dst_fps=dst_fps, window=window, top=view_mode == VIEW_TOP,
+                                 backend="numba", out=out)
 
 
 __all__ = ["fk", "resample_poses", "project", "convert_batch", "set_num_threads", "resampled_length",
+           "fk_loop", "resample_loop", "project_loop", "convert_batch_loop", "convert_joints_batch_loop",
            "rodrigues", "aa_to_quat", "quat_slerp", "quat_to_mat", "quat_to_aa", "joint_chain", "source_position",
-           "interpolate_frame", "stick_keypoints", "clip_camera", "project_keypoints", "convert_joints_batch",
+           "interpolate_frame", "stick_keypoints", "clip_camera", "project_keypoints",
            "clip_frame", "canonical_point", "frame_joints3d", "frame_joints2d"]

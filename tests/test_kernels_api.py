@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from amass_fast import kernels, reference
+from amass_fast.backends import cuda as cuda_adapter
+from amass_fast.backends import prepared, runtime
 
 
 def one_batch(seed: int = 0, frames=(50, 20), fps=(60.0, 100.0), window=8, dtype=np.float64):
@@ -312,7 +314,7 @@ def many_clips_batch(seed: int = 5, window: int = 250, dtype=np.float64):
 
 
 def _cuda_block_size() -> int:
-    cuda = kernels._load("_cuda")
+    cuda = runtime.load("_cuda")
     return int(cuda.block_size) if cuda is not None else 128  # csrc/cuda_module.cu kBlockSize
 
 
@@ -364,7 +366,7 @@ def test_gridshim_launch_shape_of_the_gpu(dtype):
 # scratch shapes, index dtypes, NumPy arrays left on the host) that would otherwise surface on the first GPU.
 
 _PARAM = re.compile(r"(\w+): (?:ndarray\[dtype=(\w+), order='C', device='(\w+)'(, writable=False)?\]|(float|int))")
-_STREAM = 0x5EED  # the stream the stand-in expects: the one kernels._Call.stream() returned
+_STREAM = 0x5EED  # the stream the stand-in expects: the one the cuda adapter's _stream() returned
 
 
 def _signatures(fn) -> list:
@@ -444,7 +446,7 @@ def test_core_and_cuda_take_the_same_arguments(op):
     """One backend boundary: _cuda's op takes _core's arguments in the same order, then scratch and the stream;
     each *_gridshim entry point takes them plus block_size."""
     core = pytest.importorskip("amass_fast._core")
-    cuda = kernels._load("_cuda")
+    cuda = runtime.load("_cuda")
     if cuda is None:
         pytest.skip("amass_fast._cuda is not built (its signatures are what this checks)")
     names = lambda fn: [p[0] for p in _signatures(fn)[0]]  # noqa: E731
@@ -455,23 +457,27 @@ def test_core_and_cuda_take_the_same_arguments(op):
     assert names(getattr(core, op + "_gridshim")) == cpu + ["block_size"]
 
 
+def route_cuda_to_host(monkeypatch, stand_in: _CudaStandIn) -> None:
+    """backend='cuda' accepted for CPU tensors and run by the cuda adapter on `stand_in`, on _STREAM."""
+    monkeypatch.setitem(runtime._modules, "_cuda", stand_in)
+    monkeypatch.setattr(runtime, "cuda_problem", lambda: None)
+    resolve = prepared._resolve
+    monkeypatch.setattr(prepared, "_resolve", lambda op, backend, on_cuda, tensor:
+                        resolve(op, backend, on_cuda or backend == "cuda", tensor))
+    monkeypatch.setattr(cuda_adapter, "_stream", lambda device: _STREAM)
+    monkeypatch.setattr(cuda_adapter, "_device_guard", lambda device: contextlib.nullcontext())
+
+
 @pytest.fixture
 def cuda_on_host(monkeypatch):
     """kernels with backend='cuda' routed to _CudaStandIn for CPU tensors."""
     torch = pytest.importorskip("torch")
     core = pytest.importorskip("amass_fast._core")
-    cuda = kernels._load("_cuda")
+    cuda = runtime.load("_cuda")
     if cuda is None:
         pytest.skip("amass_fast._cuda is not built (its signatures are what this checks)")
     stand_in = _CudaStandIn(cuda, core, torch)
-    monkeypatch.setitem(kernels._modules, "_cuda", stand_in)
-    monkeypatch.setattr(kernels, "_cuda_problem", lambda: None)
-    resolve = kernels._Call._resolve
-    monkeypatch.setattr(kernels._Call, "_resolve",
-                        lambda self, backend, on_cuda: resolve(self, backend, True) if backend == "cuda"
-                        else resolve(self, backend, on_cuda))
-    monkeypatch.setattr(kernels._Call, "stream", lambda self: _STREAM)
-    monkeypatch.setattr(kernels._Call, "device_guard", lambda self: contextlib.nullcontext())
+    route_cuda_to_host(monkeypatch, stand_in)
     return torch, stand_in
 
 
@@ -519,7 +525,7 @@ def test_cuda_unavailable_is_explained(monkeypatch):
     """Where the module's CUDA runtime finds no GPU (no driver, or one older than the runtime), cuda is not
     offered and asking for it names the reason."""
     torch = pytest.importorskip("torch")
-    cuda = kernels._load("_cuda")
+    cuda = runtime.load("_cuda")
     if cuda is None:
         pytest.skip("amass_fast._cuda is not built")
     info = cuda.runtime_info()
@@ -528,12 +534,12 @@ def test_cuda_unavailable_is_explained(monkeypatch):
         assert "cuda" not in kernels.available_backends()
         assert re.match(r"cuda\w+: .+", info["error"])
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setitem(kernels._modules, "_cuda:runtime", {
+    monkeypatch.setitem(runtime._modules, "_cuda:runtime", {
         "runtime_version": 13000, "driver_version": 12020, "device_count": 0,
         "error": "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime version"})
     assert "cuda" not in kernels.available_backends()
     with pytest.raises(RuntimeError, match="backend='cuda' is unavailable here .*InsufficientDriver"):
-        kernels._Call("fk", torch.zeros(1), "poses", "reference")._resolve("cuda", True)
+        prepared._resolve("fk", "cuda", True, True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -546,7 +552,7 @@ def _cuda_tol(dtype) -> float:
 @pytest.mark.cuda
 def test_cuda_runtime_info_agrees_with_torch():
     torch = _cuda_torch()
-    info = kernels._load("_cuda").runtime_info()
+    info = runtime.load("_cuda").runtime_info()
     assert info["error"] is None and info["device_count"] == torch.cuda.device_count() >= 1
     assert info["driver_version"] >= info["runtime_version"] // 1000 * 1000  # same major version or newer
 
@@ -613,7 +619,7 @@ def test_cuda_second_device():
     np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match="same CUDA device"):
         poses = dev1["poses"]
-        kernels._load("_cuda").fk(poses, dev1["trans"], dev1["rest_joints"][0].to("cuda:0"),
+        runtime.load("_cuda").fk(poses, dev1["trans"], dev1["rest_joints"][0].to("cuda:0"),
                                   reference.BODY_PARENTS[:22], torch.empty(poses.shape[0], 22, 3, device="cuda:1",
                                                                            dtype=poses.dtype))
 
@@ -632,11 +638,11 @@ def test_resolve_backend_is_the_one_meaning_of_auto(monkeypatch):
     """auto: cuda only where usable and the data are (or may be put) on a GPU, else the first CPU backend that
     imports; named backends are checked; an unknown name is refused naming the choices."""
     cpu_first = next(b for b in ("cpp", "numba", "reference") if b in kernels.available_backends())
-    monkeypatch.setattr(kernels, "_cuda_problem", lambda: None)
+    monkeypatch.setattr(runtime, "cuda_problem", lambda: None)
     assert kernels.resolve_backend("auto", data_on="cuda") == "cuda"
     assert kernels.resolve_backend("auto", data_on="any") == "cuda"
     assert kernels.resolve_backend("auto", data_on="cpu") == cpu_first
-    monkeypatch.setattr(kernels, "_cuda_problem", lambda: "torch sees no GPU")
+    monkeypatch.setattr(runtime, "cuda_problem", lambda: "torch sees no GPU")
     assert kernels.resolve_backend("auto", data_on="any") == cpu_first
     with pytest.raises(RuntimeError, match="no GPU"):
         kernels.resolve_backend("cuda")

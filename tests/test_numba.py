@@ -99,16 +99,17 @@ def test_fk_resample_project_match_reference():
 
 
 def test_bad_arguments_raise_clear_errors():
+    """The whole-array entry points check their arguments as amass_fast.kernels does (one set of checks)."""
     args = list(_batch(np.random.default_rng(6)))
-    with pytest.raises(ValueError, match="length 1..40"):
+    with pytest.raises(ValueError, match=r"`clip_len` must be in 1..window = 40"):
         nb.convert_batch(*args[:8], np.array([26, 41, 23, 1]), args[9], window=40)
     with pytest.raises(ValueError, match="sequences 0..2"):
         nb.convert_batch(*args[:6], np.array([0, 3, 1, 2]), *args[7:], window=40)
     with pytest.raises(ValueError, match="seq_offsets"):
         nb.convert_batch(args[0], args[1], np.array([0, 130, 430, 10**6]), *args[3:], window=40)
-    with pytest.raises(ValueError, match="out must be"):
+    with pytest.raises(TypeError, match="`out` must have dtype float64"):
         nb.convert_batch(*args, window=40, out=np.zeros((4, 40, 20), np.float32))
-    with pytest.raises(ValueError, match=r"poses must be \[F, >= 66\]"):
+    with pytest.raises(ValueError, match=r"`poses` must have shape \(\*, >=66\)"):
         nb.fk(np.zeros((3, 60)), np.zeros((3, 3)), default_rest_joints(), BODY_PARENTS)
     with pytest.raises(ValueError, match="parents"):
         nb.fk(np.zeros((3, 66)), np.zeros((3, 3)), default_rest_joints(), BODY_PARENTS[::-1].copy())

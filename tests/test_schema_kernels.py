@@ -8,6 +8,7 @@ import pytest
 
 import amass_fast as af
 from amass_fast import kernels, reference, synthetic
+from amass_fast.backends import runtime
 from amass_fast.body_models import default_body_model
 from amass_fast.schemas import Camera, canonical_joints, layouts, mirror_params, project, stick5, stick12
 
@@ -214,22 +215,14 @@ def test_cuda_branch_on_host():
     tests/test_kernels_api.py, computing with the grid shim."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("amass_fast._core")
-    if kernels._load("_cuda") is None:
+    if runtime.load("_cuda") is None:
         pytest.skip("amass_fast._cuda is not built (its signatures are what this checks)")
-    import contextlib
+    from test_kernels_api import _CudaStandIn, route_cuda_to_host
 
-    from test_kernels_api import _STREAM, _CudaStandIn
-
-    stand_in = _CudaStandIn(kernels._load("_cuda"), kernels._load("_core"), torch)
+    stand_in = _CudaStandIn(runtime.load("_cuda"), runtime.load("_core"), torch)
     mp = pytest.MonkeyPatch()
     with mp.context() as m:
-        m.setitem(kernels._modules, "_cuda", stand_in)
-        m.setattr(kernels, "_cuda_problem", lambda: None)
-        resolve = kernels._Call._resolve
-        m.setattr(kernels._Call, "_resolve", lambda self, backend, on_cuda: resolve(self, backend, True)
-                  if backend == "cuda" else resolve(self, backend, on_cuda))
-        m.setattr(kernels._Call, "stream", lambda self: _STREAM)
-        m.setattr(kernels._Call, "device_guard", lambda self: contextlib.nullcontext())
+        route_cuda_to_host(m, stand_in)
         batch, window, cams, scale = ragged_batch(seed=8)
         for schema in ("joints3d", "joints2d", "stick12"):
             kw = dict(schema=schema, clip_scale=scale, cameras=None if schema == "joints3d" else cams)

@@ -1,0 +1,47 @@
+"""The backends behind amass_fast.kernels, one adapter per backend with the same operations.
+
+    runtime      which backends this install has, the one meaning of "auto", threads
+    prepared     one checking function per operation -> an immutable record of prepared arguments (Placement,
+                 Fk, Resample, Project, StickBatch, JointsBatch)
+    reference    amass_fast.reference (float64 NumPy, the specification)
+    numba_jit    amass_fast.numba_backend (numba loops)
+    cpp          amass_fast._core (C++ and OpenMP)
+    cuda         amass_fast._cuda (CUDA kernels on torch's current stream)
+
+Every adapter is a module with the functions of ``Backend``: each takes one prepared record and writes its
+outputs (``out`` / ``out_poses``, ``out_trans``), returning nothing. The checks are done once, when the record is
+prepared; an adapter only calls its backend.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Protocol
+
+from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
+
+ADAPTERS = {"reference": "reference", "numba": "numba_jit", "cpp": "cpp", "cuda": "cuda"}
+
+
+class Backend(Protocol):
+    """The operations every adapter has."""
+
+    def fk(self, p: Fk) -> None: ...
+    def resample_poses(self, p: Resample) -> None: ...
+    def project(self, p: Project) -> None: ...
+    def convert_batch(self, p: StickBatch) -> None: ...
+    def convert_joints_batch(self, p: JointsBatch) -> None: ...
+
+
+_adapters: dict = {}
+
+
+def adapter(backend: str) -> Backend:
+    """The adapter module of a resolved backend name ("reference", "numba", "cpp" or "cuda")."""
+    module = _adapters.get(backend)
+    if module is None:
+        module = _adapters[backend] = importlib.import_module(f"amass_fast.backends.{ADAPTERS[backend]}")
+    return module
+
+
+__all__ = ["ADAPTERS", "Backend", "adapter"]
