@@ -169,8 +169,9 @@ def _ctrl_c(c: Check) -> None:
     out = c.dir / "out"
     part = out / "ACCAD.tar.bz2.part"
     env = {**_env(), **_download_env(c)}
+    # 2 KB every 50 ms: about 5 s for the whole archive, so a loaded machine still interrupts it mid-way.
     with AmassTestServer({"ACCAD": data}, USER, PASSWORD, mode="trickle", trickle_chunk=2048,
-                         trickle_delay=0.01) as server:
+                         trickle_delay=0.05) as server:
         child = subprocess.Popen([sys.executable, "-m", "amass_fast", *_download_args(server, out)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
         deadline = time.monotonic() + 60
