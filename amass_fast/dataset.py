@@ -1,6 +1,6 @@
 """StickClips: a torch Dataset over `amass-fast process` output, either format.
 
-    clips = StickClips("data/amass_stick_data.pt")     # the seed-compatible list of samples
+    clips = StickClips("data/amass_stick_data.pt")     # the .pt list of samples
     clips = StickClips("data/amass_stick_shards")      # a shards folder (manifest.json + shard-*.npz)
     clips[i] -> {"motion": float32 [250, 20], "actions": int64 [250], "action", "description", "source", "meta"}
     clips = StickClips(path, transform=ToSchema("stick12"))   # each sample passed through a transform

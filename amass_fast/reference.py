@@ -74,7 +74,7 @@ FR_COS, FR_SIN, FR_ORIGIN, FR_SCALE, FR_PERSP, FR_RIGHT, FR_UP, FR_FORWARD, FR_D
 FRAME_SIZE = 18
 
 VIEW_FRONT = 0  # camera yawed relative to the body's facing at the clip's first frame
-VIEW_TOP = 1    # the seed's ground-plane drop: screen (x, y) = world (x, y) - pelvis at the first frame
+VIEW_TOP = 1    # the old converter's ground-plane drop: screen (x, y) = world (x, y) - pelvis at the first frame
 
 
 def rodrigues(aa: np.ndarray) -> np.ndarray:
