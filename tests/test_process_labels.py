@@ -58,3 +58,16 @@ def test_a_wrong_annotation_folder_is_a_warning_and_the_run_still_succeeds(tmp_p
     assert "warning: HumanML3D" in captured.err  # also on stderr, for a scripted run
     record = json.loads((tmp_path / "clips.pt.run.json").read_text())
     assert record["counts"]["clips"] == len(torch.load(out, weights_only=True))
+
+
+def test_the_motion_is_measured_only_for_clips_no_other_source_labels():
+    from amass_fast.labels import Labeler
+
+    calls = []
+
+    def measured():
+        calls.append(1)
+        raise AssertionError("not needed: the CMU index labels this clip")
+
+    lab = Labeler().label("CMU/02/02_01_poses.npz", 0.0, 10, 10, 25.0, motion=measured)
+    assert lab.source == "cmu" and not calls

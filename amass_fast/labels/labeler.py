@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -53,11 +53,11 @@ class Labeler:
 
     def label(self, rel_path: str, start_s: float, valid_frames: int, window: int, fps: float, *,
               source_fps: Optional[float] = None, source_frames: Optional[int] = None,
-              motion: Optional[ClipMotion] = None) -> ClipLabel:
+              motion: Union[ClipMotion, Callable[[], ClipMotion], None] = None) -> ClipLabel:
         """Label the clip of ``rel_path`` (relative to the AMASS root) starting at ``start_s`` seconds with
         ``valid_frames`` real frames of ``window`` at ``fps``. ``source_fps`` / ``source_frames`` (the file's own
-        rate and length) make annotation times exact; ``motion`` lets clips no other source labels be labelled
-        from the motion itself (source "motion")."""
+        rate and length) make annotation times exact; ``motion`` (a ClipMotion, or a function giving one, called only
+        when needed) lets clips no other source labels be labelled from the motion itself (source "motion")."""
         valid = max(1, min(int(valid_frames), int(window)))
         times = start_s + np.arange(valid) / fps
         key = sequence_key(rel_path)
@@ -65,7 +65,7 @@ class Labeler:
         frame_actions, source = self._frame_actions(rel_path, key, times, scale)
         measured = None
         if source == "idle" and motion is not None:
-            measured = classify_motion(motion, fps)
+            measured = classify_motion(motion() if callable(motion) else motion, fps)
             frame_actions, source = np.full(valid, ACTION_INDEX[measured.action], dtype=np.int64), "motion"
         actions = np.full(window, frame_actions[-1], dtype=np.int64)
         actions[:valid] = frame_actions

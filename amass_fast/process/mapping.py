@@ -208,8 +208,9 @@ def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int], motion: 
         if key not in labels:  # once per window, shared by its views
             oseq = loaded.mirror_of.get(seq, seq)
             first = first_clip[key]
-            measured = None if batch.clip_view[c].top else clip_motion(loaded, oseq, start_s, window.length,
-                                                                        motion[first], opts.dst_fps)
+            # Built only if no annotation, CMU description or name labels the clip (most real clips have one).
+            measured = None if batch.clip_view[c].top else functools.partial(
+                clip_motion, loaded, oseq, start_s, window.length, motion[first], opts.dst_fps)
             labels[key] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps,
                                         source_frames=frames, motion=measured)
         lab = labels[key]
