@@ -12,7 +12,7 @@ import pytest
 from amass_fast import catalog, cli, kernels, synthetic
 from amass_fast.labels import Labeler, sequence_key
 from amass_fast.labels.babel import label_action, babel_action_table
-from amass_fast.labels.keywords import path_action
+from amass_fast.labels.keywords import keyword_action, path_action
 from amass_fast.labels.motion import ClipMotion, classify_motion
 from amass_fast.labels.report import coverage_report
 from amass_fast.synthetic_models import skeleton
@@ -185,9 +185,22 @@ def test_humanml3d_folder_without_index_names_what_to_pass(tmp_path):
     ("DFaust_67/50026/50026_jumping_jacks_poses.npz", "jump"),
     ("MPI_mosh/50004/simple_crouch_poses.npz", "kneel"),
     ("BMLmovi/Subject_8_F_MoSh/Subject_8_F_13_poses.npz", None),
+    # an action word at either end of a compound that names nothing else
+    ("Transitions_mocap/mazen_c3d/walksideways_jumpinplace_poses.npz", "walk"),
+    ("Transitions_mocap/mazen_c3d/jumpinplace_walkbackwards_poses.npz", "jump"),
+    ("Transitions_mocap/mazen_c3d/airkick_stand_poses.npz", "kick"),
+    ("Transitions_mocap/mazen_c3d/devishdance_kick_poses.npz", "dance"),
+    ("SFU/0018/0018_Catwalk001_poses.npz", "walk"),
+    ("ACCAD/s011/walkdog_poses.npz", "walk"),
 ])
 def test_keywords_of_real_names(path, action):
     assert path_action(path) == action
+
+
+@pytest.mark.parametrize("text", ["closing umbrella", "roadrunner (human subject)", "pressing a button"])
+def test_words_that_only_look_like_compounds_name_nothing(text):
+    """CMU descriptions: "closing" is not "clo" + "sing", "roadrunner" not a runner, "pressing" not "press" + "sing"."""
+    assert keyword_action([text]) is None
 
 
 # --- the motion source -----------------------------------------------------------------------------------------

@@ -112,8 +112,15 @@ _JOINERS = frozenset("up down left right back forward side long high low fast sl
                      "in out place small big one two".split())
 
 
+# An action word of at least this many letters at either end of a longer token that names nothing else counts as
+# that word ("walksideways", "jumpinplace", "catwalk", "airkick"), when what is left has at least _REST_MIN letters.
+_EDGE_WORD_MIN, _REST_MIN = 4, 3
+_ENDINGS = ("ing", "ed", "er", "ers", "s")  # a word at the end that looks like an ending is taken as one
+
+
 def _split_compound(token: str, matcher) -> list[str]:
-    """A token made of an action word and a joiner, or of two action words, as two tokens; else the token."""
+    """A token made of an action word and a joiner, or of two action words, as two tokens; else an action word of
+    _EDGE_WORD_MIN letters or more at its start or end and the rest; else the token."""
     if token in matcher or len(token) < 5:
         return [token]
     for i in range(2, len(token) - 1):
@@ -121,6 +128,11 @@ def _split_compound(token: str, matcher) -> list[str]:
         if (head in matcher or head in _JOINERS) and (tail in matcher or tail in _JOINERS) and \
                 (head in matcher or tail in matcher):
             return [head, tail]
+    for i in range(len(token) - _REST_MIN, _EDGE_WORD_MIN - 1, -1):  # the longest action word first
+        if token[:i] in matcher:
+            return [token[:i], token[i:]]
+        if token[-i:] in matcher and not token[-i:].endswith(_ENDINGS):  # "closing" is not "clo" + "sing"
+            return [token[:-i], token[-i:]]
     return [token]
 
 
