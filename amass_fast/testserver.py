@@ -3,7 +3,7 @@
 It speaks the protocol of docs/CONVENTIONS.md, "Download protocol", on 127.0.0.1 (random port):
 
     POST /download.php?domain=amass&resume=1&sfile=amass_per_dataset/{model}/{gender}/mosh_results/NAME.tar.bz2
-    body: username=...&password=...   (or a session cookie from an earlier login)
+    body: username=...&password=...   (or the login cookie the server set on an earlier answer)
 
 - a wrong login or an unaccepted licence gets an HTML page with status 200, as the real site does;
 - ``Range: bytes=N-`` gets 206 with Content-Range; ``If-Range`` with a stale ETag gets the whole new file (200);
