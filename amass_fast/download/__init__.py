@@ -2,9 +2,9 @@
 
 Protocol (docs/CONVENTIONS.md, "Download protocol"): one address per archive (catalog.archive_url); the login goes
 as a form POST (``username``, ``password``) with every request, and the login cookie the server sets is kept. A
-wrong login or an unaccepted licence comes back as an HTML page, often with status 200, so a body is trusted only if it starts with
-``BZh``. A finished archive is verified (bzip2 magic, announced length, bzip2 end-of-stream marker; --check also
-test-decompresses) before it gets its final name.
+wrong login or an unaccepted licence comes back as an HTML page, often with status 200, so a body is trusted only if
+it starts with ``BZh``. A finished archive is verified (bzip2 magic, announced length, bzip2 end-of-stream marker;
+--check also test-decompresses) before it gets its final name.
 
 One module per job:
 
