@@ -46,6 +46,18 @@ def shard_arrays(folder):
     return manifest, motion, clips
 
 
+def interrupt_at_task(monkeypatch, index):
+    """Ctrl-C when task `index` is finished (the tasks before it are done); monkeypatch.undo() restores."""
+    real_finish = process.finish_task
+
+    def interrupted(loaded, opts, work_dir):
+        if loaded.index == index:
+            raise KeyboardInterrupt
+        return real_finish(loaded, opts, work_dir)
+
+    monkeypatch.setattr(process, "finish_task", interrupted)
+
+
 def test_pt_output_has_the_contract(tree, tmp_path, capsys):
     out = tmp_path / "amass_stick_data.pt"
     assert run("--amass-root", tree, "--output", out, *FAST) == 0
@@ -301,14 +313,7 @@ def test_resume_redoes_tasks_whose_files_changed(tmp_path, monkeypatch):
     root = tmp_path / "amass"
     synthetic.make_tree(root, ["CMU", "KIT"], files_per_dataset=2, seconds=(1.5, 2.0), seed=4)
     out = tmp_path / "out"
-    real_finish = process.finish_task
-
-    def interrupted(loaded, opts, work_dir):
-        if loaded.index == 1:
-            raise KeyboardInterrupt
-        return real_finish(loaded, opts, work_dir)
-
-    monkeypatch.setattr(process, "finish_task", interrupted)
+    interrupt_at_task(monkeypatch, 1)
     assert run("--amass-root", root, "--output", out, "--format", "shards", *FAST) == 130
     monkeypatch.undo()
     synthetic.make_tree(root, ["ACCAD"], files_per_dataset=2, seconds=(1.5, 2.0), seed=5)
@@ -455,14 +460,7 @@ def test_output_paths_are_checked_before_any_work(tree, tmp_path, capsys, monkey
 
 def test_a_damaged_run_file_is_named_on_resume(tree, tmp_path, capsys, monkeypatch):
     out = tmp_path / "sh"
-    real_finish = process.finish_task
-
-    def interrupted(loaded, opts, work_dir):
-        if loaded.index == 1:
-            raise KeyboardInterrupt
-        return real_finish(loaded, opts, work_dir)
-
-    monkeypatch.setattr(process, "finish_task", interrupted)
+    interrupt_at_task(monkeypatch, 1)
     assert run("--amass-root", tree, "--output", out, "--format", "shards", *FAST) == 130
     monkeypatch.undo()
     (out / "run.json").write_bytes(b"{\"fps\": 2")
