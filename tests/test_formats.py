@@ -222,16 +222,22 @@ def test_dataset_of(rel, dataset):
     assert dataset_of(rel) == dataset
 
 
-def test_linked_dataset_folders_are_followed_once(tmp_path):
-    """data/amass/CMU is often a link to a bigger disk: its files count; a link back up does not loop."""
-    from amass_fast.formats import iter_npz_files
-
+def linked_cmu_tree(tmp_path):
+    """An AMASS root whose CMU folder is a link to bigdisk/CMU holding one sequence: (root, the 01 folder)."""
     disk = tmp_path / "bigdisk" / "CMU" / "01"
     disk.mkdir(parents=True)
     synthetic.write_sequence(disk / "01_01_poses.npz", "smplh", "walk", seconds=0.5, fps=60.0, seed=0)
     root = tmp_path / "amass"
     root.mkdir()
     (root / "CMU").symlink_to(tmp_path / "bigdisk" / "CMU")
+    return root, disk
+
+
+def test_linked_dataset_folders_are_followed_once(tmp_path):
+    """data/amass/CMU is often a link to a bigger disk: its files count; a link back up does not loop."""
+    from amass_fast.formats import iter_npz_files
+
+    root, disk = linked_cmu_tree(tmp_path)
     (disk / "loop").symlink_to(root)  # a cycle: amass/CMU/01/loop -> amass
     found = [p.relative_to(root).as_posix() for p in iter_npz_files(root)]
     assert found == ["CMU/01/01_01_poses.npz"]
@@ -240,12 +246,7 @@ def test_linked_dataset_folders_are_followed_once(tmp_path):
 def test_linked_dataset_folder_keeps_its_name_in_rel_path(tmp_path):
     """rel_path of a file found under a linked dataset folder names the folder, not the link's target
     (labels, verify and process all see "CMU/01/...")."""
-    disk = tmp_path / "bigdisk" / "CMU" / "01"
-    disk.mkdir(parents=True)
-    synthetic.write_sequence(disk / "01_01_poses.npz", "smplh", "walk", seconds=0.5, fps=60.0, seed=0)
-    root = tmp_path / "amass"
-    root.mkdir()
-    (root / "CMU").symlink_to(tmp_path / "bigdisk" / "CMU")
+    root, disk = linked_cmu_tree(tmp_path)
     found = list(iter_motion_files(root))
     assert [rel_path(p, root) for p in found] == ["CMU/01/01_01_poses.npz"]
     assert rel_path(disk / "01_01_poses.npz", tmp_path / "bigdisk") == "CMU/01/01_01_poses.npz"
