@@ -654,6 +654,24 @@ def is_no_motion_name(path: Union[str, "os.PathLike[str]"]) -> bool:
     return base in NO_MOTION_NAMES or base.endswith(NO_MOTION_SUFFIXES)
 
 
+DEFAULT_AMASS_ROOT = "data/amass"  # where `amass-fast extract` puts AMASS; process, labels and verify read it there
+
+
+def no_tree_message(root: Union[str, "os.PathLike[str]"]) -> str:
+    """What to tell a user whose AMASS root ``root`` is not a folder (the message names it and the fix)."""
+    return f"{root}: no such folder; extract AMASS there first (amass-fast extract --out {root})"
+
+
+def empty_tree_message(root: Union[str, "os.PathLike[str]"]) -> str:
+    """What to tell a user whose AMASS root ``root`` holds no .npz files: extract the archives found there, or
+    extract AMASS there."""
+    if next(Path(root).glob("*.tar.bz2"), None) is not None:
+        hint = f"it holds archives: extract them (amass-fast extract --archives {root})"
+    else:
+        hint = f"extract AMASS there first (amass-fast extract --out {root})"
+    return f"no .npz files under {root}; {hint}"
+
+
 def iter_npz_files(root: Union[str, "os.PathLike[str]"],
                    on_skip: Optional[Callable[[Path, str], None]] = None) -> Iterator[Path]:
     """Every regular .npz file under `root`, sorted by its "/"-separated path relative to root (the same order on
@@ -666,7 +684,7 @@ def iter_npz_files(root: Union[str, "os.PathLike[str]"],
     do); without ``on_skip`` the message is issued as a UserWarning. Skips are reported before the first file."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder; extract AMASS there first (amass-fast extract --out {root})")
+        raise FileNotFoundError(no_tree_message(root))
     found, skipped, seen = [], [], set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)

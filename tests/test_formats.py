@@ -510,3 +510,16 @@ def test_loading_allocates_little_beyond_the_arrays_it_returns(tmp_path):
         tracemalloc.stop()
     returned = seq.poses.nbytes + seq.trans.nbytes
     assert peak < returned * 1.05 + (1 << 20), (peak, returned)
+
+
+def test_tree_messages_name_the_folder_and_the_fix(tmp_path):
+    from amass_fast.formats import empty_tree_message, no_tree_message
+
+    missing = tmp_path / "amass"
+    assert no_tree_message(missing) == f"{missing}: no such folder; extract AMASS there first " \
+                                       f"(amass-fast extract --out {missing})"
+    assert empty_tree_message(tmp_path) == f"no .npz files under {tmp_path}; extract AMASS there first " \
+                                           f"(amass-fast extract --out {tmp_path})"
+    (tmp_path / "CMU.tar.bz2").write_bytes(b"")
+    assert empty_tree_message(tmp_path) == f"no .npz files under {tmp_path}; it holds archives: extract them " \
+                                           f"(amass-fast extract --archives {tmp_path})"

@@ -7,13 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, int_range, progress_iter
+from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, progress_iter
+from amass_fast.formats import DEFAULT_AMASS_ROOT
 from amass_fast.labels.identity import dataset_folder
 from amass_fast.labels.labeler import Labeler
 from amass_fast.labels.report import coverage_report
-
-DEFAULT_AMASS_ROOT = "data/amass"  # as in `amass-fast extract` and `process`
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amass-root", "--amass_root", default=DEFAULT_AMASS_ROOT, metavar="DIR",
@@ -22,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--humanml3d", metavar="DIR",
                         help="HumanML3D repository folder (index.csv, HumanML3D/texts.zip) or its HumanML3D/ folder")
     parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="clip length in frames (default 250)")
-    parser.add_argument("--stride", type=int_range(1, 100_000), default=None,
+    parser.add_argument("--stride", type=WINDOW_FLAG, default=None,
                         help="frames between clip starts (default: window)")
     parser.add_argument("--short", choices=("pad", "drop"), default="pad",
                         help="a tail shorter than the window: count it (pad, default) or not (drop), as in process")
@@ -36,12 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Count where each clip's label and description would come from; reads only file headers."""
     from amass_fast.clips import min_tail_frames, plan_windows
-    from amass_fast.formats import FormatError, NoMotion, iter_motion_files, probe_sequence
+    from amass_fast.formats import (FormatError, NoMotion, empty_tree_message, iter_motion_files, no_tree_message,
+                                    probe_sequence)
 
     root = Path(args.amass_root)
     if not root.is_dir():
-        print(f"amass-fast labels: {root}: no such folder; extract AMASS there (amass-fast extract --out {root}) "
-              f"or pass --amass-root DIR", file=sys.stderr)
+        print(f"amass-fast labels: {no_tree_message(root)} or pass --amass-root DIR", file=sys.stderr)
         return 2
     labeler = Labeler(args.babel, args.humanml3d, args.seed)
     try:
@@ -51,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     files = list(iter_motion_files(root))
     if not files:
-        print(f"amass-fast labels: {root}: no .npz motion files found; extract AMASS there first "
-              f"(amass-fast extract --out {root})", file=sys.stderr)
+        print(f"amass-fast labels: {empty_tree_message(root)}", file=sys.stderr)
         return 1
     clips, tree, unreadable = [], [], 0
     for path in progress_iter(files, len(files), "labels", "file"):

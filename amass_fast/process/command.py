@@ -16,6 +16,7 @@ import numpy as np
 from amass_fast import __version__, atomic, writers
 from amass_fast.cliargs import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem
 from amass_fast.clips import plan_views, plan_windows
+from amass_fast.formats import DEFAULT_AMASS_ROOT, no_tree_message
 from amass_fast.process.mapping import MapOptions, _labeler
 from amass_fast.process.plan import list_archives, plan_tasks, source_items, unknown_datasets
 from amass_fast.process.reducing import errors_path, record_path, reduce, summary_table
@@ -24,7 +25,7 @@ from amass_fast.schemas.cameras import KINDS
 from amass_fast.schemas.joints import UPS
 from amass_fast.schemas.layouts import SCHEMAS
 
-DEFAULT_ROOT = "data/amass"
+DEFAULT_ROOT = DEFAULT_AMASS_ROOT
 DEFAULT_OUTPUT = {"pt": "data/amass_stick_data.pt", "shards": "data/amass_stick_shards"}
 RUN_FILE = "run.json"  # in the work folder: the flags that decide shard contents, checked by --resume
 MAX_VIEWS = 360        # one camera per degree of yaw
@@ -132,8 +133,7 @@ def check_inputs(args: argparse.Namespace, amass_root: Optional[str]) -> Optiona
     """Why the inputs cannot be read (a missing tree or archive, a folder without archives, an unknown
     --datasets name, a --body-model folder without model files), or None."""
     if amass_root is not None and not Path(amass_root).is_dir():
-        return (f"{amass_root}: no such folder; extract AMASS there (amass-fast extract --out {amass_root}) "
-                f"or pass --amass-root DIR / --archives DIR")
+        return f"{no_tree_message(amass_root)} or pass --amass-root DIR / --archives DIR"
     if args.archives is not None:
         if not Path(args.archives).exists():
             return (f"{args.archives}: no such archive or folder; download archives there (amass-fast download "
