@@ -113,7 +113,7 @@ class NoMotion:
 
 @dataclass
 class SequenceInfo:
-    """What `probe_sequence` learns from the headers alone: no pose data is read."""
+    """What the header rules learn about a motion file (probe_sequence, check_sequence): no pose data is read."""
 
     path: str
     kind: str
@@ -557,18 +557,10 @@ def _check_values(array: np.ndarray, key: str, name: str, per_frame: bool = True
                       f"{float(array[first]):.3g}{where}; the file is corrupt: {_REEXTRACT}, or remove the file")
 
 
-@dataclass
-class _Layout:
-    """What the header rules learn about a motion file (shared by load_sequence and probe_sequence)."""
-    kind: str
-    frames: int
-    fps: float
-    gender: str
-
-
-def _layout(npz: _Npz, name: str) -> Union[_Layout, NoMotion]:
-    """The header rules: keys present, poses/trans shapes and dtypes (sizes checked before any read), the layout
-    (pose width, surface_model_type), the frame rate, the duration, the gender. No pose data is read."""
+def _layout(npz: _Npz, name: str) -> Union[SequenceInfo, NoMotion]:
+    """The header rules, shared by load_sequence and probe_sequence: keys present, poses/trans shapes and dtypes
+    (sizes checked before any read), the layout (pose width, surface_model_type), the frame rate, the duration,
+    the gender. No pose data is read."""
     skipped = _no_motion(npz, name)
     if skipped is not None:
         return skipped
@@ -581,7 +573,7 @@ def _layout(npz: _Npz, name: str) -> Union[_Layout, NoMotion]:
     kind = _kind(npz, width, name)
     fps = _fps(npz, name)
     _check_duration(frames, fps, name)
-    return _Layout(kind, frames, fps, _gender(npz, name))
+    return SequenceInfo(path=name, kind=kind, num_frames=frames, fps=fps, gender=_gender(npz, name))
 
 
 # --- public API -----------------------------------------------------------------------------------------------
@@ -641,11 +633,7 @@ def probe_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[S
     check_sequence / load_sequence."""
     name = _display_name(path_or_bytes, name)
     with _open(path_or_bytes, name) as npz:
-        layout = _layout(npz, name)
-        if isinstance(layout, NoMotion):
-            return layout
-        return SequenceInfo(path=name, kind=layout.kind, num_frames=layout.frames, fps=layout.fps,
-                            gender=layout.gender)
+        return _layout(npz, name)
 
 
 def is_no_motion_name(path: Union[str, "os.PathLike[str]"]) -> bool:
