@@ -474,12 +474,8 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
 def _write_marker(out_dir: Path, archive: Path, report: ExtractReport) -> None:
     marker = _marker_path(out_dir, archive)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(atomic.temporary_name(marker))
-    try:
+    with atomic.replacing(marker) as tmp:
         tmp.write_text(json.dumps({"fingerprint": archive_fingerprint(archive), "report": asdict(report)}, indent=1))
-        os.replace(tmp, marker)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def find_archives(paths: list[PathLike], on_skipped: Optional[Callable[[Path, str], None]] = None) -> list[Path]:

@@ -8,12 +8,13 @@ says which final name it belongs to, so that what a killed run left behind can b
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
 import threading
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 PREFIX, SUFFIX = ".amf-", ".tmp"
@@ -30,6 +31,18 @@ def temporary_name(final: PathLike) -> str:
     final = os.fspath(final)
     writer = _digest(f"{os.getpid()}-{threading.get_ident()}-{next(_counter)}")
     return os.path.join(os.path.dirname(final), f"{PREFIX}{_digest(os.path.basename(final))}-{writer}{SUFFIX}")
+
+
+@contextlib.contextmanager
+def replacing(final: PathLike) -> Iterator[Path]:
+    """Yield a fresh temporary path beside ``final`` to write; when the block ends without an error it replaces
+    ``final`` (os.replace), otherwise it is deleted and the error goes on."""
+    tmp = Path(temporary_name(final))
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def leftovers(final: PathLike) -> list[Path]:

@@ -234,17 +234,9 @@ def test_cli_keeps_logs_clean_and_names_itself_in_errors(tmp_path, good, capsys)
 
 
 def _tar_bz2(path, members):
-    import bz2
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(path, "w:bz2", format=tarfile.PAX_FORMAT) as tar:  # PAX: long names are kept whole
         for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(bz2.compress(buf.getvalue()))
+            add(tar, name, data)
     return path
 
 

@@ -115,19 +115,17 @@ def _import_one(dataset: Dataset, src: Path, src_model: Optional[str], src_gende
         return "failed", f"{err}: download it again"
     out_dir.mkdir(parents=True, exist_ok=True)
     files.remove_leftovers()
-    tmp = Path(atomic.temporary_name(files.final))  # never half-written under the final name
     try:
-        try:
-            os.link(src, tmp)
-            how = "hard link"
-        except OSError:  # another file system, or links not allowed
-            _copy_with_progress(src, tmp, progress)
-            how = "copy"
-        if tmp.stat().st_size != src.stat().st_size:
-            raise OSError(errno.EIO, "the copy is shorter than the source")
-        os.replace(tmp, files.final)
+        with atomic.replacing(files.final) as tmp:  # never half-written under the final name
+            try:
+                os.link(src, tmp)
+                how = "hard link"
+            except OSError:  # another file system, or links not allowed
+                _copy_with_progress(src, tmp, progress)
+                how = "copy"
+            if tmp.stat().st_size != src.stat().st_size:
+                raise OSError(errno.EIO, "the copy is shorter than the source")
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         return "failed", f"cannot import {src} into {out_dir}: {err.strerror or err}"
     files.write_json(files.receipt, {
         "dataset": dataset.name, "archive": dataset.archive, "model": src_model, "gender": src_gender,

@@ -10,7 +10,6 @@ Every bookkeeping file is written under a temporary name (amass_fast.atomic) and
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -67,13 +66,8 @@ class ArchiveFiles:
     @staticmethod
     def write_json(path: Path, data: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(atomic.temporary_name(path))
-        try:
+        with atomic.replacing(path) as tmp:
             tmp.write_text(json.dumps(data, indent=1))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
     def check_existing(self, model: str, gender: str, deep: bool) -> Optional[str]:
         """None if there is no final archive yet; else why it is kept. Raises DownloadError if it is unusable."""

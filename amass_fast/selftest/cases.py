@@ -18,9 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
-
-
+from typing import Callable, Iterable, Optional, Union
 
 
 GROUPS = ("files", "archives", "models", "download", "processing")
@@ -152,6 +150,31 @@ def format_table(results: list[CaseResult]) -> str:
 def _short(text: str, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _last_line(text: str) -> str:
+    """The last non-blank line of a command's output ("" when there is none): where its one-line message is."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _require_fifo(c: Check) -> None:
+    """Skip the case where this system cannot make fifos."""
+    if not hasattr(os, "mkfifo"):
+        c.skip("this system has no fifos")
+
+
+def _refused(c: Check, what: str, result: Union[subprocess.CompletedProcess, tuple[int, str, str]],
+             names: Iterable[str], status: int = 2) -> None:
+    """The one check of a refusal: the exit status, a message naming each of ``names``, and no traceback.
+    ``result`` is a finished `python -m amass_fast` or (exit status, stdout, stderr)."""
+    code, err = (result.returncode, result.stderr) if isinstance(result, subprocess.CompletedProcess) else \
+        (result[0], result[2])
+    c.did += f"{what}: exit {code}: {_short(_last_line(err), 90)}; "
+    c.expect(code == status, f"{what}: exit status {status} (got {code})")
+    for name in names:
+        c.expect(name in err, f"{what}: the message names {name}")
+    c.expect("Traceback" not in err, f"{what}: no traceback")
 
 
 def _files_under(folder: Path) -> set[str]:

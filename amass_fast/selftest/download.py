@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 
-from amass_fast.selftest.cases import Check, _amass_fast, _env, _files_under, _short, case
+from amass_fast.selftest.cases import Check, _amass_fast, _env, _files_under, _refused, _require_fifo, _short, case
 
 # --- download faults against the local test server ------------------------------------------------------------------
 
@@ -217,11 +217,8 @@ def _bad_flags(c: Check) -> None:
     with AmassTestServer({"ACCAD": _served_archive(7)}, USER, PASSWORD) as server:
         runs = {f"{flag} {value}": _amass_fast([*_download_args(server, out), flag, value], env=_download_env(c))
                 for flag, value in bad}
-    c.did = "; ".join(f"{k}: exit {p.returncode}" for k, p in runs.items())
     for what, proc in runs.items():
-        flag = what.split()[0]
-        c.expect(proc.returncode == 2 and f"argument {flag}" in proc.stderr and "Traceback" not in proc.stderr,
-                 f"{what}: exit 2 naming {flag}")
+        _refused(c, what, proc, [f"argument {what.split()[0]}"])
     c.expect(not server.requests, "no request was sent")
     c.expect(not out.exists(), "nothing was written")
 
@@ -265,8 +262,7 @@ def _unknown_names(c: Check) -> None:
 def _special_from_dir(c: Check) -> None:
     import os
 
-    if not hasattr(os, "mkfifo"):
-        c.skip("no fifos on this system")
+    _require_fifo(c)
     downloads, out = c.dir / "Downloads", c.dir / "out"
     accad = _user_archive(downloads, "ACCAD.tar.bz2", 10)
     os.mkfifo(downloads / "CMU.tar.bz2")

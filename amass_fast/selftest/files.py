@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from amass_fast.selftest.cases import Check, _amass_fast, case
+from amass_fast.selftest.cases import Check, _amass_fast, _require_fifo, case
 
 # --- files: the corpus of broken .npz files ----------------------------------------------------------------------
 
@@ -206,8 +206,7 @@ for _name, (_build, _words, _what) in BAD_FILES.items():
 
 def _fifo_tree(c: Check) -> tuple[Path, Path]:
     """A tree with one good sequence and a FIFO named like one (opening it to read would wait for a writer)."""
-    if not hasattr(os, "mkfifo"):
-        c.skip("this system has no FIFOs")
+    _require_fifo(c)
     root = c.dir / "amass"
     (root / "CMU" / "01").mkdir(parents=True)
     _good_sequence(root / "CMU" / "01" / "01_01_poses.npz")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from amass_fast.selftest.files import BAD_FILES, _good_sequence, _savez
-from amass_fast.selftest.cases import Check, _amass_fast, _env, _files_under, _short, case
+from amass_fast.selftest.cases import Check, _amass_fast, _env, _files_under, _last_line, _refused, _short, case
 from amass_fast.selftest.download import _limit_file_size
 
 # --- processing faults -------------------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def _non_utf8_processed(c: Check) -> None:
     output = c.dir / "out.pt"
     proc = _amass_fast(["process", "--amass-root", str(tree), "--output", str(output), *_PROCESS_FLAGS])
     samples = _load_pt(output) if output.exists() else []
-    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    last = _last_line(proc.stderr)
     c.did = f"exit {proc.returncode}; {len(samples)} clip(s); {_short(last, 120)}"
     c.expect(proc.returncode == 0, "exit status 0")
     c.expect([os.fsencode(s["meta"]["file"]) for s in samples] == [name], "one clip naming the file")
@@ -151,7 +151,7 @@ def _output_exists(c: Check) -> None:
     c.expect(output.read_bytes() == b"the user's precious file", "the existing file is untouched")
     again = _amass_fast(["process", "--amass-root", str(tree), "--output", str(output), "--overwrite",
                          *_PROCESS_FLAGS])
-    c.did = f"exit {proc.returncode}: {_short(proc.stderr.strip().splitlines()[-1], 110)}; --overwrite: exit " \
+    c.did = f"exit {proc.returncode}: {_short(_last_line(proc.stderr), 110)}; --overwrite: exit " \
             f"{again.returncode}"
     c.expect(again.returncode == 0 and len(_load_pt(output)) == 1, "--overwrite replaces it with the new output")
 
@@ -169,7 +169,7 @@ def _read_only(c: Check) -> None:
             c.skip("this user can write to read-only folders (root): the case cannot be staged")
         output = folder / "out.pt"
         proc = _amass_fast(["process", "--amass-root", str(tree), "--output", str(output), *_PROCESS_FLAGS])
-        c.did = f"exit {proc.returncode}: {_short(proc.stderr.strip().splitlines()[-1], 140)}"
+        c.did = f"exit {proc.returncode}: {_short(_last_line(proc.stderr), 140)}"
         c.expect(proc.returncode != 0, "a non-zero exit status")
         c.expect(str(folder) in proc.stderr and "Traceback" not in proc.stderr, "a clear message naming the folder")
         c.expect(_files_under(folder) == set(), "nothing written")
@@ -185,7 +185,7 @@ def _parent_is_a_file(c: Check) -> None:
     (c.dir / "a_file").write_text("not a folder")
     proc = _amass_fast(["process", "--amass-root", str(tree), "--output", str(c.dir / "a_file" / "out.pt"),
                         *_PROCESS_FLAGS])
-    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    last = _last_line(proc.stderr)
     c.did = f"exit {proc.returncode}: {_short(last, 140)}"
     c.expect(proc.returncode == 2, "exit status 2")
     c.expect("Traceback" not in proc.stderr and "a_file" in last, "a one-line message naming the path")
@@ -205,7 +205,7 @@ def _process_disk_full(c: Check) -> None:
     c.expect(proc.returncode != 0 and not output.exists(), "a non-zero exit status and no output")
     c.expect(all(writers.shard_is_complete(s) for s in shards), "every shard under its final name is complete")
     again = _amass_fast([*args, "--resume"])
-    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    last = _last_line(proc.stderr)
     c.did = f"exit {proc.returncode} with {len(shards)} shards kept: {_short(last, 100)}; --resume: exit " \
             f"{again.returncode}"
     c.expect("Traceback" not in proc.stderr and ("File too large" in last or "space" in last),
@@ -296,17 +296,6 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes: equal snapshots before and after mean nothing was replaced."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _refused(c: Check, what: str, result: tuple[int, str, str], names: list[str], status: int = 2) -> None:
-    """The one check of a refusal: the exit status, a message naming each of ``names``, and no traceback."""
-    code, _, err = result
-    last = err.strip().splitlines()[-1] if err.strip() else ""
-    c.did += f"{what}: exit {code}: {_short(last, 90)}; "
-    c.expect(code == status, f"{what}: exit status {status} (got {code})")
-    for name in names:
-        c.expect(name in err, f"{what}: the message names {name}")
-    c.expect("Traceback" not in err, f"{what}: no traceback")
 
 
 _FAST = ["--window", "25", *_PROCESS_FLAGS]
