@@ -66,6 +66,7 @@ from amass_fast.download.checks import (
     looks_like_html,
     open_regular,
 )
+from amass_fast.formats import DEFAULT_AMASS_ROOT
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -545,7 +546,7 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archives", nargs="+", default=["data/downloads"], metavar="PATH",
                         help="archives, or folders holding *.tar.bz2 (default: data/downloads)")
-    parser.add_argument("--out", default="data/amass", metavar="DIR",
+    parser.add_argument("--out", default=DEFAULT_AMASS_ROOT, metavar="DIR",
                         help="the AMASS root to extract into (default: data/amass)")
     parser.add_argument("--jobs", type=JOBS_FLAG, default=2, metavar="N",
                         help="archives extracted at once (default: 2)")

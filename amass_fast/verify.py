@@ -23,16 +23,19 @@ from typing import Optional, Union
 
 from amass_fast.cliargs import JOBS_FLAG, progress_iter
 from amass_fast.formats import (
+    DEFAULT_AMASS_ROOT,
     KIND_LABEL,
     FormatError,
     NoMotion,
     check_sequence,
     dataset_of,
+    empty_tree_message,
     iter_npz_files,
+    no_tree_message,
     probe_sequence,
 )
 
-DEFAULT_ROOT = "data/amass"
+DEFAULT_ROOT = DEFAULT_AMASS_ROOT
 FORMATS = ("SMPL+H", "SMPL-X", "SMPL", "unknown")
 POOL_THRESHOLD = 256  # below this many files a process pool costs more than it saves
 
@@ -185,14 +188,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
-        print(f"amass-fast verify: {root}: no such folder; extract AMASS there first "
-              f"(amass-fast extract --out {root})", file=sys.stderr)
+        print(f"amass-fast verify: {no_tree_message(root)}", file=sys.stderr)
         return 2
     if next(iter_npz_files(root, on_skip=lambda p, why: None), None) is None:  # before any progress bar
-        hint = (f"it holds archives: extract them (amass-fast extract --archives {root}) and verify the output"
-                if next(root.glob("*.tar.bz2"), None)
-                else f"extract AMASS there first (amass-fast extract --out {root})")
-        print(f"amass-fast verify: no .npz files under {root}; {hint}", file=sys.stderr)
+        print(f"amass-fast verify: {empty_tree_message(root)}", file=sys.stderr)
         return 1
     summaries = verify_tree(root, headers_only=args.headers_only, jobs=args.jobs,
                             show_progress=False if args.json else None)
