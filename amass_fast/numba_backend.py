@@ -30,7 +30,7 @@ from numba import prange
 from amass_fast.reference import (
     HEAD, KP_HEAD, KP_L_ANKLE, KP_L_WRIST, KP_LEFT_AXIS, KP_NECK, KP_PELVIS, KP_R_ANKLE, KP_R_WRIST, L_ANKLE,
     L_HIP, L_SHOULDER, L_WRIST, NUM_BODY_JOINTS, NUM_KEYPOINTS, R_ANKLE, R_HIP, R_SHOULDER,
-    R_WRIST, SLERP_SERIES_DOT, SLERP_SERIES_TERMS, SMALL_ANGLE, STICK5_LINES, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length,
+    R_WRIST, SLERP_SERIES_DOT, SLERP_SERIES_TERMS, SMALL_ANGLE, STICK5_LINES, VIEW_FRONT, VIEW_TOP, resampled_length,
     FR_COS, FR_DISTANCE, FR_FORWARD, FR_ORIGIN, FR_PERSP, FR_RIGHT, FR_SCALE, FR_SIN, FR_TARGET, FR_UP, FRAME_SIZE,
     NEAR_M, UP_Z,
 )
@@ -359,25 +359,31 @@ def project_loop(joints, yaw_deg, view_mode, out):
         project_keypoints(kps[f], cam, view_mode, out[f])
 
 
+@_njit()
+def _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, s, start, dst_fps, world):
+    """World body joints of output frames start .. start + len(world) - 1 of sequence s, into world [n, 22, 3]."""
+    J = NUM_BODY_JOINTS
+    a, b = seq_offsets[s], seq_offsets[s + 1]
+    rot, G, t = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty(3)
+    seq_poses, seq_trans, seq_rest = poses[a:b], trans[a:b], rest[s]
+    for k in range(world.shape[0]):
+        i0, i1, alpha = source_position(start + k, b - a, seq_fps[s], dst_fps)
+        interpolate_frame(seq_poses, seq_trans, i0, i1, alpha, J, rot, t)
+        joint_chain(rot, seq_rest, parents, t, G, world[k])
+
+
 @_njit(parallel=True)
 def convert_batch_loop(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
                           clip_yaw, dst_fps, view_mode, out):
-    C, window, J = out.shape[0], out.shape[1], NUM_BODY_JOINTS
+    C, window = out.shape[0], out.shape[1]
     for c in prange(C):
-        s = clip_seq[c]
-        a, b = seq_offsets[s], seq_offsets[s + 1]
         n = clip_len[c]
-        kps = np.empty((n, NUM_KEYPOINTS, 3))
-        rot, G, p, t = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty((J, 3)), np.empty(3)
-        seq_poses, seq_trans, seq_rest = poses[a:b], trans[a:b], rest[s]
-        for k in range(n):
-            i0, i1, alpha = source_position(clip_start[c] + k, b - a, seq_fps[s], dst_fps)
-            interpolate_frame(seq_poses, seq_trans, i0, i1, alpha, J, rot, t)
-            joint_chain(rot, seq_rest, parents, t, G, p)
-            stick_keypoints(p, kps[k])
-        cam = clip_camera(kps[0], _min_ankle_z(kps), clip_yaw[c], view_mode)
-        for k in range(window):
-            project_keypoints(kps[min(k, n - 1)], cam, view_mode, out[c, k])
+        world = np.empty((n, NUM_BODY_JOINTS, 3))
+        _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq[c], clip_start[c],
+                           dst_fps, world)
+        project_loop(world, clip_yaw[c], view_mode, out[c, :n])
+        for k in range(n, window):
+            out[c, k] = out[c, n - 1]
 
 
 @_njit(parallel=True)
@@ -385,17 +391,13 @@ def convert_joints_batch_loop(poses, trans, seq_offsets, seq_fps, rest, parents,
                                  clip_scale, clip_camera, dst_fps, up, out):
     C, window, J = out.shape[0], out.shape[1], NUM_BODY_JOINTS
     for c in prange(C):
-        s = clip_seq[c]
-        a, b = seq_offsets[s], seq_offsets[s + 1]
         n = clip_len[c]
         world = np.empty((n, J, 3))
-        rot, G, t, P, fr = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty(3), np.empty((J, 3)), np.empty(FRAME_SIZE)
-        seq_poses, seq_trans, seq_rest = poses[a:b], trans[a:b], rest[s]
+        P, fr = np.empty((J, 3)), np.empty(FRAME_SIZE)
+        _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq[c], clip_start[c],
+                           dst_fps, world)
         min_z = np.inf
         for k in range(n):
-            i0, i1, alpha = source_position(clip_start[c] + k, b - a, seq_fps[s], dst_fps)
-            interpolate_frame(seq_poses, seq_trans, i0, i1, alpha, J, rot, t)
-            joint_chain(rot, seq_rest, parents, t, G, world[k])
             min_z = min(min_z, world[k, L_ANKLE, 2], world[k, R_ANKLE, 2])
         clip_frame(world[0], min_z, clip_scale[c], clip_camera[c], fr)
         for k in range(window):

@@ -334,6 +334,19 @@ def project(joints: np.ndarray, yaw_deg: float = 0.0, view_mode: int = VIEW_FRON
     return np.stack([project_keypoints(kp, cam, view_mode) for kp in kps])
 
 
+def _clip_world_joints(poses: np.ndarray, trans: np.ndarray, seq_offsets, seq_fps, rest: np.ndarray, parents,
+                       clip_seq, clip_start, clip_len, c: int, dst_fps: float) -> np.ndarray:
+    """World body joints [clip_len[c], 22, 3] of the valid output frames of clip c (convert_batch's arguments)."""
+    s = int(clip_seq[c])
+    a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
+    world = np.empty((int(clip_len[c]), NUM_BODY_JOINTS, 3))
+    for k in range(len(world)):
+        i0, i1, alpha = source_position(int(clip_start[c]) + k, b - a, float(seq_fps[s]), dst_fps)
+        rot, t = interpolate_frame(poses[a:b], trans[a:b], i0, i1, alpha, NUM_BODY_JOINTS)
+        world[k] = joint_chain(rot, rest[s, :NUM_BODY_JOINTS], parents, t)
+    return world
+
+
 def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
                   clip_yaw, *, dst_fps: float = 25.0, window: int = 250, view_mode: int = VIEW_FRONT) -> np.ndarray:
     """Ragged batch: S sequences concatenated along frames, C clips (windows) over them.
@@ -347,21 +360,11 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     Returns motion [C, window, 20]; frames at and past clip_len hold the last valid frame.
     """
     poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
-    C = len(clip_seq)
-    out = np.empty((C, window, STICK_DIM))
-    for c in range(C):
-        s = int(clip_seq[c])
-        a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
-        n = int(clip_len[c])
-        kps = np.empty((n, NUM_KEYPOINTS, 3))
-        for k in range(n):
-            i0, i1, alpha = source_position(int(clip_start[c]) + k, b - a, float(seq_fps[s]), dst_fps)
-            rot, t = interpolate_frame(poses[a:b], trans[a:b], i0, i1, alpha, NUM_BODY_JOINTS)
-            kps[k] = stick_keypoints(joint_chain(rot, rest[s, :NUM_BODY_JOINTS], parents, t))
-        min_z = float(np.min(kps[:, [KP_L_ANKLE, KP_R_ANKLE], 2]))
-        cam = clip_camera(kps[0], min_z, float(clip_yaw[c]), view_mode)
-        for k in range(window):
-            out[c, k] = project_keypoints(kps[min(k, n - 1)], cam, view_mode)
+    out = np.empty((len(clip_seq), window, STICK_DIM))
+    for c in range(len(clip_seq)):
+        world = _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start,
+                                   clip_len, c, dst_fps)
+        out[c] = project(world, float(clip_yaw[c]), view_mode)[np.minimum(np.arange(window), len(world) - 1)]
     return out
 
 
@@ -372,17 +375,11 @@ def convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parent
     [C, window, 22, 2] (dim 2, through clip_camera [C, 6] packed cameras); clip_scale [C] multiplies the canonical
     joints. Frames at and past clip_len hold the last valid frame."""
     poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
-    C = len(clip_seq)
-    out = np.empty((C, window, NUM_BODY_JOINTS, dim))
-    for c in range(C):
-        s = int(clip_seq[c])
-        a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
-        n = int(clip_len[c])
-        world = np.empty((n, NUM_BODY_JOINTS, 3))
-        for k in range(n):
-            i0, i1, alpha = source_position(int(clip_start[c]) + k, b - a, float(seq_fps[s]), dst_fps)
-            rot, t = interpolate_frame(poses[a:b], trans[a:b], i0, i1, alpha, NUM_BODY_JOINTS)
-            world[k] = joint_chain(rot, rest[s, :NUM_BODY_JOINTS], parents, t)
+    out = np.empty((len(clip_seq), window, NUM_BODY_JOINTS, dim))
+    for c in range(len(clip_seq)):
+        world = _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start,
+                                   clip_len, c, dst_fps)
+        n = len(world)
         min_z = float(np.min(world[:, [L_ANKLE, R_ANKLE], 2]))
         frame = clip_frame(world[0], min_z, float(clip_scale[c]), np.asarray(clip_camera[c], dtype=np.float64))
         for k in range(window):

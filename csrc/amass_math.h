@@ -705,13 +705,13 @@ AF_HD void output_joints(const T* poses, int64_t pose_stride, const T* trans, in
   posed_joints<T>(rows, rest, skel, pos);
 }
 
-// Keypoints [8, 3] of output frame k of one sequence (poses/trans point at its first source frame).
+// Keypoints [8, 3] of output frame k of one sequence: output_joints, then the stick's points.
 template <typename T>
 AF_HD void output_keypoints(const T* poses, int64_t pose_stride, const T* trans, int64_t num_frames, double src_fps,
                             double dst_fps, int64_t k, const T* rest, const Skeleton& skel, T* kp) {
-  const SourceRows<T> rows =
-      interpolate_frame(poses, pose_stride, trans, source_position(k, num_frames, src_fps, dst_fps));
-  posed_keypoints<T>(rows, rest, skel, kp);
+  T pos[3 * kNumBodyJoints];
+  output_joints(poses, pose_stride, trans, num_frames, src_fps, dst_fps, k, rest, skel, pos);
+  stick_keypoints(pos, kp);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

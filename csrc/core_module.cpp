@@ -98,38 +98,28 @@ void load_lane_rows(const ClipBatch<T>& a, const NeededColumns& need, int64_t c,
   }
 }
 
-// Keypoints of output frames k0 .. k0 + lanes - 1 of clip c (those below clip_len), as clip_keypoints_item does
-// for each of them: lanes past the clip's end are not written.
-template <typename V, typename T>
-void clip_keypoints_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0) {
+// The posed points of output frames k0 .. k0 + lanes - 1 of clip c, as the per-frame item does for each of them:
+// Points = kNumKeypoints, the stick's keypoints into out = a.kp (clip_keypoints_item); Points = kNumBodyJoints,
+// the world joints into out = the JointBatch's world (clip_joints_item). Lanes past the clip's end are not written.
+template <typename V, int Points, typename T>
+void clip_points_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t c, int64_t k0, T* out) {
+  static_assert(Points == kNumKeypoints || Points == kNumBodyJoints, "keypoints or body joints");
   constexpr int L = lanes_of<V>();
+  constexpr int N = 3 * Points;
   const int64_t len = a.clip_len[c];
   if (k0 >= len) return;
   LaneRows<V> rows;
   load_lane_rows(a, need, c, k0, rows);
-  V kp[3 * kNumKeypoints];
-  posed_keypoints<V>(rows, a.rest + a.clip_seq[c] * a.rest_stride, a.skel, kp);
-  T* out = a.kp + (c * a.window + k0) * 3 * kNumKeypoints;
+  V pos[N];
+  const T* rest = a.rest + a.clip_seq[c] * a.rest_stride;
+  if constexpr (Points == kNumKeypoints)
+    posed_keypoints<V>(rows, rest, a.skel, pos);
+  else
+    posed_joints<V>(rows, rest, a.skel, pos);
+  out += (c * a.window + k0) * N;
   const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
   for (int l = 0; l < valid; ++l)
-    for (int e = 0; e < 3 * kNumKeypoints; ++e) out[l * 3 * kNumKeypoints + e] = kp[e][l];
-}
-
-// World joints of output frames k0 .. k0 + lanes - 1 of clip c, as clip_joints_item does for each of them.
-template <typename V, typename T>
-void clip_joints_group(const JointBatch<T>& b, const NeededColumns& need, int64_t c, int64_t k0) {
-  constexpr int L = lanes_of<V>();
-  const ClipBatch<T>& a = b.clips;
-  const int64_t len = a.clip_len[c];
-  if (k0 >= len) return;
-  LaneRows<V> rows;
-  load_lane_rows(a, need, c, k0, rows);
-  V pos[3 * kNumBodyJoints];
-  posed_joints<V>(rows, a.rest + a.clip_seq[c] * a.rest_stride, a.skel, pos);
-  T* out = b.world + (c * a.window + k0) * 3 * kNumBodyJoints;
-  const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
-  for (int l = 0; l < valid; ++l)
-    for (int e = 0; e < 3 * kNumBodyJoints; ++e) out[l * 3 * kNumBodyJoints + e] = pos[e][l];
+    for (int e = 0; e < N; ++e) out[l * N + e] = pos[e][l];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -170,7 +160,8 @@ void cpu_convert_batch(const ClipBatch<T>& a) {
     const int64_t n = b.num_clips * b.window;
     // Groups past a clip's end return at once, so hand out small blocks.
 #pragma omp for schedule(dynamic, 2)
-    for (int64_t g = 0; g < b.num_clips * groups; ++g) clip_keypoints_group<V>(b, need, g / groups, (g % groups) * L);
+    for (int64_t g = 0; g < b.num_clips * groups; ++g)
+      clip_points_group<V, kNumKeypoints>(b, need, g / groups, (g % groups) * L, b.kp);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < b.num_clips; ++c) clip_camera_item(b, c);
 #pragma omp for schedule(static)
@@ -202,7 +193,8 @@ void cpu_convert_joints_batch(const JointBatch<T>& b0) {
     b.frame = frame.data();
     const int64_t n = b.clips.num_clips * a.window;
 #pragma omp for schedule(dynamic, 2)
-    for (int64_t g = 0; g < b.clips.num_clips * groups; ++g) clip_joints_group<V>(b, need, g / groups, (g % groups) * L);
+    for (int64_t g = 0; g < b.clips.num_clips * groups; ++g)
+      clip_points_group<V, kNumBodyJoints>(b.clips, need, g / groups, (g % groups) * L, b.world);
 #pragma omp for schedule(static)
     for (int64_t c = 0; c < b.clips.num_clips; ++c) clip_frame_item(b, c);
 #pragma omp for schedule(static)

@@ -10,7 +10,7 @@ import amass_fast as af
 from amass_fast import kernels, reference, synthetic
 from amass_fast.backends import runtime
 from amass_fast.body_models import default_body_model
-from amass_fast.schemas import Camera, canonical_joints, layouts, mirror_params, project, stick5, stick12
+from amass_fast.schemas import Camera, canonical_joints, layouts, mirror_params, project, stick12
 
 MODEL = default_body_model(warn=False)
 REST, PARENTS = MODEL.rest_joints(), MODEL.parents

@@ -15,7 +15,6 @@ prepared; an adapter only calls its backend.
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 from typing import Protocol
 
 from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
