@@ -29,6 +29,8 @@ from typing import Optional, Union
 
 import numpy as np
 
+from amass_fast.schemas.joints import skeleton_height
+
 PathLike = Union[str, os.PathLike]
 
 # Joint names in the order of the model files (smplx's naming).
@@ -147,6 +149,14 @@ def default_rest_joints(height: float = DEFAULT_HEIGHT) -> np.ndarray:
         (wrist_x, sy, 0), (-wrist_x, sy, 0),
     ], dtype=np.float64)
     return joints - joints[0] + DEFAULT_REST_PELVIS
+
+
+def stature(rest_joints: np.ndarray) -> float:
+    """A subject's standing height in metres, estimated from its rest skeleton [>=22, 3] (Y up): the head-to-ankle
+    joint height (schemas.skeleton_height) over its share of stature in Winter's table (head joint halfway from
+    chin to eye, 0.903 H, minus the ankle, 0.039 H), as the built-in skeleton places them."""
+    head = 0.5 * (WINTER["chin_height"] + WINTER["eye_height"])
+    return skeleton_height(rest_joints) / (head - WINTER["ankle_height"])
 
 
 _default_warned = False

@@ -46,6 +46,7 @@ EXAMPLES = {
     "process": ["amass-fast process                      # data/amass -> data/amass_stick_data.pt",
                 "amass-fast process --archives data/downloads --max-samples 1000 --output small.pt",
                 "amass-fast process --format shards --views 4 --babel babel_v1.0_release --jobs 8",
+                "amass-fast process --preset stick-gen --output canonical.pt   # stick-gen's v3 sample (docs/STICKGEN.md)",
                 "amass-fast process --resume             # finish an interrupted run with the same flags"],
     "labels": ["amass-fast labels                       # data/amass, built-in label sources only",
                "amass-fast labels --amass-root data/amass --babel babel_v1.0_release --humanml3d HumanML3D"],

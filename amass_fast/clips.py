@@ -17,7 +17,7 @@ import numpy as np
 from amass_fast.kernels import convert_batch, parse_view
 from amass_fast.reference import BODY_PARENTS, NUM_BODY_JOINTS, resampled_length
 
-SHORT_MODES = ("pad", "drop")
+SHORT_MODES = ("pad", "drop", "end")
 # The clip frames one sequence may plan (windows x window): 2**24 frames of 20 float32 values is 1.3 GB per view,
 # over 180 hours at 25 fps without overlap. A plan beyond it comes from a broken header or extreme flags.
 MAX_PLANNED_FRAMES = 1 << 24
@@ -34,10 +34,16 @@ def plan_windows(num_frames: int, src_fps: float, *, dst_fps: float = 25.0, wind
                  stride: Optional[int] = None, short: str = "pad", min_length: int = 1) -> list[Window]:
     """Windows over a sequence of ``num_frames`` frames at ``src_fps``, resampled to ``dst_fps``.
 
-    Full windows start at 0, stride, 2 stride, ... while they fit. Frames after the last full window (or the whole
-    sequence, when shorter than one window) form one tail window at the next stride position, padded or dropped;
-    a padded tail of fewer than ``min_length`` frames is dropped too. Raises ValueError for bad arguments and
-    for a plan of more than MAX_PLANNED_FRAMES clip frames (checked before the windows are built).
+    Full windows start at 0, stride, 2 stride, ... while they fit. What comes after the last full window:
+
+    - ``short="pad"``: the frames after it (or the whole sequence, when shorter than one window) form one tail
+      window at the next stride position, padded when written;
+    - ``short="drop"``: nothing;
+    - ``short="end"``: one more full window, ending at the sequence's last frame (it overlaps the window before);
+      a sequence shorter than one window is one padded window, as with "pad".
+
+    A padded window of fewer than ``min_length`` frames is dropped. Raises ValueError for bad arguments and for a
+    plan of more than MAX_PLANNED_FRAMES clip frames (checked before the windows are built).
     """
     stride = window if stride is None else stride
     if window < 1 or stride < 1:
@@ -58,16 +64,41 @@ def plan_windows(num_frames: int, src_fps: float, *, dst_fps: float = 25.0, wind
     full = 0 if total < window else (total - window) // stride + 1
     covered = (full - 1) * stride + window if full else 0
     tail = full * stride
-    has_tail = short == "pad" and covered < total and tail < total and total - tail >= min_length
-    planned = (full + has_tail) * window
+    if full and short == "end":
+        last = Window(total - window, window) if covered < total else None
+    elif short != "drop" and covered < total and tail < total and total - tail >= min_length:
+        last = Window(tail, total - tail)
+    else:
+        last = None
+    planned = (full + (last is not None)) * window
     if planned > MAX_PLANNED_FRAMES:
-        raise ValueError(f"{full + has_tail:,} windows of {window:,} frames make {planned:,} clip frames for one "
-                         f"sequence ({total:,} frames at {dst_fps:g} fps), more than the limit of "
+        raise ValueError(f"{full + (last is not None):,} windows of {window:,} frames make {planned:,} clip frames "
+                         f"for one sequence ({total:,} frames at {dst_fps:g} fps), more than the limit of "
                          f"{MAX_PLANNED_FRAMES:,}; use a larger stride (--stride) or a shorter window (--window)")
     windows = [Window(i * stride, window) for i in range(full)]
-    if has_tail:
-        windows.append(Window(tail, total - tail))
+    if last is not None:
+        windows.append(last)
     return windows
+
+
+@dataclass(frozen=True)
+class WindowCost:
+    """What a window plan costs one sequence, in output frames: ``padded`` windows holding ``held`` frames of
+    their last frame, ``dropped`` frames of motion in no window, ``overlap`` frames in more than one window."""
+    padded: int = 0
+    held: int = 0
+    dropped: int = 0
+    overlap: int = 0
+
+
+def window_cost(total: int, windows: list[Window], window: int) -> WindowCost:
+    """The cost of ``windows`` (from :func:`plan_windows`) over a sequence of ``total`` output frames."""
+    covered, end = 0, 0
+    for w in sorted(windows, key=lambda w: w.start):
+        covered += max(0, w.start + w.length - max(w.start, end))
+        end = max(end, w.start + w.length)
+    return WindowCost(padded=sum(w.length < window for w in windows), held=sum(window - w.length for w in windows),
+                      dropped=total - covered, overlap=sum(w.length for w in windows) - covered)
 
 
 def min_tail_frames(min_seconds: float, dst_fps: float) -> int:

@@ -6,6 +6,7 @@ Writes, under --out (default ./amass_fast_demo):
                               marked as synthetic by amass/.amass_fast_demo
     amass_stick_data.pt       the clips, as `amass-fast process` writes them (built-in skeleton), and its record
                               amass_stick_data.pt.run.json
+    stick_gen_canonical.pt    the same tree as stick-gen's canonical v3 samples (`--preset stick-gen`), and its record
     demo_clip.gif, demo_sheet.png   previews, when amass_fast.preview is installed
 
 Nothing already there is replaced without --overwrite, and --overwrite replaces only what an earlier demo wrote:
@@ -26,6 +27,7 @@ DEFAULT_OUT = "amass_fast_demo"
 SHOWN_CLIPS = 5
 MARK = ".amass_fast_demo"  # in the synthetic tree: this tree is the demo's own
 TREE, CLIPS, GIF, SHEET = "amass", "amass_stick_data.pt", "demo_clip.gif", "demo_sheet.png"
+CANONICAL = "stick_gen_canonical.pt"  # --preset stick-gen
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +44,9 @@ def written_paths(out: Path) -> list[Path]:
     """Everything demo writes under ``out``."""
     from amass_fast.process import errors_path, record_path
 
-    clips = out / CLIPS
-    return [out / TREE, clips, record_path(clips), errors_path(clips), out / GIF, out / SHEET]
+    outputs = [out / CLIPS, out / CANONICAL]
+    return [out / TREE, *(p for clips in outputs for p in (clips, record_path(clips), errors_path(clips))), out / GIF,
+            out / SHEET]
 
 
 def _made_by_demo(out: Path) -> Optional[str]:
@@ -51,17 +54,17 @@ def _made_by_demo(out: Path) -> Optional[str]:
     tree = out / TREE
     if tree.exists() and not (tree / MARK).is_file():
         return f"{tree} was not written by demo (it may be your AMASS data)"
-    clips = out / CLIPS
-    if clips.exists():
-        from amass_fast import writers
-        from amass_fast.process import record_path
+    for clips in (out / CLIPS, out / CANONICAL):
+        if clips.exists():
+            from amass_fast import writers
+            from amass_fast.process import record_path
 
-        try:
-            flags = writers.read_json(record_path(clips), "").get("flags", {})
-        except (OSError, ValueError, AttributeError):
-            flags = {}
-        if flags.get("amass_root") != os.path.normpath(tree.absolute()):
-            return f"{clips} was not made from demo's synthetic tree"
+            try:
+                flags = writers.read_json(record_path(clips), "").get("flags", {})
+            except (OSError, ValueError, AttributeError):
+                flags = {}
+            if flags.get("amass_root") != os.path.normpath(tree.absolute()):
+                return f"{clips} was not made from demo's synthetic tree"
     return None
 
 
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from amass_fast import process, synthetic
+    from amass_fast import synthetic
 
     tree, output = out / TREE, out / CLIPS
     if tree.exists():  # the demo's own tree (check_out made sure), rewritten whole
@@ -99,12 +102,8 @@ def run(args: argparse.Namespace) -> int:
     (tree / MARK).write_text("a synthetic AMASS tree written by `amass-fast demo`\n", encoding="utf-8")
     print(f"wrote a synthetic AMASS tree: {len(files)} files in {tree}")
 
-    parser = argparse.ArgumentParser()
-    process.add_arguments(parser)
-    status = process.run(parser.parse_args(["--amass-root", str(tree.absolute()), "--output", str(output),
-                                            "--overwrite", "--backend", args.backend]))
+    status = _process(tree, output, args.backend)
     if status != 0:
-        print(f"amass-fast demo: processing failed (exit status {status}); see the messages above", file=sys.stderr)
         return status
 
     samples = torch.load(output, weights_only=True)
@@ -114,14 +113,47 @@ def run(args: argparse.Namespace) -> int:
         print(f"  [{i}] {s['action']:<8} {meta['valid_length'] / 25.0:5.1f} s  {meta['file']}\n"
               f"      {s['description']}")
     show_schemas(files[0])
+    canonical = out / CANONICAL
+    print(f"\nthe same tree as stick-gen's canonical v3 samples: amass-fast process --preset stick-gen")
+    status = _process(tree, canonical, args.backend, "--preset", "stick-gen")
+    if status != 0:
+        return status
+    show_stick_gen(torch.load(canonical, weights_only=True), canonical)
     previews = write_previews(samples, out)
     print("\nwhere everything is:")
     print(f"  synthetic AMASS tree   {tree}")
     print(f"  clips (.pt)            {output}   load: torch.load(path)  or  amass_fast.StickClips(path)")
+    print(f"  stick-gen samples      {canonical}   (docs/STICKGEN.md: stick-gen's build and train steps)")
     for name, path in previews:
         print(f"  {name:<22} {path}")
     print("next: `amass-fast download` for the real archives, then `amass-fast process` (see the README)")
     return 0
+
+
+def _process(tree: Path, output: Path, backend: str, *flags: str) -> int:
+    """`amass-fast process` of the demo tree into ``output`` (replacing the demo's own earlier output)."""
+    from amass_fast import process
+
+    parser = argparse.ArgumentParser()
+    process.add_arguments(parser)
+    status = process.run(parser.parse_args(["--amass-root", str(tree.absolute()), "--output", str(output),
+                                            "--overwrite", "--backend", backend, *flags]))
+    if status != 0:
+        print(f"amass-fast demo: processing failed (exit status {status}); see the messages above", file=sys.stderr)
+    return status
+
+
+def show_stick_gen(samples: list[dict], path: Path) -> None:
+    """What a stick-gen sample holds: its keys, shapes and enhanced_meta."""
+    first = samples[0]
+    print(f"\n{len(samples)} stick-gen samples in {path}; the first one:")
+    for key in ("motion", "actions", "physics", "camera"):
+        print(f"  {key:<14} {first[key].dtype} {list(first[key].shape)}")
+    for key in ("action_label", "description", "source"):
+        print(f"  {key:<14} {first[key]!r}")
+    print(f"  meta           screen_x {first['meta']['screen_x']!r}, scale {first['meta']['scale']}, "
+          f"physics {first['meta']['physics']!r}")
+    print(f"  enhanced_meta  {first['enhanced_meta']}")
 
 
 def show_schemas(path: Path) -> None:

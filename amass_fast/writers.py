@@ -7,7 +7,8 @@ A shard is an uncompressed ``.npz`` holding
     actions int64   [N, window]       per-frame ActionType index
     clips   uint8   JSON lines, one per clip: action, description, dataset, file, start_s, source_fps, view,
                     valid_length, label_source; with a schema, camera, scale or mirror option also schema, up,
-                    mirrored, scale and camera (packed [6], null for joints3d)
+                    mirrored, scale, screen_x and camera (packed [6], null for joints3d); stick12 also physics
+                    (the method) and enhanced_meta (stick-gen's)
     info    uint8   JSON: the task's source files, counts and errors
 
 Members are stored, not deflated, so ``open_shard`` memory-maps ``motion`` and ``actions`` straight from the file.
@@ -33,7 +34,7 @@ MANIFEST_FORMAT = "amass-fast-shards"
 _META_KEYS = ("dataset", "file", "start_s", "source_fps", "view", "valid_length", "label_source",
               "description_source")
 # In a sample's meta when the clip has them (runs with a schema, camera, scale or mirror option).
-_SCHEMA_KEYS = ("schema", "up", "mirrored", "scale", "camera")
+_SCHEMA_KEYS = ("schema", "up", "mirrored", "scale", "camera", "screen_x", "physics")
 
 
 temporary_name = atomic.temporary_name
@@ -136,8 +137,10 @@ def _memmap_member(path: os.PathLike | str, key: str) -> np.ndarray:
 
 def make_sample(motion, actions, clip: dict, fps: float = 25.0) -> dict:
     """One sample in the contract's form from motion/actions tensors and the clip's metadata line. A stick12 clip
-    is stick-gen's v3 sample: it also has ``physics`` [T, 6] (schemas.physics of the motion at ``fps``),
-    ``camera`` [T, 3] (zeros: the camera is in the motion) and ``action_label`` (the action)."""
+    is stick-gen's v3 sample: it also has ``physics`` [T, 6] (schemas.physics of the motion at ``fps``, by the
+    clip's physics method: stick-gen's backward differences unless the run chose --physics central), ``camera``
+    [T, 3] (zeros: the camera is in the motion), ``action_label`` (the action) and ``enhanced_meta``
+    (schemas.stickgen.enhanced_meta, measured when the clip was made)."""
     sample = {
         "motion": motion,
         "actions": actions,
@@ -152,9 +155,11 @@ def make_sample(motion, actions, clip: dict, fps: float = 25.0) -> dict:
         from amass_fast.schemas.layouts import physics
 
         values = np.asarray(motion.numpy() if hasattr(motion, "numpy") else motion)
-        sample["physics"] = torch.from_numpy(physics(values, fps).astype(np.float32))
+        sample["physics"] = torch.from_numpy(physics(values, fps, clip.get("physics", "backward")).astype(np.float32))
         sample["camera"] = torch.zeros(len(values), 3)
         sample["action_label"] = str(clip["action"])
+        if "enhanced_meta" in clip:
+            sample["enhanced_meta"] = clip["enhanced_meta"]
     return sample
 
 

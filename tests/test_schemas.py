@@ -155,10 +155,10 @@ def test_joints2d_schema_and_unknown_names():
 # ---------------------------------------------------------------------------------------------------------------
 # physics
 
-def test_physics_equals_finite_differences(clip):
+def test_physics_central_equals_finite_differences(clip):
     fps = 25.0
     m = stick12(project(canonical_joints(clip[2])))
-    ph = physics(m, fps)
+    ph = physics(m, fps, "central")
     assert ph.shape == (len(m), 6)
     c = m.reshape(len(m), 24, 2).mean(axis=1)
     v = np.empty_like(c)
@@ -178,10 +178,19 @@ def test_physics_of_known_motion():
     base = stick12(project(canonical_joints(motion("idle", 8, seconds=2.0)[2])))[:T]
     shift = np.zeros_like(base)
     shift[:, 0::2] = (1.5 * t + 0.5 * 2.0 * t ** 2)[:, None]          # x += 1.5 t + a t^2 / 2 with a = 2 m/s^2
-    diff = physics(base + shift, fps) - physics(base, fps)
+    diff = physics(base + shift, fps, "central") - physics(base, fps, "central")
     np.testing.assert_allclose(diff[1:-1, 0], 1.5 + 2.0 * t[1:-1], atol=1e-9)   # central: exact on a quadratic
     np.testing.assert_allclose(diff[2:-2, 2], 2.0, atol=1e-9)
     np.testing.assert_allclose(diff[:, [1, 3, 5]], 0.0, atol=1e-9)
+    assert np.all(physics(base[:1], fps, "central") == 0.0)
+    # stick-gen's backward differences: v[t] = x(t) - x(t - dt) over dt = 1.5 + 2 t - dt on a quadratic, a = 2
+    # from frame 2 on; v[0] = a[0] = 0 and a[1] = v[1] / dt.
+    diff = physics(base + shift, fps) - physics(base, fps)
+    dt = 1.0 / fps
+    np.testing.assert_allclose(diff[1:, 0], 1.5 + 2.0 * t[1:] - dt, atol=1e-9)
+    np.testing.assert_allclose(diff[2:, 2], 2.0, atol=1e-7)
+    np.testing.assert_allclose(diff[1, 2], diff[1, 0] / dt, atol=1e-7)
+    assert np.all(diff[0] == 0.0)
     assert np.all(physics(base[:1], fps) == 0.0)
 
 

@@ -67,7 +67,9 @@ def test_to_schema_physics_and_mirror_equal_the_reference(batch, device, schema)
     np.testing.assert_allclose(out.cpu().double().numpy(), to_schema(j2, schema), atol=2e-5)
     if schema != "joints2d":
         exact = tf.to_schema(torch.as_tensor(j2, device=device), schema)      # float64: differences amplify
-        np.testing.assert_allclose(tf.physics(exact, 25.0).cpu().numpy(), physics(to_schema(j2, schema)), atol=1e-9)
+        for method in ("backward", "central"):
+            np.testing.assert_allclose(tf.physics(exact, 25.0, method).cpu().numpy(),
+                                       physics(to_schema(j2, schema), 25.0, method), atol=1e-9)
     mask = torch.tensor([True, False, True, False])
     mirrored = tf.mirror_joints(torch.as_tensor(batch, device=device), mask).cpu().numpy()
     np.testing.assert_allclose(mirrored[[0, 2]], mirror_joints(batch[[0, 2]]), atol=0)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, progress_iter
+from amass_fast.clips import SHORT_MODES
 from amass_fast.formats import DEFAULT_AMASS_ROOT
 from amass_fast.labels.identity import dataset_folder
 from amass_fast.labels.labeler import Labeler
@@ -22,10 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="clip length in frames (default 250)")
     parser.add_argument("--stride", type=WINDOW_FLAG, default=None,
                         help="frames between clip starts (default: window)")
-    parser.add_argument("--short", choices=("pad", "drop"), default="pad",
-                        help="a tail shorter than the window: count it (pad, default) or not (drop), as in process")
+    parser.add_argument("--short", choices=SHORT_MODES, default="pad",
+                        help="the frames after the last full window, as in process: a padded tail (pad, default), "
+                             "none (drop), or one more window ending at the sequence's end (end)")
     parser.add_argument("--min-seconds", type=float_range(0.0), default=0.0, metavar="S",
-                        help="with --short pad: leave out tails shorter than S seconds, as in process (default 0)")
+                        help="leave out padded windows shorter than S seconds, as in process (default 0)")
     parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="clip frame rate (default 25)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the choice of descriptions (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from amass_fast import __version__, atomic, writers
 from amass_fast.cliargs import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem
-from amass_fast.clips import plan_views, plan_windows
+from amass_fast.clips import SHORT_MODES, plan_views, plan_windows
 from amass_fast.formats import DEFAULT_AMASS_ROOT, no_tree_message
 from amass_fast.process.mapping import MapOptions, _labeler
 from amass_fast.process.plan import list_archives, plan_tasks, source_items, unknown_datasets
@@ -23,7 +23,8 @@ from amass_fast.process.reducing import errors_path, record_path, reduce, summar
 from amass_fast.process.schedule import BACKENDS, execute, resolve_backend
 from amass_fast.schemas.cameras import KINDS
 from amass_fast.schemas.joints import UPS
-from amass_fast.schemas.layouts import SCHEMAS
+from amass_fast.schemas.layouts import PHYSICS_METHODS, SCHEMAS, SCREEN_X
+from amass_fast.schemas.stickgen import PRESET, PRESETS
 
 DEFAULT_ROOT = DEFAULT_AMASS_ROOT
 DEFAULT_OUTPUT = {"pt": "data/amass_stick_data.pt", "shards": "data/amass_stick_shards"}
@@ -51,25 +52,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="output frame rate (default 25)")
     parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="frames per clip (default 250 = 10 s)")
     parser.add_argument("--stride", type=WINDOW_FLAG, help="frames between clip starts (default: the window)")
-    parser.add_argument("--short", choices=("pad", "drop"), default="pad",
-                        help="a tail shorter than the window: pad by holding its last frame (default), or drop")
-    parser.add_argument("--min-seconds", type=float_range(0.0), default=0.0, metavar="S",
-                        help="with --short pad: drop a tail shorter than S seconds (default 0: keep every tail; "
-                             "e.g. 2 keeps tails of at least 2 s)")
+    parser.add_argument("--short", choices=SHORT_MODES, default=Unset("pad"),
+                        help="the frames after the last full window: pad a tail window by holding its last frame "
+                             "(default), drop them, or end: one more full window ending at the sequence's last "
+                             "frame (overlapping the one before; only sequences shorter than a window are padded)")
+    parser.add_argument("--min-seconds", type=float_range(0.0), default=Unset(0.0), metavar="S",
+                        help="drop a padded window with fewer than S seconds of motion (default 0: keep every "
+                             "tail; e.g. 2 keeps tails of at least 2 s)")
     parser.add_argument("--view", default="front", help="front | side | top | yaw:DEG (default front)")
     parser.add_argument("--views", type=int_range(1, MAX_VIEWS), default=1, metavar="N",
                         help="N camera yaws per clip, evenly spaced from --view (augmentation; default 1)")
-    parser.add_argument("--schema", choices=SCHEMAS, default="stick5",
+    parser.add_argument("--schema", choices=SCHEMAS, default=Unset("stick5"),
                         help="motion per frame (docs/SCHEMAS.md): stick5 [20] (default), stick12 [48] (stick-gen's "
                              "v3 sample, with physics), joints2d [22, 2], joints3d [22, 3] (canonical frame)")
     parser.add_argument("--up", choices=UPS, default="z",
                         help="joints3d's up axis: z (AMASS's, default) or y (the body-model frame, HumanML3D's)")
-    parser.add_argument("--scale-height", action="store_true",
+    parser.add_argument("--scale-height", action="store_true", default=Unset(False),
                         help="scale each skeleton to a head-to-ankle height of 1.8 m (stick-gen's; one factor per "
                              "sequence, never a rotation)")
     parser.add_argument("--mirror", action="store_true",
                         help="add the left-right mirrored copy of every clip (mirrored in parameter space; labels "
                              "kept, left/right swapped in descriptions, meta.mirrored true)")
+    parser.add_argument("--screen-x", choices=SCREEN_X, default=Unset("right"),
+                        help="right: screen x is the camera's right (default; a body facing the camera has its "
+                             "left at +x); left: x negated, stick-gen's lateral convention (the body's left at -x)")
+    parser.add_argument("--physics", choices=PHYSICS_METHODS, default=Unset("backward"),
+                        help="stick12's physics: backward differences (default, stick-gen's compute_basic_physics) "
+                             "or central differences (numpy.gradient)")
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="stick-gen: its canonical v3 sample, ready for its training scripts: "
+                             + ", ".join(_preset_flags(PRESET)) + " (flags given beside it win; docs/STICKGEN.md)")
     parser.add_argument("--camera", choices=KINDS, default="orthographic",
                         help="orthographic (default) or perspective: a pinhole 4 m from a target 1 m above the "
                              "pelvis, 35 mm focal length (docs/SCHEMAS.md, Cameras)")
@@ -92,6 +104,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the old converter's flag, accepted and ignored: batching is automatic (see --batch-files)")
 
 
+class Unset:
+    """The default of a flag that --preset may set: marked, so that a value given on the command line wins."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _preset_flags(preset: dict) -> list[str]:
+    """A preset as the flags it stands for, e.g. ['--schema stick12', '--scale-height']."""
+    flags = []
+    for key, value in preset.items():
+        flag = "--" + key.replace("_", "-")
+        flags.append(flag if value is True else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return flags
+
+
+def apply_preset(args: argparse.Namespace) -> None:
+    """Resolve the flags --preset may set: the value given on the command line, else the preset's, else the
+    default."""
+    preset = PRESETS[args.preset] if getattr(args, "preset", None) else {}
+    for key, value in vars(args).items():
+        if isinstance(value, Unset):
+            setattr(args, key, preset.get(key, value.value))
+
+
 def schema_problem(args: argparse.Namespace) -> Optional[str]:
     """Why the schema, camera and view flags do not go together, or None."""
     top = str(args.view).strip().lower() == "top"
@@ -106,7 +146,16 @@ def schema_problem(args: argparse.Namespace) -> Optional[str]:
                 "(--random-views, or --view yaw:DEG)")
     if args.up != "z" and args.schema != "joints3d":
         return f"--up {args.up} sets joints3d's up axis; the 2D schemas are on screen (use --schema joints3d)"
+    if args.screen_x != "right" and (args.schema == "joints3d" or top):
+        return (f"--screen-x {args.screen_x}{_by_preset(args, 'screen_x')} negates screen x of a camera view; "
+                f"--schema joints3d has no screen and --view top is stick5's ground plane")
+    if args.physics != "backward" and args.schema != "stick12":
+        return f"--physics {args.physics} sets stick12's physics; pass --schema stick12 with it"
     return None
+
+
+def _by_preset(args: argparse.Namespace, key: str) -> str:
+    return f" (set by --preset {args.preset})" if args.preset and key in PRESETS[args.preset] else ""
 
 
 def _fail(message: str) -> int:
@@ -217,6 +266,7 @@ def prepare(output: Path, work_dir: Path, run_flags: dict, resume: bool, overwri
 def run(args: argparse.Namespace) -> int:
     """`amass-fast process`; exit status 0 when every file converted or was skipped without motion, 1 when some
     failed (listed in <output>.errors.jsonl), 2 when nothing could start or there was nothing to convert."""
+    apply_preset(args)
     fmt = args.format
     output = Path(args.output or DEFAULT_OUTPUT[fmt])
     work_dir = output if fmt == "shards" else Path(f"{output}.parts")
@@ -243,7 +293,8 @@ def run(args: argparse.Namespace) -> int:
                       min_seconds=args.min_seconds, view=args.view, views=args.views, body_model=args.body_model,
                       backend=backend, babel=args.babel, humanml3d=args.humanml3d, seed=args.seed,
                       schema=args.schema, up=args.up, scale_height=args.scale_height, mirror=args.mirror,
-                      camera=args.camera, random_views=args.random_views or 0)
+                      camera=args.camera, random_views=args.random_views or 0, screen_x=args.screen_x,
+                      physics=args.physics)
     # Paths as normalised strings, so that data/amass/ and data/amass resume the same run.
     run_flags = {"amass_root": amass_root and os.path.normpath(amass_root),
                  "archives": args.archives and os.path.normpath(args.archives), "datasets": args.datasets,
@@ -280,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:  # disk full, quota, a folder gone read-only: finished shards stay whole
         return _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}; free some space or fix the "
                      f"folder, then rerun the same command with --resume")
-    print(summary_table(totals, time.perf_counter() - started, opts.backend, output))
+    print(summary_table(totals, time.perf_counter() - started, opts.backend, output, opts.dst_fps))
     from amass_fast.labels import coverage_report
 
     converted = list(dict.fromkeys(rel for rel, *_ in clips))  # the files that gave clips, in output order

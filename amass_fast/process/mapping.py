@@ -10,19 +10,26 @@ Two steps, so the cuda backend can load in workers and convert in the parent:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from amass_fast import writers
-from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows
+from amass_fast.body_models import stature
+from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows, window_cost
 from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
 from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
+from amass_fast.reference import resampled_length
+from amass_fast.schemas.layouts import flip_screen_x, physics
+from amass_fast.schemas.stickgen import enhanced_meta
 
-COUNT_KEYS = ("files", "converted", "no_motion", "failed", "frames", "seconds")
+COUNT_KEYS = ("files", "converted", "no_motion", "failed", "frames", "seconds",
+              # What the window plan cost (clips.window_cost), in windows and output frames; every view and mirror
+              # of a window shares it.
+              "padded_windows", "held_frames", "dropped_frames", "overlap_frames")
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,14 @@ class MapOptions:
     mirror: bool = False
     camera: str = "orthographic"
     random_views: int = 0
+    screen_x: str = "right"
+    physics: str = "backward"
 
     @property
     def plain_stick5(self) -> bool:
         """True for the stick5 of the old converter: no camera, scale or mirror option in use."""
         return (self.schema == "stick5" and self.camera == "orthographic" and not self.random_views
-                and not self.scale_height and not self.mirror)
+                and not self.scale_height and not self.mirror and self.screen_x == "right")
 
 
 @dataclass
@@ -62,6 +71,7 @@ class LoadedTask:
     batch: RaggedBatch
     sources: list[str] = field(default_factory=list)  # the task's relative paths, as --resume checks them
     files: list[tuple[str, float, int]] = field(default_factory=list)  # (rel path, fps, frames) per sequence
+    subjects: list[tuple[str, float]] = field(default_factory=list)   # (gender, stature in cm) per sequence
     counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     errors: list[dict] = field(default_factory=list)
     mirror_of: dict = field(default_factory=dict)         # mirrored sequence -> its original (--mirror)
@@ -87,12 +97,17 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
                                    stride=opts.stride, short=opts.short,
                                    min_length=min_tail_frames(opts.min_seconds, opts.dst_fps))
             rest = skeletons.rest_joints(seq.gender, seq.kind, seq.betas)
+            height_cm = 100.0 * stature(rest)
         except (FormatError, OSError, ValueError, RuntimeError) as exc:
             loaded.counts["failed"] += 1
             loaded.errors.append({"file": rel, "reason": _reason(exc)})
             continue
         loaded.batch.add(seq.poses, seq.trans, seq.fps, rest, windows, views)
         loaded.files.append((rel, seq.fps, seq.num_frames))
+        loaded.subjects.append((seq.gender, height_cm))
+        cost = window_cost(resampled_length(seq.num_frames, seq.fps, opts.dst_fps), windows, opts.window)
+        for key, value in zip(("padded_windows", "held_frames", "dropped_frames", "overlap_frames"), astuple(cost)):
+            loaded.counts[key] += value
         loaded.counts["converted"] += 1
         loaded.counts["frames"] += seq.num_frames
         loaded.counts["seconds"] += seq.seconds
@@ -133,6 +148,7 @@ def add_schema_clips(loaded: LoadedTask, opts: MapOptions) -> None:
             loaded.mirror_of[batch.num_sequences - 1] = s
             loaded.mirror_window.update({first + i: w for i, (w, _) in enumerate(own)})
             loaded.files.append(loaded.files[s])
+            loaded.subjects.append(loaded.subjects[s])
     batch.scale = [height_scale(r) if opts.scale_height else 1.0 for r in batch.rest_joints]
     if opts.camera == "orthographic" and not opts.random_views:
         batch.clip_camera = []
@@ -228,7 +244,7 @@ def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int], motion: 
                 from amass_fast.schemas.cameras import Camera
 
                 camera = Camera(yaw_deg=batch.clip_view[c].yaw).packed()
-            clip.update(schema=opts.schema, up=opts.up, mirrored=mirrored,
+            clip.update(schema=opts.schema, up=opts.up, mirrored=mirrored, screen_x=opts.screen_x,
                         scale=round(float(batch.scale[seq]) if batch.scale else 1.0, 9),
                         camera=None if opts.schema == "joints3d" else [round(float(v), 9) for v in camera])
         clips.append(clip)
@@ -242,11 +258,30 @@ def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
     motion, failed = convert_task(loaded, opts)
     rows, actions, clips, label_sources = label_clips(loaded, opts, failed, label_stick5(loaded, opts, motion))
     motion = motion[rows] if len(rows) != len(motion) else motion
+    if opts.screen_x == "left":
+        motion = flip_screen_x(motion, opts.schema).astype(np.float32)
+    if opts.schema == "stick12":
+        add_stick_gen_meta(loaded, opts, motion, rows, clips)
     actions = np.stack(actions) if actions else np.zeros((0, opts.window), dtype=np.int64)
     info = {"task": loaded.index, "sources": loaded.sources, "counts": loaded.counts, "errors": loaded.errors,
             "label_sources": label_sources}
     writers.write_shard(Path(work_dir, writers.SHARD_NAME.format(loaded.index)), motion, actions, clips, info)
     return {**info, "clips": len(clips)}
+
+
+def add_stick_gen_meta(loaded: LoadedTask, opts: MapOptions, motion: np.ndarray, rows: list[int],
+                       clips: list[dict]) -> None:
+    """stick12 clips: the physics method (--physics) and stick-gen's ``enhanced_meta`` (schemas.stickgen) of each
+    clip, measured on its motion as written."""
+    batch = loaded.batch
+    for clip, values, c in zip(clips, motion, rows):
+        seq = batch.windows[batch.clip_window[c]][0]
+        _, fps, frames = loaded.files[seq]
+        gender, height_cm = loaded.subjects[seq]
+        clip["physics"] = opts.physics
+        clip["enhanced_meta"] = enhanced_meta(values, physics(values, opts.dst_fps, opts.physics),
+                                              clip["valid_length"], opts.dst_fps, source_fps=fps,
+                                              source_frames=frames, gender=gender, height_cm=height_cm)
 
 
 def map_task(task: Task, opts: MapOptions, work_dir: str) -> dict:

@@ -47,7 +47,7 @@ def totals_of(used: list[tuple[dict, int]], work_dir: Path) -> tuple[dict, list[
     errors = []
     for info, n in used:
         for key in COUNT_KEYS:
-            totals[key] += info["counts"][key]
+            totals[key] += info["counts"].get(key, 0)  # shards of older versions lack the window costs
         errors += info["errors"]
         if n == info["clips"]:
             counts = info["label_sources"]
@@ -113,9 +113,13 @@ def reduce(infos: list[dict], work_dir: Path, output: Path, fmt: str, max_sample
     return totals, rows
 
 
-def summary_table(totals: dict, seconds: float, backend: str, output: Path) -> str:
-    """The end-of-run table: files, clips, hours of motion, throughput, backend (the labels coverage report
-    follows it)."""
+def summary_table(totals: dict, seconds: float, backend: str, output: Path, fps: float = 25.0) -> str:
+    """The end-of-run table: files, clips, hours of motion, what the window plan cost (padded windows and their
+    held frames, motion in no clip, motion in two clips), throughput, backend (the labels coverage report follows
+    it)."""
+    def minutes(frames: int) -> str:
+        return f"{frames / fps / 60:,.1f} min"
+
     rows = [
         ("files seen", f"{totals['files']:,}"),
         ("converted", f"{totals['converted']:,}"),
@@ -123,6 +127,10 @@ def summary_table(totals: dict, seconds: float, backend: str, output: Path) -> s
         ("failed", f"{totals['failed']:,}"),
         ("clips written", f"{totals['clips']:,}"),
         ("hours of motion", f"{totals['seconds'] / 3600:,.2f}"),
+        ("windows padded", f"{totals.get('padded_windows', 0):,} ({minutes(totals.get('held_frames', 0))} of "
+                           f"held frames)"),
+        ("motion in no clip", minutes(totals.get("dropped_frames", 0))),
+        ("motion in two clips", minutes(totals.get("overlap_frames", 0))),
         ("time", f"{seconds:,.1f} s"),
         ("throughput", f"{totals['converted'] / max(seconds, 1e-9):,.1f} sequences/s, "
                        f"{totals['frames'] / max(seconds, 1e-9):,.0f} source frames/s"),

@@ -8,7 +8,8 @@ Under an orthographic camera this equals projecting the 3D means.
     stick5   [..., T, 20]  5 lines (x1, y1, x2, y2), docs/CONVENTIONS.md, "Stick layout"
     stick12  [..., T, 48]  12 segments (x1, y1, x2, y2): stick-gen's v3 ``motion``
     joints2d [..., T, 22, 2]
-    physics  [..., T, 6]   (vx, vy, ax, ay, mx, my) of the mean of stick12's 24 segment endpoints
+    physics  [..., T, 6]   (vx, vy, ax, ay, mx, my) of the mean of stick12's 24 segment endpoints (stick-gen's
+                           backward differences by default)
 
 These NumPy functions are float64 and vectorised over any leading axes; the torch transforms
 (amass_fast.schemas.transforms) compute the same with torch ops.
@@ -106,28 +107,67 @@ def stick12(joints2d: np.ndarray) -> np.ndarray:
     return _segments(joints2d, STICK12)
 
 
-def physics(motion: np.ndarray, fps: float = 25.0) -> np.ndarray:
+#: Finite differences of :func:`physics`: "backward" is stick-gen's ``compute_basic_physics`` (the default of
+#: every stick12 sample), "central" the second-order variant (numpy.gradient).
+PHYSICS_METHODS = ("backward", "central")
+
+
+def physics(motion: np.ndarray, fps: float = 25.0, method: str = "backward") -> np.ndarray:
     """motion [..., T, 4S] (any line schema) -> physics [..., T, 6] = (vx, vy, ax, ay, mx, my), float64.
 
-    c(t) = mean of all 2S segment endpoints (x, y) at frame t (for stick12: 24 points). Velocity and acceleration
-    are finite differences in time with dt = 1 / fps: second-order central differences on inner frames,
-    (c[t+1] - c[t-1]) / (2 dt), and one-sided first-order ones on the first and last frames, (c[1] - c[0]) / dt and
-    (c[T-1] - c[T-2]) / dt (``numpy.gradient``, edge_order=1); a = the same differences applied to v. Unit mass:
-    momentum m = v. A single frame has v = a = 0.
+    c(t) = mean of all 2S segment endpoints (x, y) at frame t (for stick12: 24 points); dt = 1 / fps; unit mass,
+    so momentum m = v.
+
+    - ``method="backward"`` (stick-gen's ``compute_basic_physics``): v[0] = a[0] = 0, v[t] = (c[t] - c[t-1]) / dt,
+      a[t] = (v[t] - v[t-1]) / dt, so a[1] = v[1] / dt.
+    - ``method="central"``: second-order central differences on inner frames, (c[t+1] - c[t-1]) / (2 dt), one-sided
+      first-order ones on the first and last frames (``numpy.gradient``, edge_order=1); a = the same applied to v.
+
+    A single frame has v = a = 0.
     """
+    if method not in PHYSICS_METHODS:
+        raise ValueError(f"physics method must be one of {', '.join(PHYSICS_METHODS)}, got {method!r}")
     motion = np.asarray(motion, dtype=np.float64)
     if motion.shape[-1] % 4 or motion.ndim < 2:
         raise ValueError(f"motion must be [..., T, 4 x segments], got shape {motion.shape}")
     points = motion.reshape(*motion.shape[:-1], -1, 2)
     c = points.mean(axis=-2)                                   # [..., T, 2]
+    fps = float(fps)
     if c.shape[-2] < 2:
         v = np.zeros_like(c)
         a = np.zeros_like(c)
+    elif method == "central":
+        v = np.gradient(c, 1.0 / fps, axis=-2, edge_order=1)
+        a = np.gradient(v, 1.0 / fps, axis=-2, edge_order=1)
     else:
-        dt = 1.0 / float(fps)
-        v = np.gradient(c, dt, axis=-2, edge_order=1)
-        a = np.gradient(v, dt, axis=-2, edge_order=1)
+        v = np.zeros_like(c)
+        a = np.zeros_like(c)
+        v[..., 1:, :] = (c[..., 1:, :] - c[..., :-1, :]) * fps
+        a[..., 1:, :] = (v[..., 1:, :] - v[..., :-1, :]) * fps
     return np.concatenate([v, a, v], axis=-1)
+
+
+#: Screen x conventions: "right" (screen x is the camera's right: a body facing the camera has its left at +x) and
+#: "left" (x negated: the body's left at -x, stick-gen's lateral convention).
+SCREEN_X = ("right", "left")
+
+
+def x_columns(schema: str) -> np.ndarray:
+    """Indices of the screen-x values in one frame of a 2D schema, flattened (stick5 / stick12: x1 and x2 of every
+    line; joints2d: x of every joint)."""
+    if schema not in SCHEMAS_2D:
+        raise ValueError(f"screen x applies to the 2D schemas ({', '.join(SCHEMAS_2D)}), not {schema!r}")
+    return np.arange(0, int(np.prod(FRAME_SHAPE[schema])), 2)
+
+
+def flip_screen_x(values: np.ndarray, schema: str) -> np.ndarray:
+    """A 2D schema's motion [..., T, *FRAME_SHAPE] with screen x negated (``screen_x="left"``); a new array. x = 0
+    (the pelvis at a clip's first frame) stays 0, and the physics of the result is that of the input with vx, ax,
+    mx negated."""
+    values = np.array(values, copy=True)
+    flat = values.reshape(*values.shape[:values.ndim - len(FRAME_SHAPE[schema])], -1)
+    flat[..., x_columns(schema)] *= -1
+    return flat.reshape(values.shape)
 
 
 def to_schema(joints2d: np.ndarray, schema: str) -> np.ndarray:

@@ -120,21 +120,38 @@ def to_schema(joints2d: torch.Tensor, schema: str) -> torch.Tensor:
     return picked.reshape(*picked.shape[:-2], 2 * len(ends))
 
 
-def physics(motion: torch.Tensor, fps: float = 25.0) -> torch.Tensor:
-    """motion [..., T, 4S] -> (vx, vy, ax, ay, mx, my) [..., T, 6]: the finite differences of
-    amass_fast.schemas.layouts.physics (central inside, one-sided at the first and last frame)."""
-    c = motion.reshape(*motion.shape[:-1], -1, 2).mean(dim=-2)
+def physics(motion: torch.Tensor, fps: float = 25.0, method: str = "backward") -> torch.Tensor:
+    """motion [..., T, 4S] -> (vx, vy, ax, ay, mx, my) [..., T, 6] in motion's dtype: the finite differences of
+    amass_fast.schemas.layouts.physics (``method="backward"``: stick-gen's; ``"central"``), computed in float64."""
+    if method not in layouts.PHYSICS_METHODS:
+        raise ValueError(f"physics method must be one of {', '.join(layouts.PHYSICS_METHODS)}, got {method!r}")
+    c = motion.double().reshape(*motion.shape[:-1], -1, 2).mean(dim=-2)
 
-    def gradient(x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2] < 2:
-            return torch.zeros_like(x)
+    def backward(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.zeros_like(x[..., :1, :]), (x[..., 1:, :] - x[..., :-1, :]) * fps], dim=-2)
+
+    def central(x: torch.Tensor) -> torch.Tensor:
         inner = (x[..., 2:, :] - x[..., :-2, :]) * (0.5 * fps)
         first = (x[..., 1:2, :] - x[..., :1, :]) * fps
         last = (x[..., -1:, :] - x[..., -2:-1, :]) * fps
         return torch.cat([first, inner, last], dim=-2)
 
-    v = gradient(c)
-    return torch.cat([v, gradient(v), v], dim=-1)
+    if c.shape[-2] < 2:
+        v = a = torch.zeros_like(c)
+    else:
+        diff = backward if method == "backward" else central
+        v = diff(c)
+        a = diff(v)
+    return torch.cat([v, a, v], dim=-1).to(motion.dtype)
+
+
+def flip_screen_x(values: torch.Tensor, schema: str) -> torch.Tensor:
+    """amass_fast.schemas.layouts.flip_screen_x on a tensor: a 2D schema's screen x negated."""
+    shape = layouts.FRAME_SHAPE[schema]
+    flat = values.reshape(*values.shape[:values.ndim - len(shape)], -1)
+    sign = torch.ones(flat.shape[-1], dtype=values.dtype, device=values.device)
+    sign[torch.as_tensor(layouts.x_columns(schema), device=values.device)] = -1
+    return (flat * sign).reshape(values.shape)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -236,16 +253,24 @@ class Mirror:
 
 class ToSchema:
     """joints2d (or joints3d, through ``camera``, default the orthographic front view) -> ``schema``: stick5
-    [T, 20], stick12 [T, 48] or joints2d [T, 22, 2] (with a leading batch axis for batches). For a stick12 dict
-    the sample gains stick-gen v3's ``physics`` [T, 6] (:func:`physics` at ``fps``), ``camera`` [T, 3] (zeros: the
-    camera is already in ``motion``) and ``action_label`` (its ``action``)."""
+    [T, 20], stick12 [T, 48] or joints2d [T, 22, 2] (with a leading batch axis for batches). ``screen_x="left"``
+    negates screen x (stick-gen's lateral convention: the body's left at -x). For a stick12 dict the sample gains
+    stick-gen v3's ``physics`` [T, 6] (:func:`physics` at ``fps`` by ``physics``: "backward", stick-gen's, or
+    "central"), ``camera`` [T, 3] (zeros: the camera is already in ``motion``) and ``action_label`` (its
+    ``action``)."""
 
-    def __init__(self, schema: str, camera: Camera = Camera(), fps: float = 25.0, up: Optional[str] = None):
+    def __init__(self, schema: str, camera: Camera = Camera(), fps: float = 25.0, up: Optional[str] = None,
+                 screen_x: str = "right", physics: str = "backward"):
         if schema not in layouts.SCHEMAS_2D:
             raise ValueError(f"schema must be one of {', '.join(layouts.SCHEMAS_2D)}, got {schema!r}")
         if not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be > 0, got {fps}")
+        if screen_x not in layouts.SCREEN_X:
+            raise ValueError(f"screen_x must be one of {', '.join(layouts.SCREEN_X)}, got {screen_x!r}")
+        if physics not in layouts.PHYSICS_METHODS:
+            raise ValueError(f"physics must be one of {', '.join(layouts.PHYSICS_METHODS)}, got {physics!r}")
         self.schema, self.camera, self.fps, self.up = schema, camera, float(fps), up
+        self.screen_x, self.physics = screen_x, physics
 
     def __call__(self, sample):
         motion = _motion(sample)
@@ -253,9 +278,11 @@ class ToSchema:
             joints3d = to_z_up(motion, _up(sample, self.up))
             motion = project(joints3d, torch.as_tensor(self.camera.packed()))
         out = to_schema(motion, self.schema)
+        if self.screen_x == "left":
+            out = flip_screen_x(out, self.schema)
         if self.schema != "stick12" or not isinstance(sample, dict):
             return _with_motion(sample, out)
-        extra = {"physics": physics(out, self.fps), "camera": out.new_zeros(*out.shape[:-1], 3)}
+        extra = {"physics": physics(out, self.fps, self.physics), "camera": out.new_zeros(*out.shape[:-1], 3)}
         if "action" in sample:
             extra["action_label"] = sample["action"]
         return _with_motion(sample, out, **extra)
