@@ -8,7 +8,7 @@ and strings. It validates against stick-gen's ``EnhancedSampleMetadata`` (every 
     motion_style  tempo, energy_level, smoothness     float 0..1, measured on the clip's valid frames
     subject       height_cm float, gender str, age_group str ("unknown": AMASS does not record it)
     temporal      original_fps int, original_duration_sec float, original_num_frames int (the source sequence)
-    quality       physics_score float 0..1
+    quality       physics_score float 0..1 (over every frame of the physics as written)
 
 (music, interaction and emotion are not known for AMASS and are left out, never set to None.)
 """
@@ -113,7 +113,7 @@ def enhanced_meta(motion: np.ndarray, physics: np.ndarray, valid_length: int, fp
         "temporal": {"original_fps": int(round(source_fps)),
                      "original_duration_sec": round(source_frames / source_fps, 6),
                      "original_num_frames": int(source_frames)},
-        "quality": {"physics_score": round(physics_score(physics[:valid]), 6)},
+        "quality": {"physics_score": round(physics_score(physics), 6)},   # as written, held frames too
     }
 
 
