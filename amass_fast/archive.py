@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
-from amass_fast import atomic
+from amass_fast import atomic, guarded
 from amass_fast.cliargs import JOBS_FLAG, output_problem, progress_bar
 from amass_fast.download.checks import (
     NotRegularFileError,
@@ -337,7 +337,7 @@ def already_extracted(archive: PathLike, out_dir: PathLike) -> Optional[ExtractR
     """The previous report when `archive` is unchanged since it was fully extracted and its folders exist."""
     archive, out_dir = Path(archive), Path(out_dir)
     try:
-        marker = json.loads(_marker_path(out_dir, archive).read_text())
+        marker = guarded.read_json(_marker_path(out_dir, archive), "record")
         report = ExtractReport(**marker["report"])
         same = marker.get("fingerprint") == archive_fingerprint(archive)
     except (OSError, ValueError, TypeError, KeyError):  # no marker, or the archive is unreadable: extract reports it
@@ -494,8 +494,8 @@ def find_archives(paths: list[PathLike], on_skipped: Optional[Callable[[Path, st
         elif p.is_file():
             found.add(p)
         elif p.exists():
-            raise NotRegularFileError(f"{p}: is {_what(p)}, not an archive or folder; pass .tar.bz2 files or the "
-                                      f"folder holding them")
+            raise NotRegularFileError(p, f"is {_what(p)}, not an archive or folder; pass .tar.bz2 files or the "
+                                         f"folder holding them")
         else:
             raise FileNotFoundError(f"{p}: no such archive or folder; download first (amass-fast download --out {p})")
     return sorted(found)
