@@ -41,6 +41,15 @@ def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[s
     return parse
 
 
+MAX_SEED = 2 ** 63 - 1
+
+
+def seed_type() -> Callable[[str], int]:
+    """The argparse type of every --seed: a whole number in [0, MAX_SEED] (numpy's generators refuse negative
+    seeds, so a negative one is refused when parsed, before any work)."""
+    return int_range(0, MAX_SEED)
+
+
 def float_range(lo: Optional[float] = None, hi: Optional[float] = None, *, lo_open: bool = False
                 ) -> Callable[[str], float]:
     """An argparse type: a finite number in [lo, hi], or (lo, hi] with ``lo_open`` (either bound may be None)."""

@@ -195,8 +195,8 @@ def parse_json(data: Union[bytes, str], name: PathLike, fix: str = "") -> Any:
         raise BadContent(name, f"JSON nested {depth} levels deep, over the limit of {MAX_JSON_DEPTH}; the file is "
                                f"damaged or not what its name says{tail}")
     try:
-        return json.loads(decode_text(raw, name))
-    except (json.JSONDecodeError, RecursionError) as exc:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadContent(name, f"damaged, not readable as JSON ({exc}){tail}") from None
 
 

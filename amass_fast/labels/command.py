@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, progress_iter
+from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, progress_iter, seed_type
 from amass_fast.formats import DEFAULT_AMASS_ROOT
 from amass_fast.labels.identity import dataset_folder
 from amass_fast.labels.labeler import Labeler
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-seconds", type=float_range(0.0), default=0.0, metavar="S",
                         help="with --short pad: leave out tails shorter than S seconds, as in process (default 0)")
     parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="clip frame rate (default 25)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the choice of descriptions (default 0)")
+    parser.add_argument("--seed", type=seed_type(), default=0, help="seed for the choice of descriptions (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 
 

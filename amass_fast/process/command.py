@@ -14,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from amass_fast import __version__, atomic, writers
-from amass_fast.cliargs import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem
+from amass_fast.cliargs import (FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem,
+                                seed_type)
 from amass_fast.clips import plan_views, plan_windows
 from amass_fast.formats import DEFAULT_AMASS_ROOT, no_tree_message
 from amass_fast.process.mapping import MapOptions, _labeler
@@ -83,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: CPUs)")
     parser.add_argument("--babel", metavar="DIR", help="BABEL annotations folder (per-frame action labels)")
     parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D folder (captions as descriptions)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the description choice (default 0)")
+    parser.add_argument("--seed", type=seed_type(), default=0, help="seed of the description choice (default 0)")
     parser.add_argument("--batch-files", type=int_range(1, MAX_BATCH_FILES), default=32, metavar="N",
                         help="files per task: one shard and one convert_batch call each (default 32)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same flags")
@@ -101,9 +102,9 @@ def schema_problem(args: argparse.Namespace) -> Optional[str]:
                                       or not (args.view in ("front", None))):
         return ("--schema joints3d stores the canonical 3D joints, without a camera: --camera, --view, --views and "
                 "--random-views apply to the 2D schemas (a StickClips transform can add cameras later)")
-    if top and (args.schema != "stick5" or args.camera != "orthographic" or args.random_views):
-        return ("--view top is stick5's ground-plane view; for the other schemas and cameras use a camera "
-                "(--random-views, or --view yaw:DEG)")
+    if top and (args.schema != "stick5" or args.camera != "orthographic" or args.random_views or args.scale_height):
+        return ("--view top is stick5's ground-plane view; for the other schemas, cameras and --scale-height use a "
+                "camera (--random-views, or --view yaw:DEG)")
     if args.up != "z" and args.schema != "joints3d":
         return f"--up {args.up} sets joints3d's up axis; the 2D schemas are on screen (use --schema joints3d)"
     return None

@@ -59,7 +59,9 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
 
     def existing(task: Task) -> Optional[dict]:
         info = writers.shard_summary(work_dir / task.shard_name) if resume else None
-        return info if info is not None and info.get("sources") == task_sources(task) else None
+        if info is None or info.get("task") != task.index or info.get("sources") != task_sources(task):
+            return None
+        return info
 
     if jobs <= 1:
         # One process: a thread loads the next task while this one converts and writes (file reads, zlib's CRC

@@ -115,6 +115,8 @@ def random_cameras(n: int, seed: int, kind: str = "orthographic", ranges: Camera
     cameras, on every machine."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if int(seed) < 0 or int(key) < 0:
+        raise ValueError(f"seed and key must be whole numbers >= 0, got seed {seed}, key {key}")
     rng = np.random.default_rng([int(seed), int(key)])
     names = [f.name for f in fields(CameraRanges)]
     draws = {name: rng.uniform(*getattr(ranges, name), size=n) for name in names}
