@@ -17,7 +17,8 @@ from typing import Optional
 import numpy as np
 
 from amass_fast import writers
-from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows
+from amass_fast.clips import (RaggedBatch, Skeletons, check_planned_size, min_tail_frames, plan_views,
+                              plan_windows)
 from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
 from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
@@ -102,6 +103,8 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
             windows = plan_windows(seq.num_frames, seq.fps, dst_fps=opts.dst_fps, window=opts.window,
                                    stride=opts.stride, short=opts.short,
                                    min_length=min_tail_frames(opts.min_seconds, opts.dst_fps))
+            check_planned_size(len(windows), len(views), opts.window, opts.schema, opts.mirror, opts.plain_stick5,
+                               rel)
             rest = skeletons.rest_joints(seq.gender, seq.kind, seq.betas)
         except (FormatError, *_STEP_ERRORS) as exc:
             loaded.counts["failed"] += 1
