@@ -29,7 +29,7 @@ from amass_fast import guarded, writers
 
 def _samples_problem(samples: Any) -> Optional[str]:
     """What makes a loaded .pt not a list of our samples (None when it is one): each a dict with ``motion`` a float
-    tensor [T, ...], ``actions`` an integer tensor [T], ``action`` and ``description`` strings, ``meta`` a dict."""
+    tensor [T, ...], ``actions`` (where present) an integer tensor [T], ``action`` and ``description`` strings, ``meta`` a dict."""
     if not isinstance(samples, list):
         return f"holds a {type(samples).__name__}, expected a list of samples"
     for i, sample in enumerate(samples):
@@ -39,8 +39,8 @@ def _samples_problem(samples: Any) -> Optional[str]:
         if not (isinstance(motion, torch.Tensor) and motion.is_floating_point() and motion.ndim >= 2
                 and motion.shape[0] > 0):
             return f"sample {i} has no float tensor 'motion' [T, ...]"
-        if not (isinstance(actions, torch.Tensor) and not actions.is_floating_point() and actions.ndim == 1
-                and len(actions) == len(motion)):
+        if actions is not None and not (isinstance(actions, torch.Tensor) and not actions.is_floating_point()
+                                        and actions.ndim == 1 and len(actions) == len(motion)):
             return f"sample {i} has no integer tensor 'actions' [T] beside its motion"
         if not (isinstance(sample.get("action"), str) and isinstance(sample.get("description"), str)
                 and isinstance(sample.get("meta", {}), dict)):
