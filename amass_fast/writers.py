@@ -145,6 +145,8 @@ def read_shard_info(path: os.PathLike | str) -> dict:
                 for v in values):
             raise ValueError(f"{path} (member info): field {name!r} is not a list of "
                              f"{'strings' if item else 'objects of strings'}; {_DAMAGED}")
+    if not isinstance(info.get("made_by", {}), dict):
+        raise ValueError(f"{path} (member info): field 'made_by' is not an object; {_DAMAGED}")
     sources = info.get("label_sources", {})
     if not (isinstance(sources, dict) and all(_is(v, _INT) for v in sources.values())):
         raise ValueError(f"{path} (member info): field 'label_sources' is not an object of integers; {_DAMAGED}")

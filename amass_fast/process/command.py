@@ -181,6 +181,25 @@ def finished_pt(output: Path, flags: dict) -> Optional[str]:
     return None
 
 
+def shards_made_otherwise(work_dir: Path, run_flags: dict) -> Optional[str]:
+    """For --resume without run.json: why the shards in ``work_dir`` must not be mixed with this run's (made with
+    other options, or by a version that did not record them), or None. Each shard records what made it
+    (mapping.made_by); damaged shards are remade anyway."""
+    for shard in sorted(work_dir.glob(writers.SHARD_GLOB)):
+        info = writers.shard_summary(shard)
+        if info is None:
+            continue
+        made = info.get("made_by")
+        if not isinstance(made, dict):
+            return (f"--resume: {shard} does not record the flags that made it and {work_dir / RUN_FILE} is gone; "
+                    f"refusing to mix it with this run's clips: use --overwrite to start again")
+        wanted = {k: run_flags.get(k) for k in made}
+        if made != wanted:
+            return (f"--resume: {shard} was made with other flags ({_differ(made, wanted)} differ) and "
+                    f"{work_dir / RUN_FILE} is gone; rerun with the same flags, or --overwrite to start again")
+    return None
+
+
 def prepare(output: Path, work_dir: Path, run_flags: dict, resume: bool, overwrite: bool) -> Optional[str]:
     """Make the work folder ready; returns an error message instead when the output must not be touched."""
     if output.exists() and not (resume or overwrite):
@@ -203,6 +222,9 @@ def prepare(output: Path, work_dir: Path, run_flags: dict, resume: bool, overwri
             changed = _differ(previous, run_flags) if isinstance(previous, dict) else "unreadable"
             return (f"--resume: {work_dir} was started with other flags ({changed} differ); "
                     f"rerun with the same flags, or --overwrite to start again")
+        problem = None if previous is not None else shards_made_otherwise(work_dir, run_flags)
+        if problem:
+            return problem
         writers.remove_temporaries(work_dir)
         (work_dir / writers.MANIFEST_NAME).unlink(missing_ok=True)
     try:

@@ -10,7 +10,7 @@ Two steps, so the cuda backend can load in workers and convert in the parent:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -54,6 +54,12 @@ class MapOptions:
         """True for the stick5 of the old converter: no camera, scale or mirror option in use."""
         return (self.schema == "stick5" and self.camera == "orthographic" and not self.random_views
                 and not self.scale_height and not self.mirror)
+
+
+def made_by(opts: MapOptions) -> dict:
+    """What makes a shard (every option but the backend, which changes no value beyond float rounding): stored in
+    each shard's info, so that --resume refuses shards made with other flags even when run.json is lost."""
+    return {k: v for k, v in asdict(opts).items() if k != "backend"}
 
 
 @dataclass
@@ -294,7 +300,7 @@ def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
     motion = motion[rows] if len(rows) != len(motion) else motion
     actions = np.stack(actions) if actions else np.zeros((0, opts.window), dtype=np.int64)
     info = {"task": loaded.index, "sources": loaded.sources, "counts": loaded.counts, "errors": loaded.errors,
-            "label_sources": label_sources}
+            "label_sources": label_sources, "made_by": made_by(opts)}
     writers.write_shard(Path(work_dir, writers.SHARD_NAME.format(loaded.index)), motion, actions, clips, info)
     return {**info, "clips": len(clips)}
 
