@@ -62,14 +62,21 @@ def run(args: argparse.Namespace) -> int:
             continue
         if isinstance(info, NoMotion):
             continue
-        tree.append(rel)
         dataset = dataset_folder(rel) or rel.split("/")[0]
-        for window in plan_windows(info.num_frames, info.fps, dst_fps=args.fps, window=args.window,
-                                   stride=args.stride, short=args.short,
-                                   min_length=min_tail_frames(args.min_seconds, args.fps)):
-            lab = labeler.label(rel, window.start / args.fps, window.length, args.window, args.fps,
-                                source_fps=info.fps, source_frames=info.num_frames)
-            clips.append((rel, dataset, lab.source, lab.action, lab.description_source))
+        try:  # one file's failure (its windows, its labels) is one line; the others go on
+            rows = []
+            for window in plan_windows(info.num_frames, info.fps, dst_fps=args.fps, window=args.window,
+                                       stride=args.stride, short=args.short,
+                                       min_length=min_tail_frames(args.min_seconds, args.fps)):
+                lab = labeler.label(rel, window.start / args.fps, window.length, args.window, args.fps,
+                                    source_fps=info.fps, source_frames=info.num_frames)
+                rows.append((rel, dataset, lab.source, lab.action, lab.description_source))
+        except (ValueError, OSError) as exc:
+            unreadable += 1
+            print(f"skipped: {rel}: {exc}", file=sys.stderr)
+            continue
+        tree.append(rel)
+        clips += rows
     text, data = coverage_report(clips, tree, labeler, motion_available=False)
     data["unreadable_files"] = unreadable
     if args.json:

@@ -249,7 +249,8 @@ def run(args: argparse.Namespace) -> int:
               f"batching is automatic (many sequences per convert_batch call; --batch-files sets files per task)",
               file=sys.stderr)
     problem = check_inputs(args, amass_root) or output_problem(
-        output, kind="folder" if fmt == "shards" else "file", flag="--output", inputs=[amass_root])
+        output, kind="folder" if fmt == "shards" else "file", flag="--output", inputs=[amass_root],
+        beside=[str(p)[len(str(output)):] for p in {errors_path(output), record_path(output), work_dir} - {output}])
     if problem:
         return _fail(problem)
     problem = schema_problem(args)
