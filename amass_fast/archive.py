@@ -48,6 +48,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -58,7 +59,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
-from amass_fast import atomic
+from amass_fast import atomic, guarded
 from amass_fast.cliargs import JOBS_FLAG, output_problem, progress_bar
 from amass_fast.download.checks import (
     NotRegularFileError,
@@ -95,6 +96,7 @@ class ExtractReport:
     refused: list = field(default_factory=list)  # [member name, reason] of unsafe members
     folders: list = field(default_factory=list)  # top-level folders the archive extracted to
     unwritten: list = field(default_factory=list)  # [member name, reason] of safe members that could not be written
+    kept: list = field(default_factory=list)  # [member name, why] of existing files that differ, kept (no --overwrite)
     seconds: float = 0.0
     error: str = ""
 
@@ -337,7 +339,7 @@ def already_extracted(archive: PathLike, out_dir: PathLike) -> Optional[ExtractR
     """The previous report when `archive` is unchanged since it was fully extracted and its folders exist."""
     archive, out_dir = Path(archive), Path(out_dir)
     try:
-        marker = json.loads(_marker_path(out_dir, archive).read_text())
+        marker = guarded.read_json(_marker_path(out_dir, archive), "record")
         report = ExtractReport(**marker["report"])
         same = marker.get("fingerprint") == archive_fingerprint(archive)
     except (OSError, ValueError, TypeError, KeyError):  # no marker, or the archive is unreadable: extract reports it
@@ -383,33 +385,49 @@ def _unwritten_reason(exc: OSError, out_dir: Path) -> str:
     return f"cannot be written: {exc.strerror or exc}{hint}"
 
 
-def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, progress) -> int:
-    """Write a regular member to ``dest`` through a fixed-length temporary name; returns its bytes. Errors of the
-    output raise _OutputError; errors reading the archive propagate as they are."""
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, progress,
+                  overwrite: bool = False) -> tuple[int, bool]:
+    """Write a regular member to ``dest`` through a fixed-length temporary name; returns (its bytes, whether an
+    existing ``dest`` was kept because its bytes differ from the member's and ``overwrite`` is off). An existing
+    file with the member's bytes is left as it is. Errors of the output raise _OutputError; errors reading the
+    archive propagate as they are."""
     source = tar.extractfile(member)
     tmp = Path(atomic.temporary_name(dest))
     written = 0
+    old = None
+    if dest.is_file():  # compared as the member streams past (the archive cannot be read twice)
+        with contextlib.suppress(OSError):
+            old = guarded.open_regular(dest, "archive")  # no size cap: compared, never held in memory
+    same = old is not None and os.fstat(old.fileno()).st_size == member.size
     out = _output(open, tmp, "wb")
     try:
         while chunk := source.read(_CHUNK):
             _output(out.write, chunk)
+            if same:
+                same = old.read(len(chunk)) == chunk
             written += len(chunk)
             if progress is not None:
                 progress.update(len(chunk))
         _output(out.close)
-        _output(os.replace, tmp, dest)
+        kept = old is not None and not same and not overwrite
+        if old is None or (not same and overwrite):
+            _output(os.replace, tmp, dest)
     finally:
         with contextlib.suppress(OSError):
             out.close()
             tmp.unlink(missing_ok=True)
-    return written
+            if old is not None:
+                old.close()
+    return written, kept
 
 
 def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str] = None,
-                    threads: Optional[int] = None, force: bool = False, progress=None) -> ExtractReport:
+                    threads: Optional[int] = None, force: bool = False, progress=None,
+                    overwrite: bool = False) -> ExtractReport:
     """Unpack one AMASS archive into `out_dir` (safely; see the module docstring) and return what happened.
 
-    Skips an archive already extracted and unchanged unless `force`. `progress` is an optional tqdm bar updated
+    Skips an archive already extracted and unchanged unless `force`. An existing file whose bytes differ from its
+    member's is kept and listed in ``kept`` unless `overwrite`. `progress` is an optional tqdm bar updated
     with the bytes written. A member that cannot be written is listed in ``unwritten`` and the others go on; an
     archive without .npz members gets status "empty". Raises ArchiveError when the archive cannot be read (or the
     disk is full); files completed before the error stay (whole), and no marker is written, so a rerun extracts
@@ -423,6 +441,7 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
     decoder = decoder or available_decoders()[0]
     report = ExtractReport(archive=archive.name, decoder=decoder)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous, stamps = _written_before(out_dir, archive), {}
     folders: set[str] = set()
     seen: set[str] = set()
     motions = 0
@@ -447,11 +466,20 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
                     reason = "its folder is an existing symlink or file under the output folder"
                 elif member.isreg():
                     dest = folder / parts[-1]
-                    if _output(lambda: dest.is_symlink() or dest.is_dir()):
-                        reason = "the destination exists and is a symlink or folder"
+                    if _output(lambda: dest.is_symlink() or (dest.exists() and not dest.is_file())):
+                        reason = "the destination exists and is a symlink, folder or special file"
                     else:
-                        report.bytes += _write_member(tar, member, dest, progress)
-                        report.files += 1
+                        # A file this tool wrote last time (size and mtime as recorded) is replaced freely.
+                        ours = previous.get(name) is not None and previous.get(name) == _stamp(dest)
+                        written, kept = _write_member(tar, member, dest, progress, overwrite or ours)
+                        if not kept:
+                            stamps[name] = _stamp(dest)
+                        if kept:
+                            report.kept.append([member.name, f"{dest}: differs from the archive's copy; kept (rerun "
+                                                             f"with --overwrite to replace it)"])
+                        else:
+                            report.bytes += written
+                            report.files += 1
             except _OutputError as exc:
                 report.unwritten.append([member.name, _unwritten_reason(exc.args[0], out_dir)])
                 continue
@@ -467,16 +495,35 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
         report.status = "empty"
         report.error = (f"{archive}: holds no .npz motion files, so it is not an AMASS archive (or was saved "
                         f"incomplete): download it again (amass-fast download)")
-    elif not report.unwritten:
-        _write_marker(out_dir, archive, report)
+    elif not report.unwritten and not report.kept:  # a rerun reports kept files again
+        _write_marker(out_dir, archive, report, stamps)
     return report
 
 
-def _write_marker(out_dir: Path, archive: Path, report: ExtractReport) -> None:
+def _stamp(path: Path) -> Optional[list]:
+    """[size, mtime_ns] of a regular file (None otherwise): how the marker recognises a file this tool wrote."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
+
+
+def _written_before(out_dir: Path, archive: Path) -> dict:
+    """member name -> [size, mtime_ns] of the files the last complete extraction of ``archive`` wrote."""
+    try:
+        written = guarded.read_json(_marker_path(out_dir, archive), "record").get("written", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return written if isinstance(written, dict) else {}
+
+
+def _write_marker(out_dir: Path, archive: Path, report: ExtractReport, written: dict) -> None:
     marker = _marker_path(out_dir, archive)
     marker.parent.mkdir(parents=True, exist_ok=True)
     with atomic.replacing(marker) as tmp:
-        tmp.write_text(json.dumps({"fingerprint": archive_fingerprint(archive), "report": asdict(report)}, indent=1))
+        tmp.write_text(json.dumps({"fingerprint": archive_fingerprint(archive), "report": asdict(report),
+                                   "written": written}, indent=1))
 
 
 def find_archives(paths: list[PathLike], on_skipped: Optional[Callable[[Path, str], None]] = None) -> list[Path]:
@@ -494,8 +541,8 @@ def find_archives(paths: list[PathLike], on_skipped: Optional[Callable[[Path, st
         elif p.is_file():
             found.add(p)
         elif p.exists():
-            raise NotRegularFileError(f"{p}: is {_what(p)}, not an archive or folder; pass .tar.bz2 files or the "
-                                      f"folder holding them")
+            raise NotRegularFileError(p, f"is {_what(p)}, not an archive or folder; pass .tar.bz2 files or the "
+                                         f"folder holding them")
         else:
             raise FileNotFoundError(f"{p}: no such archive or folder; download first (amass-fast download --out {p})")
     return sorted(found)
@@ -509,7 +556,8 @@ def _what(path: Path) -> str:
 
 
 def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, decoder: Optional[str] = None,
-                force: bool = False, show_progress: Optional[bool] = None) -> list[ExtractReport]:
+                force: bool = False, show_progress: Optional[bool] = None,
+                overwrite: bool = False) -> list[ExtractReport]:
     """Extract several archives at once (threads: the decoders release the GIL). Each archive's decoder gets
     cpu_count / jobs threads. A failed archive gives a report with status "failed"; the others go on.
     Progress bars go to stderr; `show_progress=None` shows them only on a terminal (stacked bars garble logs)."""
@@ -524,7 +572,7 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
             slot = slots.pop(0)
         try:
             with progress_bar(show_progress, desc=archive.name, unit="B", position=slot, leave=False) as bar:
-                return extract_archive(archive, out_dir, decoder, threads, force, bar)
+                return extract_archive(archive, out_dir, decoder, threads, force, bar, overwrite)
         except ArchiveError as exc:
             return ExtractReport(archive=archive.name, status="failed", decoder=decoder or "", error=str(exc))
         finally:
@@ -553,6 +601,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoder", choices=DECODERS, default=None,
                         help="bzip2 decoder (default: the fastest available: %s)" % ", ".join(available_decoders()))
     parser.add_argument("--force", action="store_true", help="extract again even when already extracted")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files in --out whose bytes differ from the archive's (default: kept, listed)")
     parser.add_argument("--measure", metavar="ARCHIVE", default=None,
                         help="only measure each available decoder's throughput on ARCHIVE and print it")
 
@@ -584,7 +634,8 @@ def run(args: argparse.Namespace) -> int:
     if not archives:
         return _fail(f"no .tar.bz2 archives in {' '.join(args.archives)}; download them first "
                      f"(amass-fast download) or pass --archives")
-    reports = extract_all(archives, args.out, jobs=args.jobs, decoder=args.decoder, force=args.force)
+    reports = extract_all(archives, args.out, jobs=args.jobs, decoder=args.decoder, force=args.force,
+                          overwrite=args.overwrite)
     head = f"{'archive':32s} {'status':9s} {'files':>6s} {'MB':>9s} {'ignored':>7s} {'refused':>7s} {'s':>7s}  decoder"
     print(f"{head}\n{'-' * len(head)}")
     for r in reports:
@@ -595,14 +646,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"refused: {r.archive}: {member!r}: {reason}", file=sys.stderr)
         for member, reason in r.unwritten:
             print(f"not written: {r.archive}: {member!r}: {reason}", file=sys.stderr)
+        for member, reason in r.kept:
+            print(f"kept: {r.archive}: {reason}", file=sys.stderr)
         if r.error:
             print(f"{r.status}: {r.error}", file=sys.stderr)
     if all(r.status == "empty" for r in reports):
         return _fail("no archive given holds any .npz motion file (see above); nothing to extract")
-    bad = [r for r in reports if r.status in ("failed", "empty") or r.refused or r.unwritten]
+    bad = [r for r in reports if r.status in ("failed", "empty") or r.refused or r.unwritten or r.kept]
     if bad:
-        print(f"{len(bad)} archive(s) failed, were empty, held unsafe members or members that could not be written "
-              f"(see above); genuine AMASS archives extract whole", file=sys.stderr)
+        print(f"{len(bad)} archive(s) failed, were empty, held unsafe members, members that could not be written or "
+              f"files of yours that differ (see above); genuine AMASS archives extract whole", file=sys.stderr)
         return 1
     print(f"done: AMASS tree in {args.out}; next: amass-fast verify {args.out}")
     return 0

@@ -29,6 +29,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from amass_fast import guarded
 from amass_fast.schemas.joints import skeleton_height
 
 PathLike = Union[str, os.PathLike]
@@ -199,9 +200,12 @@ def load_body_model(path: PathLike, gender: Optional[str] = None) -> BodyModel:
                     return load_body_model(candidate, gender)
         raise BodyModelError(f"{path}: no {gender} model file found (looked for SMPLH_{gender.upper()}.npz|pkl, "
                              f"SMPLX_{gender.upper()}.npz|pkl, {gender}/model.npz, also under smplh/ and smplx/)")
-    if not path.is_file():
+    if not path.exists():
         raise BodyModelError(f"{path}: no such model file; pass a model file or the folder that holds them")
-    stat = path.stat()
+    try:
+        stat = guarded.check_regular(path, "model")
+    except guarded.ReadRefused as exc:
+        raise BodyModelError(f"{exc}; pass a model file or the folder that holds them") from None
     return _load_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size, _gender_of(path, gender))
 
 
@@ -277,12 +281,20 @@ def _gender_of(path: Path, gender: Optional[str]) -> str:
     return "neutral"
 
 
+def _open_model(path: str):
+    """A model file opened through the guarded reader; BodyModelError naming it when it must not be read."""
+    try:
+        return guarded.open_regular(path, "model")
+    except guarded.ReadRefused as exc:
+        raise BodyModelError(str(exc)) from None
+
+
 @functools.lru_cache(maxsize=16)
 def _load_file(path: str, mtime_ns: int, size: int, gender: str) -> BodyModel:
     """Cached by path, modification time and size, so the pipeline can ask for a model per sequence."""
     if path.endswith(".pkl"):
         try:
-            with open(path, "rb") as fh:
+            with _open_model(path) as fh:
                 data = _RestrictedUnpickler(fh, path).load()
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
             if isinstance(exc, BodyModelError):
@@ -295,7 +307,7 @@ def _load_file(path: str, mtime_ns: int, size: int, gender: str) -> BodyModel:
         return _skeleton_from_arrays(data, path, gender)
     if path.endswith(".npz"):
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with _open_model(path) as fh, np.load(fh, allow_pickle=False) as npz:
                 data = {k: npz[k] for k in ("J_regressor", "v_template", "shapedirs", "kintree_table") if k in npz}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise BodyModelError(f"{path}: not a readable model .npz ({exc}); re-download the model file") from None

@@ -8,10 +8,13 @@ Modules are imported only when their subcommand runs, so `amass-fast --help` sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
 import textwrap
+import threading
 import warnings
 from typing import Optional, Sequence
 
@@ -88,6 +91,37 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the command is, so it stops as on Ctrl-C: pool workers ended, finished
+    files kept, nothing half-written under a final name (resumable)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While a command runs (in the main thread): SIGTERM and SIGHUP raise Stopped, as Ctrl-C raises
+    KeyboardInterrupt; the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -100,11 +134,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Warnings reach a command-line user as one plain line, without the source line that raised them.
     warnings.formatwarning = lambda message, category, *rest, **kw: f"warning: {message}\n"
     try:
-        return int(importlib.import_module(_module_for(args.command)).run(args) or 0)
-    except KeyboardInterrupt:
-        print("\ninterrupted: nothing half-written is left under a final name; run the same command again to "
+        with _stop_on_signals():
+            return int(importlib.import_module(_module_for(args.command)).run(args) or 0)
+    except KeyboardInterrupt as exc:
+        how = f"stopped by {signal.Signals(exc.signum).name}" if isinstance(exc, Stopped) else "interrupted"
+        print(f"\n{how}: nothing half-written is left under a final name; run the same command again to "
               "continue (add --resume for process).", file=sys.stderr)
-        return 130
+        return 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
     except BrokenPipeError:
         # The reader went away (`amass-fast datasets | head`): stop quietly, as other Unix tools do. Point stdout at
         # /dev/null so the interpreter's final flush does not raise again.

@@ -41,6 +41,15 @@ def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[s
     return parse
 
 
+MAX_SEED = 2 ** 63 - 1
+
+
+def seed_type() -> Callable[[str], int]:
+    """The argparse type of every --seed: a whole number in [0, MAX_SEED] (numpy's generators refuse negative
+    seeds, so a negative one is refused when parsed, before any work)."""
+    return int_range(0, MAX_SEED)
+
+
 def float_range(lo: Optional[float] = None, hi: Optional[float] = None, *, lo_open: bool = False
                 ) -> Callable[[str], float]:
     """An argparse type: a finite number in [lo, hi], or (lo, hi] with ``lo_open`` (either bound may be None)."""
@@ -76,15 +85,38 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def output_problem(path: PathLike, *, kind: str, flag: str, inputs: Sequence[PathLike] = ()) -> Optional[str]:
+def _name_max(path: Path) -> int:
+    """The longest file name (bytes) the file system under ``path``'s nearest existing folder allows."""
+    for parent in path.absolute().parents:
+        try:
+            if parent.is_dir():
+                return os.pathconf(parent, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):
+            break
+    return 255
+
+
+def output_problem(path: PathLike, *, kind: str, flag: str, inputs: Sequence[PathLike] = (),
+                   beside: Sequence[str] = ()) -> Optional[str]:
     """Why ``path`` cannot be used as an output of ``kind`` "file" or "folder", or None when it can.
 
-    Checks, in the order a user would fix them: a file where a folder is wanted and the reverse, a parent that is
-    missing (created later, fine) or is not a folder, and an output inside one of the ``inputs`` folders (it would
-    be read back as input). Whether an existing output may be replaced is the caller's rule (``--overwrite``)."""
+    Checks, in the order a user would fix them: a name longer than the file system allows (also with each suffix
+    in ``beside``: the files written next to it, e.g. ".errors.jsonl"), a file where a folder is wanted and the
+    reverse, a parent that is missing (created later, fine) or is not a folder, and an output inside one of the
+    ``inputs`` folders (it would be read back as input). Whether an existing output may be replaced is the caller's
+    rule (``--overwrite``)."""
     if kind not in ("file", "folder"):
         raise ValueError(f"kind must be 'file' or 'folder' (got {kind!r})")
     path = Path(path)
+    limit = _name_max(path)
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            return f"{flag} {path}: the name {part[:24]}... is {len(os.fsencode(part))} bytes, longer than the " \
+                   f"{limit} this file system allows; choose a shorter name"
+    longest = max(beside, key=lambda suffix: len(os.fsencode(suffix)), default="")
+    if longest and len(os.fsencode(path.name + longest)) > limit:
+        return (f"{flag} {path}: the name is {len(os.fsencode(path.name))} bytes, and {path.name[:24]}...{longest} "
+                f"written beside it would be longer than the {limit} this file system allows; choose a shorter name")
     if kind == "folder" and path.exists() and not path.is_dir():
         return f"{flag} {path}: is a file, not a folder; pass a folder (it is created if missing)"
     if kind == "file" and path.is_dir():

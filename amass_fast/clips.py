@@ -101,6 +101,35 @@ def window_cost(total: int, windows: list[Window], window: int) -> WindowCost:
                       dropped=total - covered, overlap=sum(w.length for w in windows) - covered)
 
 
+# The memory one sequence's clips may plan (motion in float32 at the schema's width, the labels' stick5 copy and the
+# int64 actions, over every window, view and mirrored copy): far above any real AMASS file with sensible flags.
+MAX_PLANNED_BYTES = 4 << 30
+
+
+def planned_bytes(clips: int, window: int, schema: str = "stick5", plain_stick5: bool = True) -> int:
+    """Bytes the clips of one sequence take once converted: ``clips`` x ``window`` frames of the schema's float32
+    values (plus stick5's 20 for the labels when the run is not plain stick5) and an int64 action per frame."""
+    from amass_fast.schemas.layouts import FRAME_SHAPE
+
+    values = math.prod(FRAME_SHAPE[schema]) + (0 if plain_stick5 else 20)
+    return clips * window * (4 * values + 8)
+
+
+def check_planned_size(windows: int, views: int, window: int, schema: str = "stick5", mirror: bool = False,
+                       plain_stick5: bool = True, name: str = "the sequence") -> None:
+    """Refuse (ValueError naming ``name``, the limit and the planned size) a sequence whose clips would take more
+    than MAX_PLANNED_BYTES: counted before anything is allocated, with its views, mirrored copies, schema width and
+    dtype."""
+    clips = windows * views * (2 if mirror else 1)
+    size = planned_bytes(clips, window, schema, plain_stick5)
+    if size > MAX_PLANNED_BYTES:
+        copies = " x 2 (--mirror)" if mirror else ""
+        raise ValueError(f"{name}: {windows:,} windows x {views} views{copies} = {clips:,} clips of {window} frames "
+                         f"of {schema} (float32) plan {size / 2**30:.3g} GiB, over the limit of "
+                         f"{MAX_PLANNED_BYTES / 2**30:.3g} GiB per file; use fewer --views or --random-views, a "
+                         f"larger --stride or a shorter --window")
+
+
 def min_tail_frames(min_seconds: float, dst_fps: float) -> int:
     """A minimum tail length in seconds (--min-seconds) as output frames; at least 1, as a window holds a frame."""
     return max(1, math.ceil(min_seconds * dst_fps - 1e-9))

@@ -24,7 +24,28 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from amass_fast import writers
+from amass_fast import guarded, writers
+
+
+def _samples_problem(samples: Any) -> Optional[str]:
+    """What makes a loaded .pt not a list of our samples (None when it is one): each a dict with ``motion`` a float
+    tensor [T, ...], ``actions`` (where present) an integer tensor [T], ``action`` and ``description`` strings, ``meta`` a dict."""
+    if not isinstance(samples, list):
+        return f"holds a {type(samples).__name__}, expected a list of samples"
+    for i, sample in enumerate(samples):
+        if not isinstance(sample, dict):
+            return f"sample {i} is a {type(sample).__name__}, not a dict"
+        motion, actions = sample.get("motion"), sample.get("actions")
+        if not (isinstance(motion, torch.Tensor) and motion.is_floating_point() and motion.ndim >= 2
+                and motion.shape[0] > 0):
+            return f"sample {i} has no float tensor 'motion' [T, ...]"
+        if actions is not None and not (isinstance(actions, torch.Tensor) and not actions.is_floating_point()
+                                        and actions.ndim == 1 and len(actions) == len(motion)):
+            return f"sample {i} has no integer tensor 'actions' [T] beside its motion"
+        if not (isinstance(sample.get("action"), str) and isinstance(sample.get("description"), str)
+                and isinstance(sample.get("meta", {}), dict)):
+            return f"sample {i} lacks the strings 'action', 'description' or the dict 'meta'"
+    return None
 
 
 class StickClips(Dataset):
@@ -35,32 +56,30 @@ class StickClips(Dataset):
         self.path = Path(path)
         self.transform = transform
         if self.path.is_dir():
-            manifest_path = self.path / writers.MANIFEST_NAME
-            if not manifest_path.is_file():
+            if not (self.path / writers.MANIFEST_NAME).exists():
                 raise FileNotFoundError(f"{self.path}: no {writers.MANIFEST_NAME}; the run that writes it has not "
                                         f"finished: rerun `amass-fast process --format shards --resume` with its flags")
-            manifest = writers.read_json(manifest_path, f"rerun `amass-fast process --format shards --resume` "
-                                                        f"with its flags to write it again")
-            if not isinstance(manifest, dict) or manifest.get("format") != writers.MANIFEST_FORMAT:
-                raise ValueError(f"{manifest_path}: not an amass-fast shards manifest")
-            self.manifest = manifest
-            self._shards = [(self.path / s["file"], int(s["clips"])) for s in manifest["shards"]]
+            self.manifest, self._shards = writers.read_manifest(self.path)
             self._ends = np.cumsum([n for _, n in self._shards]).tolist()
             self._samples = None
             self._opened: dict = {}
             self._pid = None
         elif self.path.is_file():
             self.manifest = None
+            again = ("pass the .pt output or shards folder of `amass-fast process`, or write it again with "
+                     "`amass-fast process --overwrite`")
             try:
-                self._samples = torch.load(self.path, weights_only=True)
-            except PermissionError:
+                with guarded.open_regular(self.path, "clips") as f:
+                    self._samples = torch.load(f, weights_only=True)
+            except (PermissionError, guarded.ReadRefused):
                 raise
-            except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:  # never with weights_only=False
+            except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
+                    AttributeError, ImportError) as exc:  # never with weights_only=False
                 raise ValueError(f"{self.path}: not a clips file written by `amass-fast process`, or a damaged one "
-                                 f"(torch.load: {type(exc).__name__}); pass its .pt output or shards folder, or "
-                                 f"write it again with `amass-fast process --overwrite`") from None
-            if not isinstance(self._samples, list):
-                raise ValueError(f"{self.path}: holds a {type(self._samples).__name__}, expected a list of samples")
+                                 f"(torch.load: {type(exc).__name__}); {again}") from None
+            problem = _samples_problem(self._samples)
+            if problem:
+                raise ValueError(f"{self.path}: {problem}, not the samples `amass-fast process` writes; {again}")
         else:
             raise FileNotFoundError(f"{self.path}: no such file or folder; run `amass-fast process` to write it")
 

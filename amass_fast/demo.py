@@ -93,8 +93,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import torch
 
-    from amass_fast import synthetic
+    from amass_fast import process, synthetic
 
+    try:  # every check before the first write: a backend that cannot run here leaves --out untouched
+        process.resolve_backend(args.backend)
+    except ValueError as exc:
+        print(f"amass-fast demo: {exc}; nothing written", file=sys.stderr)
+        return 2
     tree, output = out / TREE, out / CLIPS
     if tree.exists():  # the demo's own tree (check_out made sure), rewritten whole
         shutil.rmtree(tree)

@@ -41,7 +41,6 @@ import contextlib
 import io
 import math
 import os
-import stat
 import struct
 import warnings
 import zipfile
@@ -51,6 +50,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
+
+from amass_fast import guarded
 
 try:  # zlib-ng's CRC-32 (carry-less multiply) runs about 5x faster than the system zlib's; the same values
     from zlib_ng.zlib_ng import crc32 as _crc32
@@ -144,33 +145,27 @@ def _display_name(source: Source, name: Optional[str]) -> str:
     return os.fspath(source)
 
 
-def _kind_of_file(mode: int) -> str:
-    for test, what in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return what
-    return "not a regular file"
-
-
 def not_regular_problem(path: Union[str, "os.PathLike[str]"], name: Optional[str] = None) -> Optional[str]:
     """Why `path` (links followed) cannot be read as a data file, or None for a regular file: the message names the
-    file and says what to do. Used by the tree walk and by the loaders, so both refuse the same things."""
+    file and says what to do. Used by the tree walk and by the loaders, so both refuse the same things (the checks
+    are amass_fast.guarded's, for the "motion" kind)."""
     name = os.fspath(path) if name is None else name
     try:
-        mode = os.stat(path).st_mode
+        guarded.check_regular(path, "motion")
     except FileNotFoundError:
         return f"{name}: a link to nothing (or the file vanished); fix or remove the link"
+    except guarded.ReadRefused as exc:
+        return _refused_problem(exc, name)
     except OSError as exc:
         return f"{name}: cannot be read ({exc.strerror or exc}); check its permissions"
-    return _special_problem(mode, name)
+    return None
 
 
-def _special_problem(mode: int, name: str) -> Optional[str]:
-    if stat.S_ISREG(mode):
-        return None
-    return (f"{name}: not a regular file but {_kind_of_file(mode)}; AMASS files are plain .npz files: remove it "
-            f"or rename it so it does not end in .npz")
+def _refused_problem(exc: guarded.ReadRefused, name: str) -> str:
+    if isinstance(exc, guarded.NotRegularFile):
+        return (f"{name}: {exc.problem.split(';')[0]}; AMASS files are plain .npz files: remove it or rename it so "
+                f"it does not end in .npz")
+    return f"{name}: {exc.problem}"
 
 
 def _short(exc: BaseException) -> str:
@@ -215,19 +210,12 @@ class _Npz:
             self._size = len(data)
             stream = io.BytesIO(data)
         else:
-            # Opened without blocking and refused unless regular (a FIFO would block forever, a device never end).
-            fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+            # The guarded reader: refused unless regular (a FIFO would block forever, a device never end).
             try:
-                status = os.fstat(fd)
-            except OSError:
-                os.close(fd)
-                raise
-            problem = _special_problem(status.st_mode, name)
-            if problem is not None:
-                os.close(fd)
-                raise FormatError(problem)
-            self._file = stream = os.fdopen(fd, "rb")
-            self._size = status.st_size
+                self._file = stream = guarded.open_regular(source, "motion")
+            except guarded.ReadRefused as exc:
+                raise FormatError(_refused_problem(exc, name)) from None
+            self._size = os.fstat(stream.fileno()).st_size
         try:
             self._zip = self._open_zip(stream)
         except BaseException:

@@ -103,6 +103,13 @@ def convert(poses, trans, rest_joints, parents, src_fps: float, dst_fps: float =
 def mirror_params(poses, trans, rest_pelvis=None):
     """The left-right mirrored body poses [F, 66] and trans [F, 3] of poses [F, >=66] (only the 22 body joints are
     kept) and trans, as ``schemas.mirror_params`` computes them, for NumPy arrays or torch tensors on any device."""
+    shape, trans_shape = tuple(np.shape(poses)), tuple(np.shape(trans))
+    if len(shape) != 2 or shape[1] < 3 * NUM_BODY_JOINTS:
+        raise ValueError(f"mirror_params: `poses` must be [F, >={3 * NUM_BODY_JOINTS}] (the body's axis-angles), got "
+                         f"shape {list(shape)}")
+    if trans_shape != (shape[0], 3):
+        raise ValueError(f"mirror_params: `trans` must be [F, 3] = [{shape[0]}, 3] like poses, got "
+                         f"{list(trans_shape)}")
     perm = np.asarray(pose_permutation(3 * NUM_BODY_JOINTS))
     p_x = 0.0 if rest_pelvis is None else float(rest_pelvis[0])
     if is_tensor(poses):

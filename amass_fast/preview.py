@@ -29,6 +29,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from amass_fast import atomic
 from amass_fast.cliargs import float_range, int_range, output_problem
 from amass_fast.schemas import layouts
 
@@ -308,12 +309,23 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except ValueError as exc:  # not a clips file, or a damaged one: named by the message
         return _fail(str(exc), 1)
+    # Written under a temporary name and renamed when whole: a full disk or an error leaves the old image as it was.
+    try:
+        with atomic.replacing(out) as tmp:
+            if grid:
+                width, height = render_sheet(samples, tmp)
+            else:
+                valid = int(sample.get("meta", {}).get("valid_length", len(sample["motion"])))
+                frames = render_gif(sample["motion"], valid, caption_of(sample), tmp, fps=args.fps,
+                                    up=sample.get("meta", {}).get("up", "z"))
+    except OSError as exc:
+        return _fail(f"--out {out}: cannot be written ({exc.strerror or exc}); nothing replaced: free some space "
+                     f"or choose another --out", 1)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:  # a sample that is not a clip of ours
+        return _fail(f"{args.output}: a clip cannot be drawn ({exc}); nothing written: pass the output of "
+                     f"`amass-fast process`", 1)
     if grid:
-        width, height = render_sheet(samples, out)
         print(f"wrote {out}: {len(samples)} clips, {width}x{height} px")
         return 0
-    valid = int(sample.get("meta", {}).get("valid_length", len(sample["motion"])))
-    frames = render_gif(sample["motion"], valid, caption_of(sample), out, fps=args.fps,
-                        up=sample.get("meta", {}).get("up", "z"))
     print(f"wrote {out}: clip {index}, {frames} frames at {args.fps:g} fps, {caption_of(sample)}")
     return 0

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
-from amass_fast import reference
+from amass_fast import finite, reference
 from amass_fast.backends import runtime
 from amass_fast.backends.runtime import is_tensor
 from amass_fast.reference import NUM_BODY_JOINTS, STICK_DIM, VIEW_FRONT, VIEW_TOP, resampled_length
@@ -55,13 +55,19 @@ class Placement(NamedTuple):
             torch = runtime.torch()
             dtype = torch.float64 if self.dtype == np.float64 else torch.float32
             if self.backend == "cuda":
-                return x.detach().to(device=self.device, dtype=dtype).contiguous()
-            return x.detach().to(device="cpu", dtype=dtype).contiguous().numpy()
+                t = x.detach().to(device=self.device, dtype=dtype).contiguous()
+                finite.check_array(t, self.op, name)
+                return t
+            a = x.detach().to(device="cpu", dtype=dtype).contiguous().numpy()
+            finite.check_array(a, self.op, name)  # in the compute dtype: 1e39 is infinite in float32
+            return a
         a = np.asarray(x)
         if a.dtype.kind not in "f":
             raise TypeError(f"{self.op}: `{name}` must hold floats, got {a.dtype}")
         self.check_shape(a.shape, name, shape)
-        a = np.ascontiguousarray(a, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            a = np.ascontiguousarray(a, dtype=self.dtype)
+        finite.check_array(a, self.op, name)  # in the compute dtype: 1e39 is infinite in float32
         if self.backend == "cuda":
             return runtime.torch().from_numpy(a).to(self.device)
         return a
@@ -401,6 +407,7 @@ def _joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     scale = p.host(np.ones(C) if clip_scale is None else clip_scale, "clip_scale", np.float64, (C,))
     if not np.all(np.isfinite(scale) & (scale > 0)):
         raise ValueError("convert_batch: `clip_scale` must be positive, finite factors")
+    finite.check_values(scale, p.dtype, p.op, "clip_scale")
     shape = (C, batch.window) + layouts.FRAME_SHAPE[schema]
     if schema in ("joints2d", "joints3d"):
         joints = p.output(out, shape)
@@ -417,6 +424,7 @@ def _clip_yaw(p: Placement, clip_yaw: Any, C: int) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(yaw))
         if len(bad):
             raise ValueError(f"convert_batch: `clip_yaw` must be finite degrees; clip_yaw[{bad[0]}] = {yaw[bad[0]]}")
+        finite.check_values(yaw, p.dtype, p.op, "clip_yaw")
     return yaw
 
 
@@ -491,6 +499,7 @@ def _cameras(p: Placement, cameras, yaw: np.ndarray, C: int) -> np.ndarray:
         raise ValueError(f"{p.op}: cameras[{bad[0]}] = {cams[bad[0]].tolist()} is not a packed camera "
                          f"{CAMERA_FIELDS}: perspective 0 or 1, finite values, elevation in -90..90, distance "
                          f"and focal length > 0")
+    finite.check_values(cams, p.dtype, p.op, "cameras")
     return cams
 
 

@@ -1,50 +1,31 @@
 """Is this file a complete bzip2 archive? Cheap checks (magic, length, end-of-stream marker) and a deep one (test
-decompression), plus the one way archives are opened: only regular files, never a pipe or device that would block."""
+decompression); archives are opened through amass_fast.guarded (regular files only, never a blocking open)."""
 from __future__ import annotations
 
 import bz2
 import os
-import stat
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
+
+from amass_fast import guarded
 
 PathLike = Union[str, "os.PathLike[str]"]
 BZ2_MAGIC = b"BZh"
 _EOS_MAGIC = 0x177245385090  # bzip2 end-of-stream marker (sqrt(pi)), 48 bits, not byte-aligned
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe (fifo)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 class ArchiveCheckError(ValueError):
     """A file that is not a complete bzip2 archive; the message names the file and the problem."""
 
 
-class NotRegularFileError(OSError):
-    """A path that is a pipe, device, socket or folder where a regular file is expected; the message names it."""
-
-
-def file_kind(mode: int) -> str:
-    """What ``st_mode`` describes, in words ("a regular file", "a pipe (fifo)", ...)."""
-    return next((kind for test, kind in _KINDS if test(mode)), "a regular file" if stat.S_ISREG(mode) else
-                "not a regular file")
+NotRegularFileError = guarded.NotRegularFile  # a pipe, device, socket or folder where an archive is expected
+file_kind = guarded.file_kind
 
 
 def open_regular(path: PathLike) -> BinaryIO:
-    """Open ``path`` for reading in binary mode only if it is a regular file (a symlink to one is fine).
-
-    Opened without blocking, then checked with fstat, so a fifo with no writer or a device never blocks the run;
-    raises NotRegularFileError (naming the path and what it is) for anything but a regular file."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFileError(f"{path}: is {file_kind(mode)}, not a regular file; pass the archive file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    """Open an archive for reading through the guarded reader (amass_fast.guarded.open_regular): only a regular
+    file, opened without blocking, so a fifo with no writer or a device never blocks the run."""
+    return guarded.open_regular(path, "archive")
 
 
 def looks_like_html(head: bytes, content_type: str = "") -> bool:

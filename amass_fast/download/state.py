@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from amass_fast import atomic
+from amass_fast import atomic, guarded
 from amass_fast.catalog import Dataset
 from amass_fast.download.checks import ArchiveCheckError, verify_archive
 from amass_fast.download.retry import DownloadError
@@ -58,7 +58,7 @@ class ArchiveFiles:
     @staticmethod
     def read_json(path: Path) -> dict:
         try:
-            data = json.loads(path.read_text())
+            data = guarded.read_json(path, "record")
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}

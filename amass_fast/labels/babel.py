@@ -10,7 +10,6 @@ maps to idle because it says too little ("hand movements", "interact with/use ob
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from amass_fast import guarded
 from amass_fast.labels.actions import ACTION_INDEX, data_text, specificity
 from amass_fast.labels.identity import sequence_key
 from amass_fast.labels.keywords import keyword_action
@@ -113,7 +113,8 @@ def babel_files(folder: Path) -> list[Path]:
     (``--babel`` given the folder above ``babel_v1.0_release``)."""
     def found(where: Path) -> list[Path]:
         names = list(BABEL_FILES) + sorted(p.name for p in where.glob("extra_*.json"))
-        return [where / name for name in names if (where / name).is_file()]
+        # Every entry of those names but folders: a FIFO or device among them is refused by the guarded reader.
+        return [where / name for name in names if (where / name).exists() and not (where / name).is_dir()]
 
     files = found(folder)
     if not files and folder.is_dir():
@@ -136,9 +137,11 @@ def babel_index(babel_dir: str) -> BabelIndex:
     table, sequences, annotated = babel_action_table(), {}, {}
     for path in files:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = guarded.read_json(path, "babel")
             entries = data.values() if isinstance(data, dict) else data
             parsed = [(e["feat_p"], sequence_key(e["feat_p"]), babel_sequence(e, table)) for e in entries]
+        except guarded.ReadRefused as exc:
+            raise ValueError(f"{exc}; re-download BABEL or remove this file from the --babel folder") from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}: not a BABEL annotation file ({type(exc).__name__}: {exc}); "
                              "re-download BABEL or remove this file from the --babel folder") from exc

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, progress_iter
+from amass_fast.cliargs import FPS_FLAG, WINDOW_FLAG, float_range, progress_iter, seed_type
 from amass_fast.clips import SHORT_MODES
 from amass_fast.formats import DEFAULT_AMASS_ROOT
 from amass_fast.labels.identity import dataset_folder
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-seconds", type=float_range(0.0), default=0.0, metavar="S",
                         help="leave out padded windows shorter than S seconds, as in process (default 0)")
     parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="clip frame rate (default 25)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the choice of descriptions (default 0)")
+    parser.add_argument("--seed", type=seed_type(), default=0, help="seed for the choice of descriptions (default 0)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 
 
@@ -64,14 +64,21 @@ def run(args: argparse.Namespace) -> int:
             continue
         if isinstance(info, NoMotion):
             continue
-        tree.append(rel)
         dataset = dataset_folder(rel) or rel.split("/")[0]
-        for window in plan_windows(info.num_frames, info.fps, dst_fps=args.fps, window=args.window,
-                                   stride=args.stride, short=args.short,
-                                   min_length=min_tail_frames(args.min_seconds, args.fps)):
-            lab = labeler.label(rel, window.start / args.fps, window.length, args.window, args.fps,
-                                source_fps=info.fps, source_frames=info.num_frames)
-            clips.append((rel, dataset, lab.source, lab.action, lab.description_source))
+        try:  # one file's failure (its windows, its labels) is one line; the others go on
+            rows = []
+            for window in plan_windows(info.num_frames, info.fps, dst_fps=args.fps, window=args.window,
+                                       stride=args.stride, short=args.short,
+                                       min_length=min_tail_frames(args.min_seconds, args.fps)):
+                lab = labeler.label(rel, window.start / args.fps, window.length, args.window, args.fps,
+                                    source_fps=info.fps, source_frames=info.num_frames)
+                rows.append((rel, dataset, lab.source, lab.action, lab.description_source))
+        except (ValueError, OSError) as exc:
+            unreadable += 1
+            print(f"skipped: {rel}: {exc}", file=sys.stderr)
+            continue
+        tree.append(rel)
+        clips += rows
     text, data = coverage_report(clips, tree, labeler, motion_available=False)
     data["unreadable_files"] = unreadable
     if args.json:

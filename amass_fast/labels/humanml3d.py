@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from amass_fast import guarded
 from amass_fast.labels.identity import sequence_key
 
 HUMANML3D_FPS = 20
 # Frames (at 20 fps) HumanML3D cuts from the start of a file before applying index.csv (raw_pose_processing).
 HUMANML3D_TRIM = {"eyes_japan_dataset": 60, "mpi_hdm05": 60, "totalcapture": 20, "mpi_limits": 20,
                   "transitions_mocap": 10}
-_MAX_CAPTION_BYTES = 1 << 20  # one caption file; real ones are under 2 KB
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def humanml3d_index(humanml3d_dir: str) -> HumanML3DIndex:
     spans: dict[str, list[HumanML3DSpan]] = {}
     annotated: dict[str, str] = {}
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with io.StringIO(guarded.read_text(path, "index_csv"), newline="") as handle:
             reader = csv.DictReader(handle)
             missing = {"source_path", "start_frame", "end_frame", "new_name"} - set(reader.fieldnames or ())
             if missing:
@@ -99,11 +99,13 @@ def humanml3d_index(humanml3d_dir: str) -> HumanML3DIndex:
                 key = sequence_key(row["source_path"])
                 spans.setdefault(key, []).append(span)
                 annotated.setdefault(key, row["source_path"])
+    except guarded.ReadRefused as exc:
+        raise ValueError(f"{exc}; re-download it from https://github.com/EricGuo5513/HumanML3D") from None
     except (OSError, UnicodeDecodeError, csv.Error, ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: not HumanML3D's index.csv ({exc}); re-download it from "
                          "https://github.com/EricGuo5513/HumanML3D") from exc
-    if texts.suffix == ".zip" and not zipfile.is_zipfile(texts):
-        raise ValueError(f"{texts}: not a zip file; re-download it from HumanML3D's repository or unzip it by hand")
+    if texts.suffix == ".zip":
+        _zip_texts(str(texts))  # read now (within its caps), so a damaged zip is reported before any work
     return HumanML3DIndex(spans, annotated, path, texts)
 
 
@@ -111,13 +113,17 @@ def humanml3d_index(humanml3d_dir: str) -> HumanML3DIndex:
 def _zip_texts(zip_path: str) -> dict[str, str]:
     """name stem -> caption file text, for every .txt in texts.zip (read once per process, never written out)."""
     found: dict[str, str] = {}
-    with zipfile.ZipFile(zip_path) as archive:
-        for info in archive.infolist():
+    fix = "re-download it from HumanML3D's repository or unzip it by hand"
+    try:
+        archive = guarded.open_zip(zip_path, "texts_zip")
+    except guarded.BadContent:
+        raise ValueError(f"{zip_path}: not a zip file; {fix}") from None
+    with archive:  # every member within its cap, and all of them within the zip's (guarded.LIMITS)
+        for info in guarded.zip_members(archive, zip_path, "texts_zip"):
             name = info.filename.rsplit("/", 1)[-1]
-            if info.is_dir() or not name.endswith(".txt") or info.file_size > _MAX_CAPTION_BYTES:
+            if info.is_dir() or not name.endswith(".txt"):
                 continue
-            with archive.open(info) as member:
-                found[name[:-4]] = member.read(_MAX_CAPTION_BYTES).decode("utf-8", "replace")
+            found[name[:-4]] = guarded.read_member(archive, info, zip_path).decode("utf-8", "replace")
     return found
 
 
@@ -146,8 +152,9 @@ def humanml3d_captions(texts: str, name: str) -> tuple[tuple[str, float, float],
     if texts.endswith(".zip"):
         text = _zip_texts(texts).get(name)
     else:
-        try:
-            text = Path(texts, name + ".txt").read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        path = Path(texts, name + ".txt")
+        try:  # a FIFO or device named like a caption is refused (ReadRefused), never opened blocking
+            text = guarded.read_text(path, "caption")
+        except FileNotFoundError:
             text = None
     return _parse_captions(text) if text else ()

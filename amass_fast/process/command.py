@@ -14,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from amass_fast import __version__, atomic, writers
-from amass_fast.cliargs import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem
+from amass_fast.cliargs import (FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, Progress, float_range, int_range, output_problem,
+                                seed_type)
 from amass_fast.clips import SHORT_MODES, plan_views, plan_windows
 from amass_fast.formats import DEFAULT_AMASS_ROOT, no_tree_message
 from amass_fast.process.mapping import MapOptions, _labeler
@@ -95,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (default: CPUs)")
     parser.add_argument("--babel", metavar="DIR", help="BABEL annotations folder (per-frame action labels)")
     parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D folder (captions as descriptions)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the description choice (default 0)")
+    parser.add_argument("--seed", type=seed_type(), default=0, help="seed of the description choice (default 0)")
     parser.add_argument("--batch-files", type=int_range(1, MAX_BATCH_FILES), default=32, metavar="N",
                         help="files per task: one shard and one convert_batch call each (default 32)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same flags")
@@ -141,9 +142,9 @@ def schema_problem(args: argparse.Namespace) -> Optional[str]:
                                       or not (args.view in ("front", None))):
         return ("--schema joints3d stores the canonical 3D joints, without a camera: --camera, --view, --views and "
                 "--random-views apply to the 2D schemas (a StickClips transform can add cameras later)")
-    if top and (args.schema != "stick5" or args.camera != "orthographic" or args.random_views):
-        return ("--view top is stick5's ground-plane view; for the other schemas and cameras use a camera "
-                "(--random-views, or --view yaw:DEG)")
+    if top and (args.schema != "stick5" or args.camera != "orthographic" or args.random_views or args.scale_height):
+        return ("--view top is stick5's ground-plane view; for the other schemas, cameras and --scale-height use a "
+                "camera (--random-views, or --view yaw:DEG)")
     if args.up != "z" and args.schema != "joints3d":
         return f"--up {args.up} sets joints3d's up axis; the 2D schemas are on screen (use --schema joints3d)"
     if args.screen_x != "right" and (args.schema == "joints3d" or top):
@@ -229,6 +230,25 @@ def finished_pt(output: Path, flags: dict) -> Optional[str]:
     return None
 
 
+def shards_made_otherwise(work_dir: Path, run_flags: dict) -> Optional[str]:
+    """For --resume without run.json: why the shards in ``work_dir`` must not be mixed with this run's (made with
+    other options, or by a version that did not record them), or None. Each shard records what made it
+    (mapping.made_by); damaged shards are remade anyway."""
+    for shard in sorted(work_dir.glob(writers.SHARD_GLOB)):
+        info = writers.shard_summary(shard)
+        if info is None:
+            continue
+        made = info.get("made_by")
+        if not isinstance(made, dict):
+            return (f"--resume: {shard} does not record the flags that made it and {work_dir / RUN_FILE} is gone; "
+                    f"refusing to mix it with this run's clips: use --overwrite to start again")
+        wanted = {k: run_flags.get(k) for k in made}
+        if made != wanted:
+            return (f"--resume: {shard} was made with other flags ({_differ(made, wanted)} differ) and "
+                    f"{work_dir / RUN_FILE} is gone; rerun with the same flags, or --overwrite to start again")
+    return None
+
+
 def prepare(output: Path, work_dir: Path, run_flags: dict, resume: bool, overwrite: bool) -> Optional[str]:
     """Make the work folder ready; returns an error message instead when the output must not be touched."""
     if output.exists() and not (resume or overwrite):
@@ -251,6 +271,9 @@ def prepare(output: Path, work_dir: Path, run_flags: dict, resume: bool, overwri
             changed = _differ(previous, run_flags) if isinstance(previous, dict) else "unreadable"
             return (f"--resume: {work_dir} was started with other flags ({changed} differ); "
                     f"rerun with the same flags, or --overwrite to start again")
+        problem = None if previous is not None else shards_made_otherwise(work_dir, run_flags)
+        if problem:
+            return problem
         writers.remove_temporaries(work_dir)
         (work_dir / writers.MANIFEST_NAME).unlink(missing_ok=True)
     try:
@@ -276,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
               f"batching is automatic (many sequences per convert_batch call; --batch-files sets files per task)",
               file=sys.stderr)
     problem = check_inputs(args, amass_root) or output_problem(
-        output, kind="folder" if fmt == "shards" else "file", flag="--output", inputs=[amass_root])
+        output, kind="folder" if fmt == "shards" else "file", flag="--output", inputs=[amass_root],
+        beside=[str(p)[len(str(output)):] for p in {errors_path(output), record_path(output), work_dir} - {output}])
     if problem:
         return _fail(problem)
     problem = schema_problem(args)

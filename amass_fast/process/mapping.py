@@ -10,7 +10,7 @@ Two steps, so the cuda backend can load in workers and convert in the parent:
 from __future__ import annotations
 
 import functools
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +18,8 @@ import numpy as np
 
 from amass_fast import writers
 from amass_fast.body_models import stature
-from amass_fast.clips import RaggedBatch, Skeletons, min_tail_frames, plan_views, plan_windows, window_cost
+from amass_fast.clips import (RaggedBatch, Skeletons, check_planned_size, min_tail_frames, plan_views,
+                              plan_windows, window_cost)
 from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
 from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
@@ -64,6 +65,12 @@ class MapOptions:
                 and not self.scale_height and not self.mirror and self.screen_x == "right")
 
 
+def made_by(opts: MapOptions) -> dict:
+    """What makes a shard (every option but the backend, which changes no value beyond float rounding): stored in
+    each shard's info, so that --resume refuses shards made with other flags even when run.json is lost."""
+    return {k: v for k, v in asdict(opts).items() if k != "backend"}
+
+
 @dataclass
 class LoadedTask:
     """A task after loading: its sequences in one ragged batch, ready for convert_batch."""
@@ -76,6 +83,22 @@ class LoadedTask:
     errors: list[dict] = field(default_factory=list)
     mirror_of: dict = field(default_factory=dict)         # mirrored sequence -> its original (--mirror)
     mirror_window: dict = field(default_factory=dict)     # mirrored window -> its original window
+    failed: set = field(default_factory=set)              # sequences whose file failed after loading
+
+    def fail(self, seq: int, step: str, exc: BaseException) -> None:
+        """Record that a step (body shape, scale, cameras, conversion, labels) failed for sequence ``seq``: its
+        file becomes one line of the task's errors (and its counts move from converted to failed), and every
+        sequence of that file (its mirrored copy too) is left out of the shard. The task goes on."""
+        original = self.mirror_of.get(seq, seq)
+        if original in self.failed:
+            return
+        self.failed.update([original, *(m for m, o in self.mirror_of.items() if o == original)])
+        rel, fps, frames = self.files[original]
+        self.counts["failed"] += 1
+        self.counts["converted"] -= 1
+        self.counts["frames"] -= frames
+        self.counts["seconds"] -= frames / fps
+        self.errors.append({"file": rel, "reason": f"{rel}: {step} failed: {_reason(exc)}"})
 
 
 def load_task(task: Task, opts: MapOptions) -> LoadedTask:
@@ -96,9 +119,11 @@ def load_task(task: Task, opts: MapOptions) -> LoadedTask:
             windows = plan_windows(seq.num_frames, seq.fps, dst_fps=opts.dst_fps, window=opts.window,
                                    stride=opts.stride, short=opts.short,
                                    min_length=min_tail_frames(opts.min_seconds, opts.dst_fps))
+            check_planned_size(len(windows), len(views), opts.window, opts.schema, opts.mirror, opts.plain_stick5,
+                               rel)
             rest = skeletons.rest_joints(seq.gender, seq.kind, seq.betas)
-            height_cm = 100.0 * stature(rest)
-        except (FormatError, OSError, ValueError, RuntimeError) as exc:
+            height_cm = 100.0 * stature(rest) if opts.schema == "stick12" else 0.0  # enhanced_meta's
+        except (FormatError, *_STEP_ERRORS) as exc:
             loaded.counts["failed"] += 1
             loaded.errors.append({"file": rel, "reason": _reason(exc)})
             continue
@@ -142,30 +167,51 @@ def add_schema_clips(loaded: LoadedTask, opts: MapOptions) -> None:
             own = [(w, win) for w, (seq, win) in windows if seq == s]
             if not own:
                 continue
-            poses, trans = mirror_params(batch.poses[s], batch.trans[s], batch.rest_joints[s][0])
+            try:
+                poses, trans = mirror_params(batch.poses[s], batch.trans[s], batch.rest_joints[s][0])
+            except _STEP_ERRORS as exc:
+                loaded.fail(s, "mirroring", exc)
+                continue
             first = len(batch.windows)
             batch.add(poses, trans, batch.fps[s], batch.rest_joints[s], [win for _, win in own], views_of[own[0][0]])
             loaded.mirror_of[batch.num_sequences - 1] = s
             loaded.mirror_window.update({first + i: w for i, (w, _) in enumerate(own)})
             loaded.files.append(loaded.files[s])
             loaded.subjects.append(loaded.subjects[s])
-    batch.scale = [height_scale(r) if opts.scale_height else 1.0 for r in batch.rest_joints]
+    batch.scale = [_isolated(loaded, s, "--scale-height (body shape)", height_scale, 1.0, rest)
+                   if opts.scale_height else 1.0 for s, rest in enumerate(batch.rest_joints)]
     if opts.camera == "orthographic" and not opts.random_views:
         batch.clip_camera = []
         return
     cameras, drawn = [], {}
     for c, w in enumerate(batch.clip_window):
-        view = batch.clip_view[c]
-        if not opts.random_views:
-            cameras.append(Camera(opts.camera, yaw_deg=view.yaw).packed())
-            continue
-        w0 = loaded.mirror_window.get(w, w)  # a mirrored clip sees its original's cameras
-        if w0 not in drawn:
-            seq, win = batch.windows[w0]
-            drawn[w0] = random_cameras(opts.random_views, opts.seed, opts.camera,
-                                       key=clip_key(loaded.files[seq][0], win.start))
-        cameras.append(drawn[w0][int(view.name.split(":")[1])].packed())
+        view, seq = batch.clip_view[c], batch.windows[w][0]
+        try:
+            if not opts.random_views:
+                cameras.append(Camera(opts.camera, yaw_deg=view.yaw).packed())
+                continue
+            w0 = loaded.mirror_window.get(w, w)  # a mirrored clip sees its original's cameras
+            if w0 not in drawn:
+                seq0, win = batch.windows[w0]
+                drawn[w0] = random_cameras(opts.random_views, opts.seed, opts.camera,
+                                           key=clip_key(loaded.files[seq0][0], win.start))
+            cameras.append(drawn[w0][int(view.name.split(":")[1])].packed())
+        except _STEP_ERRORS as exc:
+            loaded.fail(seq, "cameras", exc)
+            cameras.append(Camera(yaw_deg=view.yaw).packed())  # a stand-in: the clip is left out
     batch.clip_camera = cameras
+
+
+_STEP_ERRORS = (ValueError, RuntimeError, FloatingPointError, ArithmeticError, OSError, KeyError, IndexError)
+
+
+def _isolated(loaded: LoadedTask, seq: int, step: str, fn, fallback, *args):
+    """``fn(*args)`` for one sequence; a failure is recorded for its file (LoadedTask.fail) and gives ``fallback``."""
+    try:
+        return fn(*args)
+    except _STEP_ERRORS as exc:
+        loaded.fail(seq, step, exc)
+        return fallback
 
 
 def convert_task(loaded: LoadedTask, opts: MapOptions) -> tuple[np.ndarray, set[int]]:
@@ -174,7 +220,7 @@ def convert_task(loaded: LoadedTask, opts: MapOptions) -> tuple[np.ndarray, set[
     try:
         return loaded.batch.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend,
                                     schema=opts.schema, up=opts.up), set()
-    except (ValueError, RuntimeError, FloatingPointError):
+    except _STEP_ERRORS:
         return _convert_one_by_one(loaded, opts)
 
 
@@ -211,24 +257,34 @@ def label_clips(loaded: LoadedTask, opts: MapOptions, failed: set[int], motion: 
     batch = loaded.batch
     labeler = _labeler(opts.babel, opts.humanml3d, opts.seed)
     rows, actions, clips, label_sources, labels = [], [], [], {}, {}
+    failed = failed | loaded.failed
     first_clip: dict[int, int] = {}
     for c, w in enumerate(batch.clip_window):
         first_clip.setdefault(w, c)
+    for c, w in enumerate(batch.clip_window):  # labels first, once per window: a file whose labels fail is left out
+        seq, window = batch.windows[w]
+        key = loaded.mirror_window.get(w, w)  # a mirrored clip carries its original's labels
+        oseq = loaded.mirror_of.get(seq, seq)
+        if seq in failed or oseq in failed or key in labels:
+            continue
+        rel, fps, frames = loaded.files[seq]
+        start_s = window.start / opts.dst_fps
+        # Built only if no annotation, CMU description or name labels the clip (most real clips have one).
+        measured = None if batch.clip_view[c].top else functools.partial(
+            clip_motion, loaded, oseq, start_s, window.length, motion[first_clip[key]], opts.dst_fps)
+        try:
+            labels[key] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps,
+                                        source_frames=frames, motion=measured)
+        except _STEP_ERRORS as exc:
+            loaded.fail(seq, "labels", exc)
+            failed = failed | loaded.failed
     for c, w in enumerate(batch.clip_window):
         seq, window = batch.windows[w]
         if seq in failed or loaded.mirror_of.get(seq) in failed:  # a mirrored copy goes with its original
             continue
         rel, fps, frames = loaded.files[seq]
         start_s = window.start / opts.dst_fps
-        key = loaded.mirror_window.get(w, w)  # a mirrored clip carries its original's labels
-        if key not in labels:  # once per window, shared by its views
-            oseq = loaded.mirror_of.get(seq, seq)
-            first = first_clip[key]
-            # Built only if no annotation, CMU description or name labels the clip (most real clips have one).
-            measured = None if batch.clip_view[c].top else functools.partial(
-                clip_motion, loaded, oseq, start_s, window.length, motion[first], opts.dst_fps)
-            labels[key] = labeler.label(rel, start_s, window.length, opts.window, opts.dst_fps, source_fps=fps,
-                                        source_frames=frames, motion=measured)
+        key = loaded.mirror_window.get(w, w)
         lab = labels[key]
         mirrored = seq in loaded.mirror_of
         rows.append(c)
@@ -264,7 +320,7 @@ def finish_task(loaded: LoadedTask, opts: MapOptions, work_dir: str) -> dict:
         add_stick_gen_meta(loaded, opts, motion, rows, clips)
     actions = np.stack(actions) if actions else np.zeros((0, opts.window), dtype=np.int64)
     info = {"task": loaded.index, "sources": loaded.sources, "counts": loaded.counts, "errors": loaded.errors,
-            "label_sources": label_sources}
+            "label_sources": label_sources, "made_by": made_by(opts)}
     writers.write_shard(Path(work_dir, writers.SHARD_NAME.format(loaded.index)), motion, actions, clips, info)
     return {**info, "clips": len(clips)}
 
@@ -301,16 +357,9 @@ def _convert_one_by_one(loaded: LoadedTask, opts: MapOptions) -> tuple[np.ndarra
         try:
             motion[clip_seq == s] = part.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend,
                                                  schema=opts.schema, up=opts.up)
-        except (ValueError, RuntimeError, FloatingPointError) as exc:
+        except _STEP_ERRORS as exc:
             failed.add(s)
-            if s in loaded.mirror_of:  # its original's file is counted (and failed there too)
-                continue
-            rel, fps, frames = loaded.files[s]
-            loaded.counts["failed"] += 1
-            loaded.counts["converted"] -= 1
-            loaded.counts["frames"] -= frames
-            loaded.counts["seconds"] -= frames / fps
-            loaded.errors.append({"file": rel, "reason": f"{rel}: conversion failed: {_reason(exc)}"})
+            loaded.fail(s, "conversion", exc)
     return motion, failed
 
 

@@ -3,6 +3,9 @@ converts) or in a process pool, skipping tasks whose shard is already complete o
 the tasks 0..k in order hold --max-samples clips."""
 from __future__ import annotations
 
+import contextlib
+import signal
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -27,10 +30,33 @@ def resolve_backend(requested: str) -> str:
 
 
 def _init_worker() -> None:
-    """Pool workers run one task each at a time: one kernel thread each, so workers do not oversubscribe."""
+    """Pool workers run one task each at a time: one kernel thread each, so workers do not oversubscribe. SIGTERM
+    and SIGHUP end a worker at once (the default), whatever handler the parent had when it forked: the parent stops
+    them (stop_workers), and a shard is only ever whole under its final name."""
     from amass_fast.kernels import set_num_threads
 
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     set_num_threads(1)
+
+
+def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """End a pool now (on Ctrl-C, SIGTERM or SIGHUP, or an error): queued tasks cancelled, every worker terminated
+    (killed if it has not ended within ``grace_s``), so none lives on writing shards. What a worker was writing is
+    only a temporary file, which --resume removes."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # the stdlib keeps no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
 
 def _finish(loaded: LoadedTask, opts: MapOptions, work_dir: Path) -> dict:
@@ -59,7 +85,9 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
 
     def existing(task: Task) -> Optional[dict]:
         info = writers.shard_summary(work_dir / task.shard_name) if resume else None
-        return info if info is not None and info.get("sources") == task_sources(task) else None
+        if info is None or info.get("task") != task.index or info.get("sources") != task_sources(task):
+            return None
+        return info
 
     if jobs <= 1:
         # One process: a thread loads the next task while this one converts and writes (file reads, zlib's CRC
@@ -83,7 +111,8 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
     parent_converts = opts.backend == "cuda"  # workers load; the one device converts in the parent
     work = load_task if parent_converts else map_task
     args = () if parent_converts else (str(work_dir),)
-    with ProcessPoolExecutor(jobs, initializer=_init_worker) as pool:
+    pool = ProcessPoolExecutor(jobs, initializer=_init_worker)
+    try:
         pending = set()
 
         def collect(limit: int) -> None:
@@ -105,4 +134,8 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
             collect(2 * jobs)  # bound the tasks in flight (and the member bytes they carry)
             pending.add(pool.submit(work, task, opts, *args))
         collect(1)
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
     return [infos[i] for i in sorted(infos)]

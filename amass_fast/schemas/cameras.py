@@ -33,6 +33,7 @@ from typing import Union
 
 import numpy as np
 
+from amass_fast import finite
 from amass_fast.schemas.layouts import L_HIP, NUM_JOINTS, R_HIP
 
 KINDS = ("orthographic", "perspective")
@@ -59,9 +60,8 @@ class Camera:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"camera kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        values = astuple(self)[1:]
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError(f"camera values must be finite, got {self}")
+        for f in fields(self)[1:]:  # numbers, finite: a string or NaN is named here, not met later
+            finite.number(getattr(self, f.name), f"Camera.{f.name}")
         if not -90.0 <= self.elevation_deg <= 90.0:
             raise ValueError(f"elevation_deg must lie in -90..90, got {self.elevation_deg}")
         if self.distance_m <= 0.0 or self.focal_mm <= 0.0:
@@ -90,6 +90,14 @@ class CameraRanges:
     focal_mm: tuple = (24.0, 70.0)
     target_height_m: tuple = (1.0, 1.0)
 
+    def __post_init__(self):
+        """Every range two finite numbers, low <= high, within what a Camera accepts (named when not)."""
+        bounds = {"elevation_deg": (-90.0, 90.0, False), "distance_m": (0.0, None, True),
+                  "focal_mm": (0.0, None, True)}
+        for f in fields(self):
+            lo, hi, lo_open = bounds.get(f.name, (None, None, False))
+            finite.value_range(getattr(self, f.name), f"CameraRanges.{f.name}", lo, hi, lo_open=lo_open)
+
 
 def view_camera(view: Union[str, float]) -> Camera:
     """The orthographic camera of a stick5 view name: "front" (yaw 0), "side" (90), "yaw:DEG" or a number."""
@@ -115,6 +123,8 @@ def random_cameras(n: int, seed: int, kind: str = "orthographic", ranges: Camera
     cameras, on every machine."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if int(seed) < 0 or int(key) < 0:
+        raise ValueError(f"seed and key must be whole numbers >= 0, got seed {seed}, key {key}")
     rng = np.random.default_rng([int(seed), int(key)])
     names = [f.name for f in fields(CameraRanges)]
     draws = {name: rng.uniform(*getattr(ranges, name), size=n) for name in names}

@@ -87,7 +87,7 @@ def skeleton_height(rest_joints: np.ndarray) -> float:
     if rest.ndim != 2 or rest.shape[0] < NUM_JOINTS or rest.shape[1] != 3:
         raise ValueError(f"rest_joints must be [>={NUM_JOINTS}, 3], got shape {rest.shape}")
     height = rest[HEAD, 1] - 0.5 * (rest[L_ANKLE, 1] + rest[R_ANKLE, 1])
-    if not height > 0.0:
+    if not 0.0 < height < math.inf:
         raise ValueError(f"rest_joints: the head is not above the ankles (height {height:.3f} m); not a skeleton "
                          f"in the body-model frame (Y up)")
     return float(height)

@@ -19,12 +19,14 @@ here computes, in the tensor's dtype and on its device, what the float64 NumPy f
 """
 from __future__ import annotations
 
-import math
 from dataclasses import fields
 from typing import Any, Callable, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
+
+from amass_fast import finite
 from amass_fast.schemas import layouts
 from amass_fast.schemas.cameras import CAMERA_FIELDS, KINDS, NEAR_M, Camera, CameraRanges
 from amass_fast.schemas.joints import UPS
@@ -185,6 +187,21 @@ def _batch_size(motion: torch.Tensor) -> Optional[int]:
     return motion.shape[0] if motion.ndim == 4 else None
 
 
+def _check_up(op: str, up: Optional[str]) -> Optional[str]:
+    if up is not None and up not in UPS:
+        raise ValueError(f"{op}: up must be one of {', '.join(UPS)} or None, got {up!r}")
+    return up
+
+
+def _generator(op: str, seed: Optional[int]) -> Optional[torch.Generator]:
+    """None (torch's global generator) or a generator seeded by the whole number ``seed`` >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 63:
+        raise ValueError(f"{op}: seed must be None or a whole number in 0..2**63-1, got {seed!r:.40}")
+    return torch.Generator().manual_seed(int(seed))
+
+
 class RandomCamera:
     """Project joints3d through a random camera per sample -> joints2d; a dict gains ``camera_params`` (packed,
     float64 [6] or [B, 6], amass_fast.schemas.cameras.CAMERA_FIELDS).
@@ -197,9 +214,11 @@ class RandomCamera:
     def __init__(self, kind: str = "orthographic", ranges: CameraRanges = CameraRanges(),
                  seed: Optional[int] = None, up: Optional[str] = None):
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        self.kind, self.ranges, self.up = kind, ranges, up
-        self.generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+            raise ValueError(f"RandomCamera: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if not isinstance(ranges, CameraRanges):  # CameraRanges checks its own values (finite, low <= high)
+            raise TypeError(f"RandomCamera: ranges must be a CameraRanges, got {type(ranges).__name__}")
+        self.kind, self.ranges, self.up = kind, ranges, _check_up("RandomCamera", up)
+        self.generator = _generator("RandomCamera", seed)
 
     def draw(self, n: int) -> torch.Tensor:
         """``n`` packed cameras, float64 [n, 6] on the CPU."""
@@ -224,10 +243,8 @@ class Mirror:
     and ``mirrored`` (bool tensor [] or [B]) flips. ``seed`` as for RandomCamera."""
 
     def __init__(self, p: float = 1.0, seed: Optional[int] = None):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must lie in 0..1, got {p}")
-        self.p = float(p)
-        self.generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+        self.p = finite.number(p, "Mirror: p", 0.0, 1.0)
+        self.generator = _generator("Mirror", seed)
 
     def __call__(self, sample):
         joints = _motion(sample)
@@ -262,14 +279,15 @@ class ToSchema:
     def __init__(self, schema: str, camera: Camera = Camera(), fps: float = 25.0, up: Optional[str] = None,
                  screen_x: str = "right", physics: str = "backward"):
         if schema not in layouts.SCHEMAS_2D:
-            raise ValueError(f"schema must be one of {', '.join(layouts.SCHEMAS_2D)}, got {schema!r}")
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be > 0, got {fps}")
+            raise ValueError(f"ToSchema: schema must be one of {', '.join(layouts.SCHEMAS_2D)}, got {schema!r}")
+        if not isinstance(camera, Camera):
+            raise TypeError(f"ToSchema: camera must be a Camera, got {type(camera).__name__}")
+        self.schema, self.camera, self.up = schema, camera, _check_up("ToSchema", up)
+        self.fps = finite.number(fps, "ToSchema: fps", 0.0, lo_open=True)
         if screen_x not in layouts.SCREEN_X:
-            raise ValueError(f"screen_x must be one of {', '.join(layouts.SCREEN_X)}, got {screen_x!r}")
+            raise ValueError(f"ToSchema: screen_x must be one of {', '.join(layouts.SCREEN_X)}, got {screen_x!r}")
         if physics not in layouts.PHYSICS_METHODS:
-            raise ValueError(f"physics must be one of {', '.join(layouts.PHYSICS_METHODS)}, got {physics!r}")
-        self.schema, self.camera, self.fps, self.up = schema, camera, float(fps), up
+            raise ValueError(f"ToSchema: physics must be one of {', '.join(layouts.PHYSICS_METHODS)}, got {physics!r}")
         self.screen_x, self.physics = screen_x, physics
 
     def __call__(self, sample):
@@ -292,7 +310,12 @@ class Compose:
     """Apply transforms in order: ``Compose([Mirror(p=0.5), RandomCamera(), ToSchema("stick12")])``."""
 
     def __init__(self, transforms: Sequence[Callable[[Any], Any]]):
+        if isinstance(transforms, (str, bytes)) or not hasattr(transforms, "__iter__"):
+            raise TypeError(f"Compose: transforms must be a list of callables, got {type(transforms).__name__}")
         self.transforms = list(transforms)
+        for i, transform in enumerate(self.transforms):
+            if not callable(transform):
+                raise TypeError(f"Compose: transforms[{i}] is a {type(transform).__name__}, not a callable")
 
     def __call__(self, sample):
         for transform in self.transforms:

@@ -5,7 +5,8 @@ against what it must do: a clear message naming the file and the problem, the ru
 where that makes sense, nothing written outside the target, no partial file under a final name, no secret
 printed, a non-zero exit status where the user must act, and no code run from a data file.
 
-Groups, one module each: files, archives, models, download, processing. Everything is synthetic and small.
+Groups, one module each: files, archives, models, download, processing, faults (each class of fault through
+several entry points). Everything is synthetic and small.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Union
 
 
-GROUPS = ("files", "archives", "models", "download", "processing")
+GROUPS = ("files", "archives", "models", "download", "processing", "faults")
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # subprocesses import this same amass_fast
 
 
