@@ -49,6 +49,7 @@ class Placement(NamedTuple):
     def floats(self, x: Any, name: str, shape: tuple):
         """A float array in the compute dtype, on the compute device; shape: ints, None (any) or ('>=', n)."""
         if is_tensor(x):
+            no_grad_needed(self.op, x, name)
             if not x.is_floating_point():
                 raise TypeError(f"{self.op}: `{name}` must hold floats, got {x.dtype}")
             self.check_shape(tuple(x.shape), name, shape)
@@ -68,7 +69,7 @@ class Placement(NamedTuple):
 
     def host(self, x: Any, name: str, dtype: type, shape: tuple) -> np.ndarray:
         """A small index / rate array on the host (checked here), int64 or float64."""
-        a = x.detach().cpu().numpy() if is_tensor(x) else np.asarray(x)
+        a = no_grad_needed(self.op, x, name).detach().cpu().numpy() if is_tensor(x) else np.asarray(x)
         if dtype is np.int64 and a.dtype.kind not in "iu":
             raise TypeError(f"{self.op}: `{name}` must hold integers, got {a.dtype}")
         if dtype is np.float64 and a.dtype.kind not in "iuf":
@@ -128,6 +129,17 @@ class Placement(NamedTuple):
             return a
         out = runtime.torch().from_numpy(np.ascontiguousarray(a, dtype=self.dtype))
         return out if self.device.type == "cpu" else out.to(self.device)
+
+
+def no_grad_needed(op: str, x: Any, name: str):
+    """`x` (a torch tensor) itself, or a ValueError naming the argument when it requires grad while autograd is
+    recording: the op has no backward for it here, and detaching it silently would train nothing. Ops with a
+    backward (amass_fast.torch_ops) detach their inputs themselves, inside the autograd function."""
+    if x.requires_grad and runtime.torch().is_grad_enabled():
+        raise ValueError(f"{op}: `{name}` requires grad, but {op} has no backward for `{name}`: its gradient "
+                         f"would be lost. Pass `{name}.detach()` (or call under torch.no_grad()) to use it as a "
+                         f"constant; docs/TORCH.md lists the ops and arguments that have a backward")
+    return x
 
 
 def place(op: str, main: Any, main_name: str, backend: str) -> Placement:
@@ -476,7 +488,10 @@ def _cameras(p: Placement, cameras, yaw: np.ndarray, C: int) -> np.ndarray:
         packed = np.tile(Camera().packed(), (C, 1))
         packed[:, CAMERA_FIELDS.index("yaw_deg")] = yaw
         return packed
-    cams = cameras.detach().cpu().numpy() if is_tensor(cameras) else np.asarray(cameras)
+    if is_tensor(cameras):
+        cams = no_grad_needed(p.op, cameras, "cameras").detach().cpu().numpy()
+    else:
+        cams = np.asarray(cameras)
     if cams.dtype.kind not in "iuf":
         raise TypeError(f"{p.op}: `cameras` must hold numbers, got {cams.dtype}")
     if cams.shape == (len(CAMERA_FIELDS),):
