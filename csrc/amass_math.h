@@ -2,7 +2,7 @@
 //
 // This header mirrors amass_fast/reference.py function by function, with the same names:
 //   rodrigues, aa_to_quat, quat_slerp, quat_to_mat, quat_to_aa, joint_chain, resampled_length, source_position,
-//   interpolate_frame, stick_keypoints, clip_camera, project_keypoints
+//   interpolate_frame, stick_keypoints, clip_camera, project_keypoints, rodrigues_backward, joint_chain_backward
 // plus three per-output-frame compositions used by both backends (fk_frame, resample_frame, output_keypoints).
 //
 // Lanes: the rotation and chain math (sincos_poly, aa_to_quat, quat_slerp, quat_to_mat, mat_mul, joint_chain,
@@ -422,10 +422,11 @@ struct InterpolatedRotations {  // convert: slerp between two source rows
 // Only the joints in skel.need_pos / skel.need_rot are computed; rot(j) is called only where need_rot has j.
 // MaxJ bounds skel.num_joints (checked by the caller); it sizes the local array, which matters on the GPU.
 // rest is scalar (one body for every lane); trans and pos are lane values.
-template <int MaxJ, typename V, typename Rotations>
-AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans, V* pos) {
+// joint_chain_world keeps the world rotations G [J] (fk's backward needs them); joint_chain is it with G local.
+template <typename V, typename Rotations>
+AF_HD void joint_chain_world(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans,
+                             V* pos, Mat3<V>* G) {
   using T = elem_t<V>;
-  Mat3<V> G[MaxJ];
   G[0] = rot(0);
   pos[0] = trans[0] + rest[0];
   pos[1] = trans[1] + rest[1];
@@ -442,6 +443,89 @@ AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skelet
     }
     if (has_bit(skel.need_rot, j)) G[j] = mat_mul(G[q], rot(j));
   }
+}
+
+template <int MaxJ, typename V, typename Rotations>
+AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans, V* pos) {
+  Mat3<V> G[MaxJ];
+  joint_chain_world(rot, rest, skel, trans, pos, G);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backward of fk (reference.py mirrors these: rodrigues_backward, joint_chain_backward, fk_frame_backward).
+//
+// A joint's local rotation moves as R_j exp([w]x) (w in the joint's own frame): every joint k below j moves by
+// (G_j w) x (p_k - p_j), so with gp_k = dL/dp_k and the subtree sums A_j = sum p_k x gp_k, B_j = sum gp_k
+// (k in j's subtree, j included): dL/dw_j = G_j^T (A_j - p_j x B_j). The offsets: p_k for k below j moves with
+// rest_j - rest_parent(j) through G_parent(j), so dL/drest_j gains G_parent^T B_j and dL/drest_parent loses it
+// (the root: B_0, as dL/dtrans). One pass from the leaves up; O(J), no matrices of derivatives.
+
+// dL/daa from dL/dw for R(aa) (w: R(aa + d) = R(aa) exp([J_r d]x), J_r the right Jacobian of SO(3)):
+// J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b = (1 - cos t) / t^2, c = (t - sin t) / t^3; below kSmallAngle
+// their series. c's cancellation costs at most the type's rounding of |g| (it multiplies |aa|^2).
+template <typename T>
+AF_HD void rodrigues_backward(const T* aa, const T* g, T* grad_aa) {
+  const T x = aa[0], y = aa[1], z = aa[2];
+  const T t2 = x * x + y * y + z * z;
+  const T t = msqrt(t2);
+  T b, c;
+  if (t < T(kSmallAngle)) {
+    b = T(0.5) - t2 / T(24);
+    c = T(1) / T(6) - t2 / T(120);
+  } else {
+    T s, co;
+    sincos_poly(t, &s, &co);
+    b = (T(1) - co) / t2;
+    c = (t - s) / (t2 * t);
+  }
+  const T u[3] = {y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]};  // aa x g
+  const T w[3] = {y * u[2] - z * u[1], z * u[0] - x * u[2], x * u[1] - y * u[0]};  // aa x u
+  for (int i = 0; i < 3; ++i) grad_aa[i] = g[i] + b * u[i] + c * w[i];
+}
+
+// From the world rotations G [J] and positions pos [J, 3] of one frame and dL/dpos grad_pos [J, 3]: dL/dw
+// grad_w [J, 3] (each joint's local rotation, in its own frame), dL/dtrans grad_trans [3] and, unless grad_rest
+// is null, dL/drest grad_rest [J, 3] (overwritten). Every joint of skel is used (fk's skeleton).
+template <int MaxJ, typename T>
+AF_HD void joint_chain_backward(const Mat3<T>* G, const T* pos, const T* rest, const Skeleton& skel,
+                                const T* grad_pos, T* grad_w, T* grad_trans, T* grad_rest) {
+  T A[3 * MaxJ], B[3 * MaxJ];
+  const int J = skel.num_joints;
+  for (int j = 0; j < J; ++j) {
+    const T* p = pos + 3 * j;
+    const T* g = grad_pos + 3 * j;
+    A[3 * j] = p[1] * g[2] - p[2] * g[1];
+    A[3 * j + 1] = p[2] * g[0] - p[0] * g[2];
+    A[3 * j + 2] = p[0] * g[1] - p[1] * g[0];
+    for (int i = 0; i < 3; ++i) B[3 * j + i] = g[i];
+    if (grad_rest)
+      for (int i = 0; i < 3; ++i) grad_rest[3 * j + i] = T(0);
+  }
+  for (int j = J - 1; j >= 0; --j) {
+    const T* p = pos + 3 * j;
+    const T* b = B + 3 * j;
+    const T v[3] = {A[3 * j] - (p[1] * b[2] - p[2] * b[1]), A[3 * j + 1] - (p[2] * b[0] - p[0] * b[2]),
+                    A[3 * j + 2] - (p[0] * b[1] - p[1] * b[0])};
+    const T* m = G[j].m;
+    for (int i = 0; i < 3; ++i) grad_w[3 * j + i] = m[i] * v[0] + m[3 + i] * v[1] + m[6 + i] * v[2];  // G_j^T v
+    if (j == 0) break;
+    const int q = skel.parents[j];
+    if (grad_rest) {
+      const T* mq = G[q].m;
+      for (int i = 0; i < 3; ++i) {
+        const T u = mq[i] * b[0] + mq[3 + i] * b[1] + mq[6 + i] * b[2];  // G_parent^T B_j
+        grad_rest[3 * j + i] += u;
+        grad_rest[3 * q + i] -= u;
+      }
+    }
+    for (int i = 0; i < 3; ++i) {
+      A[3 * q + i] += A[3 * j + i];
+      B[3 * q + i] += b[i];
+    }
+  }
+  for (int i = 0; i < 3; ++i) grad_trans[i] = B[i];
+  if (grad_rest)
+    for (int i = 0; i < 3; ++i) grad_rest[i] += B[i];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -663,6 +747,18 @@ AF_HD void fk_frame(const T* pose, const T* trans, const T* rest, const Skeleton
   joint_chain<kMaxJoints>(AxisAngleRotations<T>{pose}, rest, skel, trans, pos);
 }
 
+// fk's backward of one frame: dL/dpos grad_pos [J, 3] -> dL/dpose grad_pose [3J] (the row's first 3J columns),
+// dL/dtrans grad_trans [3] and (unless null) this frame's dL/drest grad_rest [J, 3].
+template <typename T>
+AF_HD void fk_frame_backward(const T* pose, const T* trans, const T* rest, const Skeleton& skel, const T* grad_pos,
+                             T* grad_pose, T* grad_trans, T* grad_rest) {
+  Mat3<T> G[kMaxJoints];
+  T pos[3 * kMaxJoints], grad_w[3 * kMaxJoints];
+  joint_chain_world(AxisAngleRotations<T>{pose}, rest, skel, trans, pos, G);
+  joint_chain_backward<kMaxJoints>(G, pos, rest, skel, grad_pos, grad_w, grad_trans, grad_rest);
+  for (int j = 0; j < skel.num_joints; ++j) rodrigues_backward(pose + 3 * j, grad_w + 3 * j, grad_pose + 3 * j);
+}
+
 // Output frame k of resample_poses: every one of the num_rot rotations slerped, translation lerped.
 template <typename T>
 AF_HD void resample_frame(const T* poses, int64_t pose_stride, const T* trans, int64_t num_frames, int num_rot,
@@ -733,6 +829,27 @@ struct FkBatch {
 template <typename T>
 AF_HD void fk_item(const FkBatch<T>& a, int64_t f) {
   fk_frame(a.poses + f * a.pose_stride, a.trans + 3 * f, a.rest, a.skel, a.out + f * 3 * a.skel.num_joints);
+}
+
+// fk's backward over frames: the inputs of an FkBatch and dL/dout -> dL/dposes (columns past 3J zero),
+// dL/dtrans and, unless grad_rest is null, each frame's dL/drest (the caller sums them over frames).
+template <typename T>
+struct FkBackwardBatch {
+  FkBatch<T> fwd;       // fwd.out unused
+  const T* grad_out;    // [F, J, 3]
+  T* grad_poses;        // [F, pose_stride]
+  T* grad_trans;        // [F, 3]
+  T* grad_rest;         // [F, J, 3] or nullptr
+};
+
+template <typename T>
+AF_HD void fk_backward_item(const FkBackwardBatch<T>& b, int64_t f) {
+  const FkBatch<T>& a = b.fwd;
+  const int J = a.skel.num_joints;
+  T* gp = b.grad_poses + f * a.pose_stride;
+  for (int64_t c = 3 * J; c < a.pose_stride; ++c) gp[c] = T(0);
+  fk_frame_backward(a.poses + f * a.pose_stride, a.trans + 3 * f, a.rest, a.skel, b.grad_out + f * 3 * J, gp,
+                    b.grad_trans + 3 * f, b.grad_rest ? b.grad_rest + f * 3 * J : nullptr);
 }
 
 template <typename T>

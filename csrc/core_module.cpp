@@ -132,6 +132,12 @@ void cpu_fk(const FkBatch<T>& a) {
 }
 
 template <typename T>
+void cpu_fk_backward(const FkBackwardBatch<T>& b) {
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (b.fwd.num_frames >= kMinParallel)
+  for (int64_t f = 0; f < b.fwd.num_frames; ++f) fk_backward_item(b, f);
+}
+
+template <typename T>
 void cpu_resample_poses(const ResampleBatch<T>& a) {
 #pragma omp parallel for schedule(static) num_threads(num_threads()) if (a.out_frames >= kMinParallel)
   for (int64_t k = 0; k < a.out_frames; ++k) resample_item(a, k);
@@ -237,6 +243,24 @@ void fk_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex paren
   const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
   nb::gil_scoped_release release;
   launch_fk(a, GridShimLaunch{block_size});
+}
+
+template <typename T>
+void fk_backward(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, CIn<T> grad_out,
+                 COut<T> grad_poses, COut<T> grad_trans, COut<T> grad_rest) {
+  const FkBackwardBatch<T> b =
+      fk_backward_batch<T, Cpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+  nb::gil_scoped_release release;
+  cpu_fk_backward(b);
+}
+
+template <typename T>
+void fk_backward_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, CIn<T> grad_out,
+                          COut<T> grad_poses, COut<T> grad_trans, COut<T> grad_rest, unsigned block_size) {
+  const FkBackwardBatch<T> b =
+      fk_backward_batch<T, Cpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+  nb::gil_scoped_release release;
+  launch_fk_backward(b, GridShimLaunch{block_size});
 }
 
 template <typename T>
@@ -372,6 +396,13 @@ void def_ops(nb::module_& m) {
         "fk(poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J], out [F, J, 3]).");
   m.def("fk_gridshim", &fk_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
         block, "fk's CUDA kernel run grid-serially with block_size threads per block.");
+  m.def("fk_backward", &fk_backward<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"),
+        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(),
+        "fk_backward(fk's inputs, grad_out [F, J, 3], grad_poses [F, P], grad_trans [F, 3], grad_rest [F, J, 3] "
+        "or None): fk's gradients (grad_rest per frame; sum it over frames).");
+  m.def("fk_backward_gridshim", &fk_backward_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"),
+        arr("parents"), arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(), block,
+        "fk_backward's CUDA kernel run grid-serially with block_size threads per block.");
   m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
         arr("out_poses"), arr("out_trans"),
         "resample_poses(poses [F, P], trans [F, 3], src_fps, dst_fps, out_poses [T, P], out_trans [T, 3]).");
