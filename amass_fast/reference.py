@@ -362,17 +362,16 @@ def fk(poses: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, parents: n
 
 def fk_backward(poses: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, parents: np.ndarray,
                 grad_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """fk's gradients: dL/djoints [F, J, 3] -> (dL/dposes [F, P] (columns past 3J zero), dL/dtrans [F, 3],
-    dL/drest_joints [J, 3] summed over frames)."""
+    """fk's gradients: dL/djoints [F, J, 3] -> (dL/dposes [F, P] (columns past 3J zero), dL/dtrans [F, 3], each
+    frame's part of dL/drest_joints [F, J, 3]: their sum over frames is the gradient)."""
     poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
     grad_joints = np.asarray(grad_joints, dtype=np.float64)
     F, J = poses.shape[0], rest.shape[0]
-    grad_poses, grad_trans, grad_rest = np.zeros(poses.shape), np.empty((F, 3)), np.zeros((J, 3))
+    grad_poses, grad_trans, grad_rest = np.zeros(poses.shape), np.empty((F, 3)), np.empty((F, J, 3))
     for f in range(F):
         aa = poses[f, :3 * J].reshape(J, 3)
         p, G = joint_chain_world(np.stack([rodrigues(a) for a in aa]), rest, parents, trans[f])
-        grad_w, grad_trans[f], g_rest = joint_chain_backward(G, p, rest, parents, grad_joints[f])
-        grad_rest += g_rest
+        grad_w, grad_trans[f], grad_rest[f] = joint_chain_backward(G, p, rest, parents, grad_joints[f])
         for j in range(J):
             grad_poses[f, 3 * j:3 * j + 3] = rodrigues_backward(aa[j], grad_w[j])
     return grad_poses, grad_trans, grad_rest

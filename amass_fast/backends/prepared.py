@@ -286,6 +286,25 @@ def fk(poses, trans, rest_joints, parents, backend: str) -> Fk:
     return Fk(p, pose_arr, trans_arr, rest, par, p.empty((F, J, 3)))
 
 
+class FkBackward(NamedTuple):
+    """fk's backward: fk's record (its `out` unused), grad_out [F, J, 3] -> grad_poses [F, P], grad_trans [F, 3]
+    and, unless None, grad_rest [F, J, 3] (each frame's part; the caller sums them)."""
+    fwd: Fk
+    grad_out: Any
+    grad_poses: Any
+    grad_trans: Any
+    grad_rest: Any
+
+
+def fk_backward(poses, trans, rest_joints, parents, grad_out, backend: str, with_rest: bool) -> FkBackward:
+    """The checked arguments of fk's backward (poses, trans, rest_joints and parents as kernels.fk takes them)."""
+    f = fk(poses, trans, rest_joints, parents, backend)
+    p = f.place
+    F, J = f.out.shape[:2]
+    grad = p.floats(grad_out, "grad_out", (F, J, 3))
+    return FkBackward(f, grad, p.empty(f.poses.shape), p.empty((F, 3)), p.empty((F, J, 3)) if with_rest else None)
+
+
 class Resample(NamedTuple):
     """resample_poses: poses [F, 3K], trans [F, 3], rates -> out_poses [T, 3K], out_trans [T, 3]."""
     place: Placement
