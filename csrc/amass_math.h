@@ -89,6 +89,12 @@ struct Elem<V, std::void_t<decltype(std::declval<V>()[0])>> {
 template <typename V>
 using elem_t = typename Elem<V>::type;
 
+// A lane value with every lane x (V{} is all zeros for vectors and 0 for scalars).
+template <typename V>
+AF_HD V splat(elem_t<V> x) {
+  return V{} + x;
+}
+
 // Scalar lanes: masks are bool.
 AF_HD float vsqrt(float x) { return msqrt(x); }
 AF_HD double vsqrt(double x) { return msqrt(x); }
@@ -228,24 +234,20 @@ AF_HD bool has_bit(uint64_t mask, int j) { return (mask >> j) & 1u; }
 // ---------------------------------------------------------------------------------------------------------------
 // Rotations.
 
-// R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I.
-template <typename T>
-AF_HD Mat3<T> rodrigues(const T* aa) {
-  const T x = aa[0], y = aa[1], z = aa[2];
-  const T t2 = x * x + y * y + z * z;
-  const T t = msqrt(t2);
-  T a, b;
-  if (t < T(kSmallAngle)) {
-    a = T(1) - t2 / T(6);
-    b = T(0.5) - t2 / T(24);
-  } else {
-    T s, c;
-    sincos_poly(t, &s, &c);
-    a = s / t;
-    b = (T(1) - c) / t2;
-  }
-  const T d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
-  Mat3<T> r;
+// R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I. Below
+// kSmallAngle a and b by their series (selects: the same code for one frame and for a lane group of frames).
+template <typename V>
+AF_HD Mat3<V> rodrigues(V x, V y, V z) {
+  using T = elem_t<V>;
+  const V t2 = x * x + y * y + z * z;
+  const V t = vsqrt(t2);
+  V s, c;
+  sincos_poly(t, &s, &c);
+  const auto small = t < T(kSmallAngle);
+  const V a = small ? T(1) - t2 / T(6) : s / (small ? splat<V>(T(1)) : t);
+  const V b = small ? T(0.5) - t2 / T(24) : (T(1) - c) / (small ? splat<V>(T(1)) : t2);
+  const V d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
+  Mat3<V> r;
   r.m[0] = d + b * x * x;
   r.m[1] = b * x * y - a * z;
   r.m[2] = b * x * z + a * y;
@@ -376,10 +378,10 @@ AF_HD Mat3<V> mat_mul(const Mat3<V>& a, const Mat3<V>& b) {
 
 // Local rotations of one frame, computed when joint_chain asks for joint j (each is used once, so nothing is
 // stored: on the GPU a [J] array of matrices would live in slow local memory).
-template <typename T>
-struct AxisAngleRotations {  // fk: Rodrigues of the pose row
-  const T* pose;
-  AF_HD Mat3<T> operator()(int j) const { return rodrigues(pose + 3 * j); }
+template <typename V>
+struct AxisAngleRotations {  // fk: Rodrigues of the pose row (one frame, or a lane group's columns)
+  const V* pose;
+  AF_HD Mat3<V> operator()(int j) const { return rodrigues(pose[3 * j], pose[3 * j + 1], pose[3 * j + 2]); }
 };
 
 // Where the source values of one output frame (or one lane group of output frames) come from: the rows i0 and i1
@@ -463,57 +465,55 @@ AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skelet
 // dL/daa from dL/dw for R(aa) (w: R(aa + d) = R(aa) exp([J_r d]x), J_r the right Jacobian of SO(3)):
 // J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b = (1 - cos t) / t^2, c = (t - sin t) / t^3; below kSmallAngle
 // their series. c's cancellation costs at most the type's rounding of |g| (it multiplies |aa|^2).
-template <typename T>
-AF_HD void rodrigues_backward(const T* aa, const T* g, T* grad_aa) {
-  const T x = aa[0], y = aa[1], z = aa[2];
-  const T t2 = x * x + y * y + z * z;
-  const T t = msqrt(t2);
-  T b, c;
-  if (t < T(kSmallAngle)) {
-    b = T(0.5) - t2 / T(24);
-    c = T(1) / T(6) - t2 / T(120);
-  } else {
-    T s, co;
-    sincos_poly(t, &s, &co);
-    b = (T(1) - co) / t2;
-    c = (t - s) / (t2 * t);
-  }
-  const T u[3] = {y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]};  // aa x g
-  const T w[3] = {y * u[2] - z * u[1], z * u[0] - x * u[2], x * u[1] - y * u[0]};  // aa x u
+template <typename V>
+AF_HD void rodrigues_backward(const V* aa, const V* g, V* grad_aa) {
+  using T = elem_t<V>;
+  const V x = aa[0], y = aa[1], z = aa[2];
+  const V t2 = x * x + y * y + z * z;
+  const V t = vsqrt(t2);
+  V s, co;
+  sincos_poly(t, &s, &co);
+  const auto small = t < T(kSmallAngle);
+  const V one = splat<V>(T(1));
+  const V b = small ? T(0.5) - t2 / T(24) : (T(1) - co) / (small ? one : t2);
+  const V c = small ? T(1) / T(6) - t2 / T(120) : (t - s) / (small ? one : t2 * t);
+  const V u[3] = {y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]};  // aa x g
+  const V w[3] = {y * u[2] - z * u[1], z * u[0] - x * u[2], x * u[1] - y * u[0]};  // aa x u
   for (int i = 0; i < 3; ++i) grad_aa[i] = g[i] + b * u[i] + c * w[i];
 }
 
 // From the world rotations G [J] and positions pos [J, 3] of one frame and dL/dpos grad_pos [J, 3]: dL/dw
 // grad_w [J, 3] (each joint's local rotation, in its own frame), dL/dtrans grad_trans [3] and, unless grad_rest
 // is null, dL/drest grad_rest [J, 3] (overwritten). Every joint of skel is used (fk's skeleton).
-template <int MaxJ, typename T>
-AF_HD void joint_chain_backward(const Mat3<T>* G, const T* pos, const T* rest, const Skeleton& skel,
-                                const T* grad_pos, T* grad_w, T* grad_trans, T* grad_rest) {
-  T A[3 * MaxJ], B[3 * MaxJ];
+template <int MaxJ, typename V>
+AF_HD void joint_chain_backward(const Mat3<V>* G, const V* pos, const elem_t<V>* rest, const Skeleton& skel,
+                                const V* grad_pos, V* grad_w, V* grad_trans, V* grad_rest) {
+  using T = elem_t<V>;
+  V A[3 * MaxJ], B[3 * MaxJ];
   const int J = skel.num_joints;
   for (int j = 0; j < J; ++j) {
-    const T* p = pos + 3 * j;
-    const T* g = grad_pos + 3 * j;
+    const V* p = pos + 3 * j;
+    const V* g = grad_pos + 3 * j;
     A[3 * j] = p[1] * g[2] - p[2] * g[1];
     A[3 * j + 1] = p[2] * g[0] - p[0] * g[2];
     A[3 * j + 2] = p[0] * g[1] - p[1] * g[0];
     for (int i = 0; i < 3; ++i) B[3 * j + i] = g[i];
     if (grad_rest)
-      for (int i = 0; i < 3; ++i) grad_rest[3 * j + i] = T(0);
+      for (int i = 0; i < 3; ++i) grad_rest[3 * j + i] = splat<V>(T(0));
   }
   for (int j = J - 1; j >= 0; --j) {
-    const T* p = pos + 3 * j;
-    const T* b = B + 3 * j;
-    const T v[3] = {A[3 * j] - (p[1] * b[2] - p[2] * b[1]), A[3 * j + 1] - (p[2] * b[0] - p[0] * b[2]),
+    const V* p = pos + 3 * j;
+    const V* b = B + 3 * j;
+    const V v[3] = {A[3 * j] - (p[1] * b[2] - p[2] * b[1]), A[3 * j + 1] - (p[2] * b[0] - p[0] * b[2]),
                     A[3 * j + 2] - (p[0] * b[1] - p[1] * b[0])};
-    const T* m = G[j].m;
+    const V* m = G[j].m;
     for (int i = 0; i < 3; ++i) grad_w[3 * j + i] = m[i] * v[0] + m[3 + i] * v[1] + m[6 + i] * v[2];  // G_j^T v
     if (j == 0) break;
     const int q = skel.parents[j];
     if (grad_rest) {
-      const T* mq = G[q].m;
+      const V* mq = G[q].m;
       for (int i = 0; i < 3; ++i) {
-        const T u = mq[i] * b[0] + mq[3 + i] * b[1] + mq[6 + i] * b[2];  // G_parent^T B_j
+        const V u = mq[i] * b[0] + mq[3 + i] * b[1] + mq[6 + i] * b[2];  // G_parent^T B_j
         grad_rest[3 * j + i] += u;
         grad_rest[3 * q + i] -= u;
       }
@@ -741,20 +741,21 @@ AF_HD void frame_joints2d(const T* world, const T* fr, T* out) {
 // ---------------------------------------------------------------------------------------------------------------
 // Per-output-frame compositions: one call = one thread's work in the CUDA kernels and one loop body on the CPU.
 
-// fk of one frame: pose row [>=3J] axis-angle, trans [3], rest [J, 3] -> pos [J, 3].
-template <typename T>
-AF_HD void fk_frame(const T* pose, const T* trans, const T* rest, const Skeleton& skel, T* pos) {
-  joint_chain<kMaxJoints>(AxisAngleRotations<T>{pose}, rest, skel, trans, pos);
+// fk of one frame (or a lane group): pose row [>=3J] axis-angle, trans [3], rest [J, 3] -> pos [J, 3].
+template <typename V>
+AF_HD void fk_frame(const V* pose, const V* trans, const elem_t<V>* rest, const Skeleton& skel, V* pos) {
+  joint_chain<kMaxJoints>(AxisAngleRotations<V>{pose}, rest, skel, trans, pos);
 }
 
-// fk's backward of one frame: dL/dpos grad_pos [J, 3] -> dL/dpose grad_pose [3J] (the row's first 3J columns),
-// dL/dtrans grad_trans [3] and (unless null) this frame's dL/drest grad_rest [J, 3].
-template <typename T>
-AF_HD void fk_frame_backward(const T* pose, const T* trans, const T* rest, const Skeleton& skel, const T* grad_pos,
-                             T* grad_pose, T* grad_trans, T* grad_rest) {
-  Mat3<T> G[kMaxJoints];
-  T pos[3 * kMaxJoints], grad_w[3 * kMaxJoints];
-  joint_chain_world(AxisAngleRotations<T>{pose}, rest, skel, trans, pos, G);
+// fk's backward of one frame (or of a lane group of frames: pose, trans, grads are lane values, rest scalar):
+// dL/dpos grad_pos [J, 3] -> dL/dpose grad_pose [3J] (the row's first 3J columns), dL/dtrans grad_trans [3] and
+// (unless null) this frame's dL/drest grad_rest [J, 3].
+template <typename V>
+AF_HD void fk_frame_backward(const V* pose, const V* trans, const elem_t<V>* rest, const Skeleton& skel,
+                             const V* grad_pos, V* grad_pose, V* grad_trans, V* grad_rest) {
+  Mat3<V> G[kMaxJoints];
+  V pos[3 * kMaxJoints], grad_w[3 * kMaxJoints];
+  joint_chain_world(AxisAngleRotations<V>{pose}, rest, skel, trans, pos, G);
   joint_chain_backward<kMaxJoints>(G, pos, rest, skel, grad_pos, grad_w, grad_trans, grad_rest);
   for (int j = 0; j < skel.num_joints; ++j) rodrigues_backward(pose + 3 * j, grad_w + 3 * j, grad_pose + 3 * j);
 }
