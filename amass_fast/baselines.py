@@ -1,4 +1,8 @@
-"""The strongest plain-torch alternative to ``convert_batch``: what a capable user would write instead.
+"""The strongest plain-torch alternatives to ``convert_batch`` and ``fk``: what a capable user would write instead.
+
+``torch_fk`` / ``compiled_torch_fk``: ``af.fk`` in plain torch (differentiable), the baseline of the FK forward
+and forward+backward benchmarks.
+
 
 Written the way motion-model codebases resample and pose SMPL bodies (resample first, then joints-only forward
 kinematics), but batched over every sequence at once rather than looping over files:
@@ -23,6 +27,69 @@ from amass_fast.reference import (BODY_PARENTS, HEAD, L_ANKLE, L_HIP, L_SHOULDER
                                   R_ANKLE, R_HIP, R_SHOULDER, R_WRIST)
 
 _LERP_DOT = 0.9995  # above this quaternion dot product, normalised lerp (the usual slerp implementation's switch)
+
+
+def chain_levels(parents) -> list:
+    """The kinematic tree by depth: [(joints at depth d, their parents' positions within depth d - 1)], so that a
+    chain can run one batched step per depth instead of one per joint (SMPL+H: 15 steps for 52 joints)."""
+    parents = [int(q) for q in parents]
+    depth = [0] * len(parents)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    levels = [[j for j in range(len(parents)) if depth[j] == d] for d in range(max(depth) + 1)]
+    pos = {j: i for level in levels for i, j in enumerate(level)}
+    return [(level, [pos[parents[j]] for j in level] if d else []) for d, level in enumerate(levels)]
+
+
+def rodrigues(aa):
+    """Rotation matrices [..., 3, 3] of axis-angles [..., 3], with the kernels' series below 1e-4 rad (so that the
+    gradient at the zero pose is finite)."""
+    import torch
+
+    t2 = (aa * aa).sum(-1, keepdim=True)
+    small = t2 < 1e-8
+    t = torch.sqrt(torch.where(small, 1.0, t2))
+    a = torch.where(small, 1.0 - t2 / 6.0, torch.sin(t) / t)
+    b = torch.where(small, 0.5 - t2 / 24.0, (1.0 - torch.cos(t)) / torch.where(small, 1.0, t2))
+    x, y, z = aa.unbind(-1)
+    a, b = a[..., 0], b[..., 0]
+    return torch.stack([1 - b * (y * y + z * z), b * x * y - a * z, b * x * z + a * y,
+                        b * x * y + a * z, 1 - b * (x * x + z * z), b * y * z - a * x,
+                        b * x * z - a * y, b * y * z + a * x, 1 - b * (x * x + y * y)], dim=-1).reshape(
+        *aa.shape[:-1], 3, 3)
+
+
+def torch_fk(poses, trans, rest, parents, levels: Optional[list] = None):
+    """``af.fk`` in plain torch, differentiable: joints [F, J, 3] from poses [F, >=3J], trans [F, 3], rest [J, 3].
+    Batched Rodrigues, then the chain one depth of the tree at a time (``chain_levels``; per joint is slower in
+    eager and no faster compiled, see BENCHMARKS.md)."""
+    import torch
+
+    F, J = poses.shape[0], rest.shape[0]
+    R = rodrigues(poses[:, :3 * J].reshape(F, J, 3))
+    levels = levels or chain_levels(parents)
+    par = torch.as_tensor(np.asarray(parents)[:J])
+    offsets = torch.cat([rest[:1], rest[1:] - rest[par[1:]]])  # rest_j - rest_parent, once for all frames
+    root = levels[0][0]
+    G, p = R[:, root], rest[root] + trans[:, None]
+    Gs, ps = [G], [p]
+    for joints, up in levels[1:]:
+        Gq, pq = G[:, up], p[:, up]
+        p = pq + torch.matmul(Gq, offsets[joints][:, :, None])[..., 0]
+        G = torch.matmul(Gq, R[:, joints])
+        Gs.append(G)
+        ps.append(p)
+    order = torch.as_tensor(np.argsort([j for joints, _ in levels for j in joints]))
+    return torch.cat(ps, dim=1)[:, order]
+
+
+def compiled_torch_fk(parents) -> Callable:
+    """``torch_fk`` for one skeleton under ``torch.compile`` (the first call compiles: time it apart)."""
+    import torch
+
+    levels = chain_levels(parents)
+    fn = torch.compile(lambda poses, trans, rest: torch_fk(poses, trans, rest, parents, levels))
+    return fn
 
 
 def frame_plan(seq_offsets, seq_fps, clip_seq, clip_start, clip_len, *, dst_fps: float = 25.0):

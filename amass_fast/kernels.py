@@ -56,6 +56,8 @@ def set_num_threads(n: Optional[int]) -> None:
 def fk(poses, trans, rest_joints, parents, backend: str = "auto"):
     """Forward kinematics: poses [F, >=3J] axis-angle, trans [F, 3], rest_joints [J, 3] (one body's rest-pose
     joints), parents int [J] (parents[0] = -1, parents[j] < j) -> world joint positions [F, J, 3]."""
+    if is_tensor(poses):  # the torch op: differentiable, and traced by torch.compile / torch.export
+        return _torch_ops().fk(poses, trans, rest_joints, parents, backend)
     p = prepared.fk(poses, trans, rest_joints, parents, backend)
     adapter(p.place.backend).fk(p)
     return p.place.result(p.out)
@@ -152,6 +154,16 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     Semantics: amass_fast.reference.convert_batch for stick5 without cameras; else
     amass_fast.reference.convert_joints_batch, then stick5 / stick12 from joints2d by schemas.layouts.
     """
+    if is_tensor(poses):  # the torch ops: traced by torch.compile / torch.export
+        motion = _torch_ops().convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                                            clip_start, clip_len, clip_yaw, dst_fps, window, top, backend, schema,
+                                            cameras, up, clip_scale)
+        if schema in ("stick5", "stick12") and motion.shape[-1] == 2:
+            motion = lines_from_joints2d(motion, schema)
+        if out is None:
+            return motion
+        prepared.place("convert_batch", poses, "poses", backend).output(out, tuple(motion.shape))  # checks `out`
+        return _fill(out, motion)
     p = prepared.convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
                                clip_len, clip_yaw, dst_fps, window, top, backend, out, schema, cameras, up, clip_scale)
     if isinstance(p, prepared.StickBatch):
@@ -161,13 +173,22 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
     if p.schema in ("joints2d", "joints3d"):
         return out if out is not None else p.place.result(p.out)
     motion = lines_from_joints2d(p.place.result(p.out), p.schema)
-    if out is None:
-        return motion
-    if is_tensor(out):
-        out.copy_(motion if is_tensor(motion) else runtime.torch().from_numpy(np.ascontiguousarray(motion)))
+    return motion if out is None else _fill(out, motion)
+
+
+def _fill(out, motion):
+    """A caller's `out` filled with `motion` (checked by prepared first: kind, dtype, shape) and returned."""
+    if is_tensor(out):  # written as the backends write it (an `out` that requires grad is a buffer here)
+        out.detach().copy_(motion if is_tensor(motion) else runtime.torch().from_numpy(np.ascontiguousarray(motion)))
     else:
         out[...] = motion
     return out
+
+
+def _torch_ops():
+    """amass_fast.torch_ops (imports torch and registers the ops on first use; a tensor means torch is there)."""
+    from amass_fast import torch_ops
+    return torch_ops
 
 
 def lines_from_joints2d(joints2d, schema: str):

@@ -176,6 +176,55 @@ def joint_chain(rot, rest, parents, trans, G, out):
 
 
 @_njit()
+def rodrigues_backward(aa, g, out):
+    """out[3] = dL/daa from dL/dw g[3]: g + b (aa x g) + c (aa x (aa x g)) (as reference.rodrigues_backward)."""
+    x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
+    t2 = x * x + y * y + z * z
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        b, c = 0.5 - t2 / 24.0, 1.0 / 6.0 - t2 / 120.0
+    else:
+        b, c = (1.0 - math.cos(t)) / t2, (t - math.sin(t)) / (t2 * t)
+    u0, u1, u2 = y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]
+    w0, w1, w2 = y * u2 - z * u1, z * u0 - x * u2, x * u1 - y * u0
+    out[0] = g[0] + b * u0 + c * w0
+    out[1] = g[1] + b * u1 + c * w1
+    out[2] = g[2] + b * u2 + c * w2
+
+
+@_njit()
+def joint_chain_backward(G, p, rest, parents, grad_p, A, B, grad_w, grad_trans, grad_rest):
+    """From one frame's world rotations G [J, 3, 3] (joint_chain's scratch), positions p [J, 3] and dL/dp [J, 3]:
+    dL/dw into grad_w [J, 3], dL/dtrans into grad_trans [3], dL/drest added to grad_rest [J, 3] (A, B [J, 3]:
+    scratch for the subtree sums); as reference.joint_chain_backward."""
+    J = p.shape[0]
+    for j in range(J):
+        A[j, 0] = p[j, 1] * grad_p[j, 2] - p[j, 2] * grad_p[j, 1]
+        A[j, 1] = p[j, 2] * grad_p[j, 0] - p[j, 0] * grad_p[j, 2]
+        A[j, 2] = p[j, 0] * grad_p[j, 1] - p[j, 1] * grad_p[j, 0]
+        for i in range(3):
+            B[j, i] = grad_p[j, i]
+    for j in range(J - 1, -1, -1):
+        v0 = A[j, 0] - (p[j, 1] * B[j, 2] - p[j, 2] * B[j, 1])
+        v1 = A[j, 1] - (p[j, 2] * B[j, 0] - p[j, 0] * B[j, 2])
+        v2 = A[j, 2] - (p[j, 0] * B[j, 1] - p[j, 1] * B[j, 0])
+        for i in range(3):
+            grad_w[j, i] = G[j, 0, i] * v0 + G[j, 1, i] * v1 + G[j, 2, i] * v2
+        if j == 0:
+            break
+        q = parents[j]
+        for i in range(3):
+            u = G[q, 0, i] * B[j, 0] + G[q, 1, i] * B[j, 1] + G[q, 2, i] * B[j, 2]
+            grad_rest[j, i] += u
+            grad_rest[q, i] -= u
+            A[q, i] += A[j, i]
+            B[q, i] += B[j, i]
+    for i in range(3):
+        grad_trans[i] = B[0, i]
+        grad_rest[0, i] += B[0, i]
+
+
+@_njit()
 def source_position(k, num_frames, src_fps, dst_fps):
     """Output frame k is at source position s = k * src_fps / dst_fps (from k, never accumulated).
     Returns the two neighbouring frames and the weight of i1."""
@@ -336,6 +385,29 @@ def fk_loop(poses, trans, rest, parents, out):
 
 
 @_njit(parallel=True)
+def fk_backward_loop(poses, trans, rest, parents, grad_out, grad_poses, grad_trans, grad_rest):
+    """fk's gradients: grad_out [F, J, 3] -> grad_poses [F, P] (columns past 3J zero), grad_trans [F, 3] and, when
+    grad_rest is [F, J, 3] (not [0, J, 3]), each frame's dL/drest (the caller sums them)."""
+    F, J = grad_out.shape[0], grad_out.shape[1]
+    with_rest = grad_rest.shape[0] == F
+    tasks = (F + _FRAMES_PER_TASK - 1) // _FRAMES_PER_TASK
+    for task in prange(tasks):
+        rot, G, p = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty((J, 3))
+        A, B, gw, gr = np.empty((J, 3)), np.empty((J, 3)), np.empty((J, 3)), np.empty((J, 3))
+        for f in range(task * _FRAMES_PER_TASK, min(F, (task + 1) * _FRAMES_PER_TASK)):
+            for j in range(J):
+                rodrigues(poses[f, 3 * j:3 * j + 3], rot[j])
+            joint_chain(rot, rest, parents, trans[f], G, p)
+            gr[:] = 0.0
+            joint_chain_backward(G, p, rest, parents, grad_out[f], A, B, gw, grad_trans[f], gr)
+            grad_poses[f, 3 * J:] = 0.0
+            for j in range(J):
+                rodrigues_backward(poses[f, 3 * j:3 * j + 3], gw[j], grad_poses[f, 3 * j:3 * j + 3])
+            if with_rest:
+                grad_rest[f] = gr
+
+
+@_njit(parallel=True)
 def resample_loop(poses, trans, src_fps, dst_fps, out_p, out_t):
     F, T, num_rot = poses.shape[0], out_p.shape[0], poses.shape[1] // 3
     for k in prange(T):
@@ -441,7 +513,7 @@ def convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
 
 
 __all__ = ["fk", "resample_poses", "project", "convert_batch", "set_num_threads", "resampled_length",
-           "fk_loop", "resample_loop", "project_loop", "convert_batch_loop", "convert_joints_batch_loop",
-           "rodrigues", "aa_to_quat", "quat_slerp", "quat_to_mat", "quat_to_aa", "joint_chain", "source_position",
+           "fk_loop", "fk_backward_loop", "resample_loop", "project_loop", "convert_batch_loop", "convert_joints_batch_loop",
+           "rodrigues", "rodrigues_backward", "joint_chain_backward", "aa_to_quat", "quat_slerp", "quat_to_mat", "quat_to_aa", "joint_chain", "source_position",
            "interpolate_frame", "stick_keypoints", "clip_camera", "project_keypoints",
            "clip_frame", "canonical_point", "frame_joints3d", "frame_joints2d"]

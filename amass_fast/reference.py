@@ -11,6 +11,9 @@ reader can hold the three side by side:
     quat_to_mat        unit quaternion -> rotation matrix [3, 3]
     quat_to_aa         unit quaternion -> axis-angle [3] (only for ``resample_poses``)
     joint_chain        local rotations [J, 3, 3] + rest joints -> world joint positions [J, 3]
+                       (joint_chain_world: and the world rotations [J, 3, 3])
+    rodrigues_backward dL/d(rotation change in its own frame) [3] -> dL/daxis-angle [3]
+    joint_chain_backward  dL/dpositions [J, 3] -> dL/d(local rotation changes), dL/dtrans, dL/drest
     source_position    output frame k -> (i0, i1, alpha) in the source sequence, by time
     interpolate_frame  slerp/lerp of one source-frame pair -> local rotations + translation
     stick_keypoints    world joints -> the stick schema's keypoints [8, 3] (row 7 is the body's left axis)
@@ -155,6 +158,12 @@ def joint_chain(rot: np.ndarray, rest: np.ndarray, parents: np.ndarray, trans: n
     The root rotates about its own rest position and is then translated by ``trans`` (as smplx does):
     p_0 = rest_0 + trans;  G_0 = R_0;  p_j = p_parent + G_parent (rest_j - rest_parent);  G_j = G_parent R_j.
     """
+    return joint_chain_world(rot, rest, parents, trans)[0]
+
+
+def joint_chain_world(rot: np.ndarray, rest: np.ndarray, parents: np.ndarray,
+                      trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """joint_chain's positions p [J, 3] and the world rotations G [J, 3, 3] (fk's backward needs them)."""
     J = rest.shape[0]
     G = np.empty((J, 3, 3))
     p = np.empty((J, 3))
@@ -164,7 +173,48 @@ def joint_chain(rot: np.ndarray, rest: np.ndarray, parents: np.ndarray, trans: n
         q = parents[j]
         p[j] = p[q] + G[q] @ (rest[j] - rest[q])
         G[j] = G[q] @ rot[j]
-    return p
+    return p, G
+
+
+def rodrigues_backward(aa: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """dL/daa from dL/dw, w the rotation's change in its own frame (R(aa + d) = R(aa) exp([J_r d]x), J_r the right
+    Jacobian of SO(3)): J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b = (1 - cos t) / t^2,
+    c = (t - sin t) / t^3, t = |aa|; below SMALL_ANGLE their series."""
+    t2 = float(aa @ aa)
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        b, c = 0.5 - t2 / 24.0, 1.0 / 6.0 - t2 / 120.0
+    else:
+        b, c = (1.0 - math.cos(t)) / t2, (t - math.sin(t)) / (t2 * t)
+    u = np.cross(aa, g)
+    return g + b * u + c * np.cross(aa, u)
+
+
+def joint_chain_backward(G: np.ndarray, p: np.ndarray, rest: np.ndarray, parents: np.ndarray,
+                         grad_p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From one frame's world rotations G [J, 3, 3], positions p [J, 3] and dL/dp [J, 3]: dL/dw [J, 3] (each local
+    rotation's change in its own frame), dL/dtrans [3] and dL/drest [J, 3].
+
+    Turning joint j by w moves every joint k of its subtree by (G_j w) x (p_k - p_j), so with the subtree sums
+    A_j = sum p_k x dL/dp_k and B_j = sum dL/dp_k: dL/dw_j = G_j^T (A_j - p_j x B_j). The offset rest_j - rest_parent
+    moves j's subtree through G_parent: dL/drest_j += G_parent^T B_j, dL/drest_parent -= the same; the root's
+    rest and trans move everything: B_0. One pass from the leaves up."""
+    J = len(p)
+    A = np.cross(p, grad_p)
+    B = np.array(grad_p, dtype=np.float64)
+    grad_w, grad_rest = np.empty((J, 3)), np.zeros((J, 3))
+    for j in range(J - 1, -1, -1):
+        grad_w[j] = G[j].T @ (A[j] - np.cross(p[j], B[j]))
+        if j == 0:
+            break
+        q = parents[j]
+        u = G[q].T @ B[j]
+        grad_rest[j] += u
+        grad_rest[q] -= u
+        A[q] += A[j]
+        B[q] += B[j]
+    grad_rest[0] += B[0]
+    return grad_w, B[0].copy(), grad_rest
 
 
 def resampled_length(num_frames: int, src_fps: float, dst_fps: float) -> int:
@@ -308,6 +358,23 @@ def fk(poses: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, parents: n
         rot = np.stack([rodrigues(poses[f, 3 * j:3 * j + 3]) for j in range(J)])
         out[f] = joint_chain(rot, rest, parents, trans[f])
     return out
+
+
+def fk_backward(poses: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, parents: np.ndarray,
+                grad_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fk's gradients: dL/djoints [F, J, 3] -> (dL/dposes [F, P] (columns past 3J zero), dL/dtrans [F, 3], each
+    frame's part of dL/drest_joints [F, J, 3]: their sum over frames is the gradient)."""
+    poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
+    grad_joints = np.asarray(grad_joints, dtype=np.float64)
+    F, J = poses.shape[0], rest.shape[0]
+    grad_poses, grad_trans, grad_rest = np.zeros(poses.shape), np.empty((F, 3)), np.empty((F, J, 3))
+    for f in range(F):
+        aa = poses[f, :3 * J].reshape(J, 3)
+        p, G = joint_chain_world(np.stack([rodrigues(a) for a in aa]), rest, parents, trans[f])
+        grad_w, grad_trans[f], grad_rest[f] = joint_chain_backward(G, p, rest, parents, grad_joints[f])
+        for j in range(J):
+            grad_poses[f, 3 * j:3 * j + 3] = rodrigues_backward(aa[j], grad_w[j])
+    return grad_poses, grad_trans, grad_rest
 
 
 def resample_poses(poses: np.ndarray, trans: np.ndarray, src_fps: float, dst_fps: float = 25.0):

@@ -2,7 +2,7 @@
 //
 // This header mirrors amass_fast/reference.py function by function, with the same names:
 //   rodrigues, aa_to_quat, quat_slerp, quat_to_mat, quat_to_aa, joint_chain, resampled_length, source_position,
-//   interpolate_frame, stick_keypoints, clip_camera, project_keypoints
+//   interpolate_frame, stick_keypoints, clip_camera, project_keypoints, rodrigues_backward, joint_chain_backward
 // plus three per-output-frame compositions used by both backends (fk_frame, resample_frame, output_keypoints).
 //
 // Lanes: the rotation and chain math (sincos_poly, aa_to_quat, quat_slerp, quat_to_mat, mat_mul, joint_chain,
@@ -88,6 +88,12 @@ struct Elem<V, std::void_t<decltype(std::declval<V>()[0])>> {
 };
 template <typename V>
 using elem_t = typename Elem<V>::type;
+
+// A lane value with every lane x (V{} is all zeros for vectors and 0 for scalars).
+template <typename V>
+AF_HD V splat(elem_t<V> x) {
+  return V{} + x;
+}
 
 // Scalar lanes: masks are bool.
 AF_HD float vsqrt(float x) { return msqrt(x); }
@@ -228,24 +234,20 @@ AF_HD bool has_bit(uint64_t mask, int j) { return (mask >> j) & 1u; }
 // ---------------------------------------------------------------------------------------------------------------
 // Rotations.
 
-// R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I.
-template <typename T>
-AF_HD Mat3<T> rodrigues(const T* aa) {
-  const T x = aa[0], y = aa[1], z = aa[2];
-  const T t2 = x * x + y * y + z * z;
-  const T t = msqrt(t2);
-  T a, b;
-  if (t < T(kSmallAngle)) {
-    a = T(1) - t2 / T(6);
-    b = T(0.5) - t2 / T(24);
-  } else {
-    T s, c;
-    sincos_poly(t, &s, &c);
-    a = s / t;
-    b = (T(1) - c) / t2;
-  }
-  const T d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
-  Mat3<T> r;
+// R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I. Below
+// kSmallAngle a and b by their series (selects: the same code for one frame and for a lane group of frames).
+template <typename V>
+AF_HD Mat3<V> rodrigues(V x, V y, V z) {
+  using T = elem_t<V>;
+  const V t2 = x * x + y * y + z * z;
+  const V t = vsqrt(t2);
+  V s, c;
+  sincos_poly(t, &s, &c);
+  const auto small = t < T(kSmallAngle);
+  const V a = small ? T(1) - t2 / T(6) : s / (small ? splat<V>(T(1)) : t);
+  const V b = small ? T(0.5) - t2 / T(24) : (T(1) - c) / (small ? splat<V>(T(1)) : t2);
+  const V d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
+  Mat3<V> r;
   r.m[0] = d + b * x * x;
   r.m[1] = b * x * y - a * z;
   r.m[2] = b * x * z + a * y;
@@ -376,10 +378,10 @@ AF_HD Mat3<V> mat_mul(const Mat3<V>& a, const Mat3<V>& b) {
 
 // Local rotations of one frame, computed when joint_chain asks for joint j (each is used once, so nothing is
 // stored: on the GPU a [J] array of matrices would live in slow local memory).
-template <typename T>
-struct AxisAngleRotations {  // fk: Rodrigues of the pose row
-  const T* pose;
-  AF_HD Mat3<T> operator()(int j) const { return rodrigues(pose + 3 * j); }
+template <typename V>
+struct AxisAngleRotations {  // fk: Rodrigues of the pose row (one frame, or a lane group's columns)
+  const V* pose;
+  AF_HD Mat3<V> operator()(int j) const { return rodrigues(pose[3 * j], pose[3 * j + 1], pose[3 * j + 2]); }
 };
 
 // Where the source values of one output frame (or one lane group of output frames) come from: the rows i0 and i1
@@ -422,10 +424,11 @@ struct InterpolatedRotations {  // convert: slerp between two source rows
 // Only the joints in skel.need_pos / skel.need_rot are computed; rot(j) is called only where need_rot has j.
 // MaxJ bounds skel.num_joints (checked by the caller); it sizes the local array, which matters on the GPU.
 // rest is scalar (one body for every lane); trans and pos are lane values.
-template <int MaxJ, typename V, typename Rotations>
-AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans, V* pos) {
+// joint_chain_world keeps the world rotations G [J] (fk's backward needs them); joint_chain is it with G local.
+template <typename V, typename Rotations>
+AF_HD void joint_chain_world(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans,
+                             V* pos, Mat3<V>* G) {
   using T = elem_t<V>;
-  Mat3<V> G[MaxJ];
   G[0] = rot(0);
   pos[0] = trans[0] + rest[0];
   pos[1] = trans[1] + rest[1];
@@ -442,6 +445,87 @@ AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skelet
     }
     if (has_bit(skel.need_rot, j)) G[j] = mat_mul(G[q], rot(j));
   }
+}
+
+template <int MaxJ, typename V, typename Rotations>
+AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skeleton& skel, const V* trans, V* pos) {
+  Mat3<V> G[MaxJ];
+  joint_chain_world(rot, rest, skel, trans, pos, G);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backward of fk (reference.py mirrors these: rodrigues_backward, joint_chain_backward, fk_frame_backward).
+//
+// A joint's local rotation moves as R_j exp([w]x) (w in the joint's own frame): every joint k below j moves by
+// (G_j w) x (p_k - p_j), so with gp_k = dL/dp_k and the subtree sums A_j = sum p_k x gp_k, B_j = sum gp_k
+// (k in j's subtree, j included): dL/dw_j = G_j^T (A_j - p_j x B_j). The offsets: p_k for k below j moves with
+// rest_j - rest_parent(j) through G_parent(j), so dL/drest_j gains G_parent^T B_j and dL/drest_parent loses it
+// (the root: B_0, as dL/dtrans). One pass from the leaves up; O(J), no matrices of derivatives.
+
+// dL/daa from dL/dw for R(aa) (w: R(aa + d) = R(aa) exp([J_r d]x), J_r the right Jacobian of SO(3)):
+// J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b = (1 - cos t) / t^2, c = (t - sin t) / t^3; below kSmallAngle
+// their series. c's cancellation costs at most the type's rounding of |g| (it multiplies |aa|^2).
+template <typename V>
+AF_HD void rodrigues_backward(const V* aa, const V* g, V* grad_aa) {
+  using T = elem_t<V>;
+  const V x = aa[0], y = aa[1], z = aa[2];
+  const V t2 = x * x + y * y + z * z;
+  const V t = vsqrt(t2);
+  V s, co;
+  sincos_poly(t, &s, &co);
+  const auto small = t < T(kSmallAngle);
+  const V one = splat<V>(T(1));
+  const V b = small ? T(0.5) - t2 / T(24) : (T(1) - co) / (small ? one : t2);
+  const V c = small ? T(1) / T(6) - t2 / T(120) : (t - s) / (small ? one : t2 * t);
+  const V u[3] = {y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]};  // aa x g
+  const V w[3] = {y * u[2] - z * u[1], z * u[0] - x * u[2], x * u[1] - y * u[0]};  // aa x u
+  for (int i = 0; i < 3; ++i) grad_aa[i] = g[i] + b * u[i] + c * w[i];
+}
+
+// From the world rotations G [J] and positions pos [J, 3] of one frame and dL/dpos grad_pos [J, 3]: dL/dw
+// grad_w [J, 3] (each joint's local rotation, in its own frame), dL/dtrans grad_trans [3] and, unless grad_rest
+// is null, dL/drest grad_rest [J, 3] (overwritten). Every joint of skel is used (fk's skeleton).
+template <int MaxJ, typename V>
+AF_HD void joint_chain_backward(const Mat3<V>* G, const V* pos, const elem_t<V>* rest, const Skeleton& skel,
+                                const V* grad_pos, V* grad_w, V* grad_trans, V* grad_rest) {
+  using T = elem_t<V>;
+  V A[3 * MaxJ], B[3 * MaxJ];
+  const int J = skel.num_joints;
+  for (int j = 0; j < J; ++j) {
+    const V* p = pos + 3 * j;
+    const V* g = grad_pos + 3 * j;
+    A[3 * j] = p[1] * g[2] - p[2] * g[1];
+    A[3 * j + 1] = p[2] * g[0] - p[0] * g[2];
+    A[3 * j + 2] = p[0] * g[1] - p[1] * g[0];
+    for (int i = 0; i < 3; ++i) B[3 * j + i] = g[i];
+    if (grad_rest)
+      for (int i = 0; i < 3; ++i) grad_rest[3 * j + i] = splat<V>(T(0));
+  }
+  for (int j = J - 1; j >= 0; --j) {
+    const V* p = pos + 3 * j;
+    const V* b = B + 3 * j;
+    const V v[3] = {A[3 * j] - (p[1] * b[2] - p[2] * b[1]), A[3 * j + 1] - (p[2] * b[0] - p[0] * b[2]),
+                    A[3 * j + 2] - (p[0] * b[1] - p[1] * b[0])};
+    const V* m = G[j].m;
+    for (int i = 0; i < 3; ++i) grad_w[3 * j + i] = m[i] * v[0] + m[3 + i] * v[1] + m[6 + i] * v[2];  // G_j^T v
+    if (j == 0) break;
+    const int q = skel.parents[j];
+    if (grad_rest) {
+      const V* mq = G[q].m;
+      for (int i = 0; i < 3; ++i) {
+        const V u = mq[i] * b[0] + mq[3 + i] * b[1] + mq[6 + i] * b[2];  // G_parent^T B_j
+        grad_rest[3 * j + i] += u;
+        grad_rest[3 * q + i] -= u;
+      }
+    }
+    for (int i = 0; i < 3; ++i) {
+      A[3 * q + i] += A[3 * j + i];
+      B[3 * q + i] += b[i];
+    }
+  }
+  for (int i = 0; i < 3; ++i) grad_trans[i] = B[i];
+  if (grad_rest)
+    for (int i = 0; i < 3; ++i) grad_rest[i] += B[i];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -657,10 +741,23 @@ AF_HD void frame_joints2d(const T* world, const T* fr, T* out) {
 // ---------------------------------------------------------------------------------------------------------------
 // Per-output-frame compositions: one call = one thread's work in the CUDA kernels and one loop body on the CPU.
 
-// fk of one frame: pose row [>=3J] axis-angle, trans [3], rest [J, 3] -> pos [J, 3].
-template <typename T>
-AF_HD void fk_frame(const T* pose, const T* trans, const T* rest, const Skeleton& skel, T* pos) {
-  joint_chain<kMaxJoints>(AxisAngleRotations<T>{pose}, rest, skel, trans, pos);
+// fk of one frame (or a lane group): pose row [>=3J] axis-angle, trans [3], rest [J, 3] -> pos [J, 3].
+template <typename V>
+AF_HD void fk_frame(const V* pose, const V* trans, const elem_t<V>* rest, const Skeleton& skel, V* pos) {
+  joint_chain<kMaxJoints>(AxisAngleRotations<V>{pose}, rest, skel, trans, pos);
+}
+
+// fk's backward of one frame (or of a lane group of frames: pose, trans, grads are lane values, rest scalar):
+// dL/dpos grad_pos [J, 3] -> dL/dpose grad_pose [3J] (the row's first 3J columns), dL/dtrans grad_trans [3] and
+// (unless null) this frame's dL/drest grad_rest [J, 3].
+template <typename V>
+AF_HD void fk_frame_backward(const V* pose, const V* trans, const elem_t<V>* rest, const Skeleton& skel,
+                             const V* grad_pos, V* grad_pose, V* grad_trans, V* grad_rest) {
+  Mat3<V> G[kMaxJoints];
+  V pos[3 * kMaxJoints], grad_w[3 * kMaxJoints];
+  joint_chain_world(AxisAngleRotations<V>{pose}, rest, skel, trans, pos, G);
+  joint_chain_backward<kMaxJoints>(G, pos, rest, skel, grad_pos, grad_w, grad_trans, grad_rest);
+  for (int j = 0; j < skel.num_joints; ++j) rodrigues_backward(pose + 3 * j, grad_w + 3 * j, grad_pose + 3 * j);
 }
 
 // Output frame k of resample_poses: every one of the num_rot rotations slerped, translation lerped.
@@ -733,6 +830,27 @@ struct FkBatch {
 template <typename T>
 AF_HD void fk_item(const FkBatch<T>& a, int64_t f) {
   fk_frame(a.poses + f * a.pose_stride, a.trans + 3 * f, a.rest, a.skel, a.out + f * 3 * a.skel.num_joints);
+}
+
+// fk's backward over frames: the inputs of an FkBatch and dL/dout -> dL/dposes (columns past 3J zero),
+// dL/dtrans and, unless grad_rest is null, each frame's dL/drest (the caller sums them over frames).
+template <typename T>
+struct FkBackwardBatch {
+  FkBatch<T> fwd;       // fwd.out unused
+  const T* grad_out;    // [F, J, 3]
+  T* grad_poses;        // [F, pose_stride]
+  T* grad_trans;        // [F, 3]
+  T* grad_rest;         // [F, J, 3] or nullptr
+};
+
+template <typename T>
+AF_HD void fk_backward_item(const FkBackwardBatch<T>& b, int64_t f) {
+  const FkBatch<T>& a = b.fwd;
+  const int J = a.skel.num_joints;
+  T* gp = b.grad_poses + f * a.pose_stride;
+  for (int64_t c = 3 * J; c < a.pose_stride; ++c) gp[c] = T(0);
+  fk_frame_backward(a.poses + f * a.pose_stride, a.trans + 3 * f, a.rest, a.skel, b.grad_out + f * 3 * J, gp,
+                    b.grad_trans + 3 * f, b.grad_rest ? b.grad_rest + f * 3 * J : nullptr);
 }
 
 template <typename T>

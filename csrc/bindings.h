@@ -105,10 +105,10 @@ inline int checked_view_mode(int view_mode, const char* op) {
   return view_mode;
 }
 
+// fk's inputs checked (out left null).
 template <typename T, typename D>
-FkBatch<T> fk_batch(const In<T, D>& poses, const In<T, D>& trans, const In<T, D>& rest, const HostIndex& parents,
-                    const Out<T, D>& out) {
-  const char* op = "fk";
+FkBatch<T> fk_inputs(const char* op, const In<T, D>& poses, const In<T, D>& trans, const In<T, D>& rest,
+                     const HostIndex& parents) {
   check_shape(rest, op, "rest_joints", {-1, 3});
   const int64_t J = dim(rest, 0);
   const Skeleton skel = make_skeleton(parents, J, kAllJoints, op);
@@ -117,8 +117,39 @@ FkBatch<T> fk_batch(const In<T, D>& poses, const In<T, D>& trans, const In<T, D>
   require(dim(poses, 1) >= 3 * J, op, "`poses` needs >= 3 * J = " + std::to_string(3 * J) + " columns, got " +
                                           std::to_string(dim(poses, 1)));
   check_shape(trans, op, "trans", {F, 3});
-  check_shape(out, op, "out", {F, J, 3});
-  return {poses.data(), dim(poses, 1), trans.data(), rest.data(), skel, F, out.data()};
+  return {poses.data(), dim(poses, 1), trans.data(), rest.data(), skel, F, nullptr};
+}
+
+template <typename T, typename D>
+FkBatch<T> fk_batch(const In<T, D>& poses, const In<T, D>& trans, const In<T, D>& rest, const HostIndex& parents,
+                    const Out<T, D>& out) {
+  FkBatch<T> a = fk_inputs<T, D>("fk", poses, trans, rest, parents);
+  check_shape(out, "fk", "out", {a.num_frames, a.skel.num_joints, 3});
+  a.out = out.data();
+  return a;
+}
+
+// fk's backward: fk's inputs, grad_out [F, J, 3] -> grad_poses [F, P], grad_trans [F, 3] and, if given (not
+// None), grad_rest [F, J, 3] per frame.
+template <typename T, typename D>
+FkBackwardBatch<T> fk_backward_batch(const In<T, D>& poses, const In<T, D>& trans, const In<T, D>& rest,
+                                     const HostIndex& parents, const In<T, D>& grad_out, const Out<T, D>& grad_poses,
+                                     const Out<T, D>& grad_trans, const Out<T, D>& grad_rest) {
+  const char* op = "fk_backward";
+  FkBackwardBatch<T> b{};
+  b.fwd = fk_inputs<T, D>(op, poses, trans, rest, parents);
+  const int64_t F = b.fwd.num_frames, J = b.fwd.skel.num_joints;
+  check_shape(grad_out, op, "grad_out", {F, J, 3});
+  check_shape(grad_poses, op, "grad_poses", {F, b.fwd.pose_stride});
+  check_shape(grad_trans, op, "grad_trans", {F, 3});
+  b.grad_out = grad_out.data();
+  b.grad_poses = grad_poses.data();
+  b.grad_trans = grad_trans.data();
+  if (grad_rest.is_valid()) {
+    check_shape(grad_rest, op, "grad_rest", {F, J, 3});
+    b.grad_rest = grad_rest.data();
+  }
+  return b;
 }
 
 template <typename T, typename D>

@@ -125,10 +125,69 @@ void clip_points_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t
 // ---------------------------------------------------------------------------------------------------------------
 // OpenMP loops.
 
+// fk and its backward over lane groups of L frames (structure of arrays across frames, as convert_batch's pass A):
+// the rows' first n columns go into lanes; lanes past the last frame repeat it and are not written back.
+template <typename V, typename T>
+void load_lanes(const T* rows, int64_t stride, int64_t num_rows, int64_t f0, int n, V* lanes) {
+  constexpr int L = lanes_of<V>();
+  for (int l = 0; l < L; ++l) {
+    const T* row = rows + std::min<int64_t>(f0 + l, num_rows - 1) * stride;
+    for (int c = 0; c < n; ++c) lanes[c][l] = row[c];
+  }
+}
+
+template <typename V, typename T>
+void store_lanes(const V* lanes, int64_t stride, int64_t num_rows, int64_t f0, int n, T* rows) {
+  const int valid = static_cast<int>(std::min<int64_t>(lanes_of<V>(), num_rows - f0));
+  for (int l = 0; l < valid; ++l) {
+    T* row = rows + (f0 + l) * stride;
+    for (int c = 0; c < n; ++c) row[c] = lanes[c][l];
+  }
+}
+
+template <typename V, typename T>
+void fk_group(const FkBatch<T>& a, int64_t f0) {
+  const int n = 3 * a.skel.num_joints;
+  V pose[3 * kMaxJoints], trans[3], pos[3 * kMaxJoints];
+  load_lanes(a.poses, a.pose_stride, a.num_frames, f0, n, pose);
+  load_lanes(a.trans, 3, a.num_frames, f0, 3, trans);
+  fk_frame<V>(pose, trans, a.rest, a.skel, pos);
+  store_lanes(pos, n, a.num_frames, f0, n, a.out);
+}
+
+template <typename V, typename T>
+void fk_backward_group(const FkBackwardBatch<T>& b, int64_t f0) {
+  const FkBatch<T>& a = b.fwd;
+  const int n = 3 * a.skel.num_joints;
+  const int64_t F = a.num_frames;
+  V pose[3 * kMaxJoints], trans[3], grad_out[3 * kMaxJoints], grad_pose[3 * kMaxJoints], grad_trans[3],
+      grad_rest[3 * kMaxJoints];
+  load_lanes(a.poses, a.pose_stride, F, f0, n, pose);
+  load_lanes(a.trans, 3, F, f0, 3, trans);
+  load_lanes(b.grad_out, n, F, f0, n, grad_out);
+  fk_frame_backward<V>(pose, trans, a.rest, a.skel, grad_out, grad_pose, grad_trans,
+                       b.grad_rest ? grad_rest : nullptr);
+  store_lanes(grad_pose, a.pose_stride, F, f0, n, b.grad_poses);
+  store_lanes(grad_trans, 3, F, f0, 3, b.grad_trans);
+  if (b.grad_rest) store_lanes(grad_rest, n, F, f0, n, b.grad_rest);
+  for (int64_t f = f0; f < std::min<int64_t>(f0 + lanes_of<V>(), F); ++f)
+    for (int64_t c = n; c < a.pose_stride; ++c) b.grad_poses[f * a.pose_stride + c] = T(0);
+}
+
 template <typename T>
 void cpu_fk(const FkBatch<T>& a) {
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
 #pragma omp parallel for schedule(static) num_threads(num_threads()) if (a.num_frames >= kMinParallel)
-  for (int64_t f = 0; f < a.num_frames; ++f) fk_item(a, f);
+  for (int64_t g = 0; g < (a.num_frames + L - 1) / L; ++g) fk_group<V>(a, g * L);
+}
+
+template <typename T>
+void cpu_fk_backward(const FkBackwardBatch<T>& b) {
+  using V = typename VecOf<T, kLaneBytes / sizeof(T)>::type;
+  constexpr int L = lanes_of<V>();
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (b.fwd.num_frames >= kMinParallel)
+  for (int64_t g = 0; g < (b.fwd.num_frames + L - 1) / L; ++g) fk_backward_group<V>(b, g * L);
 }
 
 template <typename T>
@@ -237,6 +296,24 @@ void fk_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex paren
   const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
   nb::gil_scoped_release release;
   launch_fk(a, GridShimLaunch{block_size});
+}
+
+template <typename T>
+void fk_backward(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, CIn<T> grad_out,
+                 COut<T> grad_poses, COut<T> grad_trans, COut<T> grad_rest) {
+  const FkBackwardBatch<T> b =
+      fk_backward_batch<T, Cpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+  nb::gil_scoped_release release;
+  cpu_fk_backward(b);
+}
+
+template <typename T>
+void fk_backward_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, CIn<T> grad_out,
+                          COut<T> grad_poses, COut<T> grad_trans, COut<T> grad_rest, unsigned block_size) {
+  const FkBackwardBatch<T> b =
+      fk_backward_batch<T, Cpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+  nb::gil_scoped_release release;
+  launch_fk_backward(b, GridShimLaunch{block_size});
 }
 
 template <typename T>
@@ -372,6 +449,13 @@ void def_ops(nb::module_& m) {
         "fk(poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J], out [F, J, 3]).");
   m.def("fk_gridshim", &fk_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
         block, "fk's CUDA kernel run grid-serially with block_size threads per block.");
+  m.def("fk_backward", &fk_backward<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"),
+        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(),
+        "fk_backward(fk's inputs, grad_out [F, J, 3], grad_poses [F, P], grad_trans [F, 3], grad_rest [F, J, 3] "
+        "or None): fk's gradients (grad_rest per frame; sum it over frames).");
+  m.def("fk_backward_gridshim", &fk_backward_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"),
+        arr("parents"), arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(), block,
+        "fk_backward's CUDA kernel run grid-serially with block_size threads per block.");
   m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
         arr("out_poses"), arr("out_trans"),
         "resample_poses(poses [F, P], trans [F, 3], src_fps, dst_fps, out_poses [T, P], out_trans [T, 3]).");

@@ -120,6 +120,15 @@ void fk(GIn<T> poses, GIn<T> trans, GIn<T> rest_joints, HostIndex parents, GOut<
 }
 
 template <typename T>
+void fk_backward(GIn<T> poses, GIn<T> trans, GIn<T> rest_joints, HostIndex parents, GIn<T> grad_out,
+                 GOut<T> grad_poses, GOut<T> grad_trans, GOut<T> grad_rest, uintptr_t stream) {
+  const FkBackwardBatch<T> b =
+      fk_backward_batch<T, Gpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+  const DeviceGuard guard("fk_backward", poses, trans, rest_joints, grad_out, grad_poses, grad_trans);
+  launch_fk_backward(b, CudaLaunch{as_stream(stream), "fk_backward"});
+}
+
+template <typename T>
 void resample_poses(GIn<T> poses, GIn<T> trans, double src_fps, double dst_fps, GOut<T> out_poses, GOut<T> out_trans,
                     uintptr_t stream) {
   const ResampleBatch<T> a = resample_batch<T, Gpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
@@ -184,6 +193,8 @@ void def_ops(nb::module_& m) {
   auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
   auto stream = nb::arg("stream") = uintptr_t(0);
   m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"), stream);
+  m.def("fk_backward", &fk_backward<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"),
+        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(), stream);
   m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
         arr("out_poses"), arr("out_trans"), stream);
   // The arguments of _core's op of the same name, then scratch and the stream.

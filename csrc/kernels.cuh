@@ -20,6 +20,12 @@ __global__ void fk_kernel(FkBatch<T> a) {
 }
 
 template <typename T>
+__global__ void fk_backward_kernel(FkBackwardBatch<T> b) {
+  const int64_t f = thread_index();
+  if (f < b.fwd.num_frames) fk_backward_item(b, f);
+}
+
+template <typename T>
 __global__ void resample_kernel(ResampleBatch<T> a) {
   const int64_t k = thread_index();
   if (k < a.out_frames) resample_item(a, k);
@@ -73,6 +79,11 @@ __global__ void clip_schema_kernel(JointBatch<T> b) {
 template <typename T, typename Launch>
 void launch_fk(const FkBatch<T>& a, Launch&& launch) {
   launch(a.num_frames, fk_kernel<T>, a);
+}
+
+template <typename T, typename Launch>
+void launch_fk_backward(const FkBackwardBatch<T>& b, Launch&& launch) {
+  launch(b.fwd.num_frames, fk_backward_kernel<T>, b);
 }
 
 template <typename T, typename Launch>

@@ -2,7 +2,7 @@
 
     runtime      which backends this install has, the one meaning of "auto", threads
     prepared     one checking function per operation -> an immutable record of prepared arguments (Placement,
-                 Fk, Resample, Project, StickBatch, JointsBatch)
+                 Fk, FkBackward, Resample, Project, StickBatch, JointsBatch)
     reference    amass_fast.reference (float64 NumPy, the specification)
     numba_jit    amass_fast.numba_backend (numba loops)
     cpp          amass_fast._core (C++ and OpenMP)
@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Protocol
 
-from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
+from amass_fast.backends.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
 
 ADAPTERS = {"reference": "reference", "numba": "numba_jit", "cpp": "cpp", "cuda": "cuda"}
 
@@ -26,6 +26,7 @@ class Backend(Protocol):
     """The operations every adapter has."""
 
     def fk(self, p: Fk) -> None: ...
+    def fk_backward(self, p: FkBackward) -> None: ...
     def resample_poses(self, p: Resample) -> None: ...
     def project(self, p: Project) -> None: ...
     def convert_batch(self, p: StickBatch) -> None: ...

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from amass_fast.backends import runtime
-from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
+from amass_fast.backends.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
 
 
 _CORE = runtime.load("_core")  # this adapter runs only where _core imports (runtime.resolve_backend)
@@ -10,6 +10,12 @@ _CORE = runtime.load("_core")  # this adapter runs only where _core imports (run
 
 def fk(p: Fk) -> None:
     _CORE.fk(p.poses, p.trans, p.rest_joints, p.parents, p.out)
+
+
+def fk_backward(p: FkBackward) -> None:
+    a = p.fwd
+    _CORE.fk_backward(a.poses, a.trans, a.rest_joints, a.parents, p.grad_out, p.grad_poses, p.grad_trans,
+                      p.grad_rest)
 
 
 def resample_poses(p: Resample) -> None:

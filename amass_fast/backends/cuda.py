@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from amass_fast.backends import runtime
-from amass_fast.backends.prepared import Fk, JointsBatch, Placement, Project, Resample, StickBatch
+from amass_fast.backends.prepared import Fk, FkBackward, JointsBatch, Placement, Project, Resample, StickBatch
 from amass_fast.reference import FRAME_SIZE, NUM_BODY_JOINTS
 
 
@@ -35,6 +35,13 @@ def _dev(place: Placement, a: np.ndarray):
 def fk(p: Fk) -> None:
     with _device_guard(p.place.device):
         _cuda().fk(p.poses, p.trans, p.rest_joints, p.parents, p.out, stream=_stream(p.place.device))
+
+
+def fk_backward(p: FkBackward) -> None:
+    a = p.fwd
+    with _device_guard(a.place.device):
+        _cuda().fk_backward(a.poses, a.trans, a.rest_joints, a.parents, p.grad_out, p.grad_poses, p.grad_trans,
+                            p.grad_rest, stream=_stream(a.place.device))
 
 
 def resample_poses(p: Resample) -> None:

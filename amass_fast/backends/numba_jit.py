@@ -6,11 +6,19 @@ from __future__ import annotations
 import numpy as np
 
 from amass_fast import numba_backend as nb
-from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
+from amass_fast.backends.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
 
 
 def fk(p: Fk) -> None:
     nb.fk_loop(p.poses, p.trans, np.ascontiguousarray(p.rest_joints, dtype=np.float64), p.parents, p.out)
+
+
+def fk_backward(p: FkBackward) -> None:
+    a = p.fwd
+    J = a.rest_joints.shape[0]
+    grad_rest = p.grad_rest if p.grad_rest is not None else np.empty((0, J, 3), dtype=p.grad_poses.dtype)
+    nb.fk_backward_loop(a.poses, a.trans, np.ascontiguousarray(a.rest_joints, dtype=np.float64), a.parents,
+                        p.grad_out, p.grad_poses, p.grad_trans, grad_rest)
 
 
 def resample_poses(p: Resample) -> None:

@@ -49,6 +49,7 @@ class Placement(NamedTuple):
     def floats(self, x: Any, name: str, shape: tuple):
         """A float array in the compute dtype, on the compute device; shape: ints, None (any) or ('>=', n)."""
         if is_tensor(x):
+            no_grad_needed(self.op, x, name)
             if not x.is_floating_point():
                 raise TypeError(f"{self.op}: `{name}` must hold floats, got {x.dtype}")
             self.check_shape(tuple(x.shape), name, shape)
@@ -74,7 +75,7 @@ class Placement(NamedTuple):
 
     def host(self, x: Any, name: str, dtype: type, shape: tuple) -> np.ndarray:
         """A small index / rate array on the host (checked here), int64 or float64."""
-        a = x.detach().cpu().numpy() if is_tensor(x) else np.asarray(x)
+        a = no_grad_needed(self.op, x, name).detach().cpu().numpy() if is_tensor(x) else np.asarray(x)
         if dtype is np.int64 and a.dtype.kind not in "iu":
             raise TypeError(f"{self.op}: `{name}` must hold integers, got {a.dtype}")
         if dtype is np.float64 and a.dtype.kind not in "iuf":
@@ -134,6 +135,17 @@ class Placement(NamedTuple):
             return a
         out = runtime.torch().from_numpy(np.ascontiguousarray(a, dtype=self.dtype))
         return out if self.device.type == "cpu" else out.to(self.device)
+
+
+def no_grad_needed(op: str, x: Any, name: str):
+    """`x` (a torch tensor) itself, or a ValueError naming the argument when it requires grad while autograd is
+    recording: the op has no backward for it here, and detaching it silently would train nothing. Ops with a
+    backward (amass_fast.torch_ops) detach their inputs themselves, inside the autograd function."""
+    if x.requires_grad and runtime.torch().is_grad_enabled():
+        raise ValueError(f"{op}: `{name}` requires grad, but {op} has no backward for `{name}`: its gradient "
+                         f"would be lost. Pass `{name}.detach()` (or call under torch.no_grad()) to use it as a "
+                         f"constant; docs/TORCH.md lists the ops and arguments that have a backward")
+    return x
 
 
 def place(op: str, main: Any, main_name: str, backend: str) -> Placement:
@@ -278,6 +290,25 @@ def fk(poses, trans, rest_joints, parents, backend: str) -> Fk:
     trans_arr = p.floats(trans, "trans", (F, 3))
     par = _parents(p, parents, J)[:J].copy()
     return Fk(p, pose_arr, trans_arr, rest, par, p.empty((F, J, 3)))
+
+
+class FkBackward(NamedTuple):
+    """fk's backward: fk's record (its `out` unused), grad_out [F, J, 3] -> grad_poses [F, P], grad_trans [F, 3]
+    and, unless None, grad_rest [F, J, 3] (each frame's part; the caller sums them)."""
+    fwd: Fk
+    grad_out: Any
+    grad_poses: Any
+    grad_trans: Any
+    grad_rest: Any
+
+
+def fk_backward(poses, trans, rest_joints, parents, grad_out, backend: str, with_rest: bool) -> FkBackward:
+    """The checked arguments of fk's backward (poses, trans, rest_joints and parents as kernels.fk takes them)."""
+    f = fk(poses, trans, rest_joints, parents, backend)
+    p = f.place
+    F, J = f.out.shape[:2]
+    grad = p.floats(grad_out, "grad_out", (F, J, 3))
+    return FkBackward(f, grad, p.empty(f.poses.shape), p.empty((F, 3)), p.empty((F, J, 3)) if with_rest else None)
 
 
 class Resample(NamedTuple):
@@ -484,7 +515,10 @@ def _cameras(p: Placement, cameras, yaw: np.ndarray, C: int) -> np.ndarray:
         packed = np.tile(Camera().packed(), (C, 1))
         packed[:, CAMERA_FIELDS.index("yaw_deg")] = yaw
         return packed
-    cams = cameras.detach().cpu().numpy() if is_tensor(cameras) else np.asarray(cameras)
+    if is_tensor(cameras):
+        cams = no_grad_needed(p.op, cameras, "cameras").detach().cpu().numpy()
+    else:
+        cams = np.asarray(cameras)
     if cams.dtype.kind not in "iuf":
         raise TypeError(f"{p.op}: `cameras` must hold numbers, got {cams.dtype}")
     if cams.shape == (len(CAMERA_FIELDS),):

@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 from amass_fast import reference
-from amass_fast.backends.prepared import Fk, JointsBatch, Project, Resample, StickBatch
+from amass_fast.backends.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
 
 
 def fk(p: Fk) -> None:
     p.out[...] = reference.fk(p.poses, p.trans, p.rest_joints, p.parents)
+
+
+def fk_backward(p: FkBackward) -> None:
+    a = p.fwd
+    grads = reference.fk_backward(a.poses, a.trans, a.rest_joints, a.parents, p.grad_out)
+    for out, grad in zip((p.grad_poses, p.grad_trans, p.grad_rest), grads):
+        if out is not None:
+            out[...] = grad
 
 
 def resample_poses(p: Resample) -> None:
