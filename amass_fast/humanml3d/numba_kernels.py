@@ -95,7 +95,7 @@ def _clip(src, lengths, out, bone_a, bone_b, from_root, feet, weights, threshold
         ay = (gp[t, 1, 1] - gp[t, 2, 1]) + (gp[t, 17, 1] - gp[t, 16, 1])
         az = (gp[t, 1, 2] - gp[t, 2, 2]) + (gp[t, 17, 2] - gp[t, 16, 2])
         ax, ay, az = _unit3(ax, ay, az)
-        fwd[t, 0], fwd[t, 1], fwd[t, 2] = _unit3(az, 0.0, -ax)
+        fwd[t, 0], fwd[t, 1], fwd[t, 2] = az, 0.0, -ax  # smoothed before it is normalised
     radius = (weights.shape[0] - 1) // 2
     r_rot = np.empty((T, 4))
     for t in range(T):

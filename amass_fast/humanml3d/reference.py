@@ -125,9 +125,10 @@ def foot_contacts(gp: np.ndarray, threshold: float = FOOT_CONTACT_THRESHOLD) -> 
 def root_rotation(gp: np.ndarray) -> np.ndarray:
     """r_rot [T, 4]: per frame the rotation taking the smoothed facing to Z+, frame 0 forced to the identity.
     Skeleton.inverse_kinematics_np unpacks face_joint_indx as (l_hip, r_hip, ...): across = (p1 - p2) + (p17 - p16)
-    (the hip term has the opposite sign of global_positions'); facing smoothed by gaussian_smooth."""
+    (the hip term has the opposite sign of global_positions'); cross(Y, unit(across)) smoothed by gaussian_smooth
+    BEFORE it is normalised (frames whose across vector tilts out of the ground plane weigh less), then normalised."""
     across = (gp[:, 1] - gp[:, 2]) + (gp[:, 17] - gp[:, 16])
-    forward = _unit(gaussian_smooth(_forward_from_across(across)))
+    forward = _unit(gaussian_smooth(np.cross(np.array([0.0, 1.0, 0.0]), _unit(across))))
     r_rot = qbetween(forward, np.broadcast_to([0.0, 0.0, 1.0], forward.shape))
     r_rot[0] = (1.0, 0.0, 0.0, 0.0)
     return r_rot
