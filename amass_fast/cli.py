@@ -28,6 +28,7 @@ COMMANDS = [
     ("process", "amass_fast.process", "convert AMASS sequences into labelled 25 fps stick-figure clips"),
     ("labels", "amass_fast.labels.command", "report where each clip's action label would come from, without converting"),
     ("preview", "amass_fast.preview", "render clips of an output file as a GIF or a PNG contact sheet"),
+    ("humanml3d", "amass_fast.humanml3d.command", "make HumanML3D's motion features from AMASS, as its own scripts do"),
     ("bench", "amass_fast.bench", "measure conversion throughput per backend beside smplx"),
     ("selftest", "amass_fast.selftest", "run self-checks on this machine (e.g. --hostile inputs)"),
 ]
@@ -55,6 +56,10 @@ EXAMPLES = {
                "amass-fast labels --amass-root data/amass --babel babel_v1.0_release --humanml3d HumanML3D"],
     "preview": ["amass-fast preview data/amass_stick_data.pt --index 3 --out walk.gif",
                 "amass-fast preview data/amass_stick_shards --grid 12 --out sheet.png"],
+    "humanml3d": ["amass-fast humanml3d --amass-root data/amass --humanml3d HumanML3D --body-model body_models "
+                  "--out data/HumanML3D",
+                  "amass-fast humanml3d ... --resume          # finish an interrupted run",
+                  "amass-fast humanml3d ... --resampling time # exactly 20 fps (not HumanML3D's stride)"],
     "bench": ["amass-fast bench --quick", "amass-fast bench --threads 8 --json > bench.json"],
     "selftest": ["amass-fast selftest --hostile", "amass-fast selftest --hostile --groups archives download --json"],
 }
