@@ -14,7 +14,11 @@ import importlib
 import importlib.util
 from typing import Any
 
+from amass_fast import _build
+
 __version__ = "0.1.0"
+
+_build.check_import()  # a source checkout without its compiled _core warns once, naming the fix
 
 _EXPORTS = {
     "fk": "kernels", "resample_poses": "kernels", "project": "kernels", "convert": "kernels",

@@ -9,6 +9,8 @@ import importlib
 import sys
 from typing import Any, Optional
 
+from amass_fast import _build
+
 BACKENDS = ("cuda", "cpp", "numba", "reference")
 
 # amass_fast.<name> -> the module or None (then "<name>:error" holds the ImportError); "_cuda:runtime" caches
@@ -92,6 +94,8 @@ def resolve_backend(requested: str = "auto", *, data_on: str = "any", op: str = 
     if requested == "auto":
         if data_on in ("cuda", "any") and cuda_problem() is None:
             return "cuda"
+        if load("_core") is None:  # never silently ten times slower: warn once, naming the fix
+            _build.warn_no_core(f"it does not import: {_modules.get('_core:error')}")
         return next(b for b, module in (("cpp", "_core"), ("numba", "numba_backend"), ("reference", "reference"))
                     if load(module) is not None)
     if requested == "cuda":
