@@ -128,6 +128,7 @@ def _stop_on_signals():
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv_given = argv
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     if command not in {name for name, _, _ in COMMANDS}:
@@ -145,7 +146,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         how = f"stopped by {signal.Signals(exc.signum).name}" if isinstance(exc, Stopped) else "interrupted"
         print(f"\n{how}: nothing half-written is left under a final name; run the same command again to "
               "continue (add --resume for process).", file=sys.stderr)
-        return 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
+        status = 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
+        if argv_given is None and isinstance(exc, Stopped):
+            # A process told to stop ends now: the worker pools are already ended (schedule.stop_workers), and
+            # waiting at interpreter exit on their bookkeeping threads could block under load.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        return status
     except BrokenPipeError:
         # The reader went away (`amass-fast datasets | head`): stop quietly, as other Unix tools do. Point stdout at
         # /dev/null so the interpreter's final flush does not raise again.
