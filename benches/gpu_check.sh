@@ -4,7 +4,8 @@
 # 1. builds the wheel with the CUDA module required (AMASS_FAST_CUDA=ON) and installs it into a temporary folder,
 #    offline: pip --no-index --no-build-isolation --no-deps, so nothing is ever downloaded (torch, nanobind and
 #    scikit-build-core must already be there); if the wheel fails, builds in place with tools/build_inplace.sh;
-# 2. runs the kernel tests (tests/test_kernels_api.py, tests/test_native.py: CUDA against cpp, grid shim) with
+# 2. runs the kernel tests (tests/kernels/test_kernels_*.py, tests/kernels/test_native.py,
+#    tests/schemas/test_schema_kernels.py: CUDA against cpp, grid shim) with
 #    AMASS_FAST_CUDA_SYNC=1 (every launch waited for, so a fault names its op), then every test marked cuda;
 # 3. benchmarks convert_batch on GPU_CHECK_SEQS (default 10000) synthetic sequences: source frames/s, bandwidth,
 #    max |cuda - cpp|, and the cpp backend's frames/s on the same machine for comparison;
@@ -85,8 +86,8 @@ EOF
 
   echo "== kernel tests (AMASS_FAST_CUDA_SYNC=1)"
   local pytest=("$PYTHON" -m pytest -q -rs -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml")
-  if AMASS_FAST_CUDA_SYNC=1 timeout 180 "${pytest[@]}" "$REPO/tests/test_kernels_api.py" "$REPO/tests/test_native.py" \
-       "$REPO/tests/test_schema_kernels.py" \
+  if AMASS_FAST_CUDA_SYNC=1 timeout 180 "${pytest[@]}" "$REPO"/tests/kernels/test_kernels_*.py "$REPO/tests/kernels/test_native.py" \
+       "$REPO/tests/schemas/test_schema_kernels.py" \
        2>&1 | tee "$WORK/kernel_tests.txt"; then
     SUMMARY+=("kernel tests: PASS: $(tail -1 "$WORK/kernel_tests.txt")")
   else

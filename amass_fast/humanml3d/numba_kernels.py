@@ -1,7 +1,7 @@
 """The numba backend of amass_fast.humanml3d.kernels: every clip of a ragged batch in one parallel loop.
 
 Same steps, names and order as amass_fast.humanml3d.reference (float64), frame by frame with scalar quaternion
-helpers; tested against it (tests/test_humanml3d_kernels.py).
+helpers; tested against it (tests/humanml3d/test_humanml3d_kernels.py).
 """
 from __future__ import annotations
 

@@ -167,7 +167,7 @@ def plan_views(view: str | float = "front", views: int = 1) -> list[View]:
 class RaggedBatch:
     """Many sequences' body poses concatenated, with per-sequence offsets, rates and skeletons, and the clips over
     them: the arguments of one ``kernels.convert_batch`` call. Only the 66 body pose values of each frame are kept,
-    in float32: the output is float32, the float32 kernels stay within about 1e-6 m of float64 (tests/test_native.py),
+    in float32: the output is float32, the float32 kernels stay within about 1e-6 m of float64 (tests/kernels/test_native.py),
     and they read half the bytes and run about twice as fast. Every batch converts the same way, whatever its files.
 
     Clips are ordered by sequence, then window, then view; ``clip_window`` indexes ``windows`` (one per sequence

@@ -10,14 +10,12 @@ import amass_fast as af
 from amass_fast import kernels
 from amass_fast.kernels import reference
 from amass_fast.harness import synthetic
-from amass_fast.kernels import runtime
 from amass_fast.io.body_models import default_body_model
 from amass_fast.schemas import Camera, canonical_joints, layouts, mirror_params, project, stick12
 
 MODEL = default_body_model(warn=False)
 REST, PARENTS = MODEL.rest_joints(), MODEL.parents
 TOL = {np.float64: 1e-9, np.float32: 1e-5}
-BACKENDS = [b for b in ("reference", "numba", "cpp") if b in kernels.available_backends()]
 SEG = {name: i for i, (name, _, _) in enumerate(layouts.STICK12)}
 
 
@@ -63,8 +61,6 @@ def run(batch, window, backend, dtype, **kwargs):
     return kernels.convert_batch(**b, window=window, backend=backend, **kwargs)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("schema,up", [("joints3d", "z"), ("joints3d", "y"), ("joints2d", "z")])
 def test_every_backend_against_the_specification(backend, dtype, schema, up):
     batch, window, cams, scale = ragged_batch()
@@ -75,7 +71,6 @@ def test_every_backend_against_the_specification(backend, dtype, schema, up):
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dtype])
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("block_size", [1, 7, 32, 128])
 def test_gridshim_equals_cpp(dtype, block_size):
     core = pytest.importorskip("amass_fast._core")
@@ -95,7 +90,6 @@ def test_gridshim_equals_cpp(dtype, block_size):
         np.testing.assert_array_equal(outs[1], outs[0])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_stick5_through_front_cameras_equals_stick5_and_padding_holds(backend):
     batch, window, _, _ = ragged_batch(seed=5)
     yaw = np.random.default_rng(0).uniform(-180, 180, len(batch["clip_seq"]))
@@ -136,7 +130,6 @@ def walk(seed: int = 1, seconds: float = 3.0):
     return synthetic.motion_curves("walk", int(seconds * 120), 120.0, np.random.default_rng(seed))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_convert_schemas_and_shapes(backend):
     poses, trans = walk()
     T = reference.resampled_length(len(poses), 120.0, 25.0)
@@ -212,33 +205,23 @@ def test_bad_arguments_name_what_is_wrong():
         run(batch, window, "auto", np.float32, schema="stick12", out=np.empty((C, window, 20), np.float32))
 
 
-def test_cuda_branch_on_host():
+def test_cuda_branch_on_host(cuda_on_host):
     """The cuda branch's plumbing (argument names, scratch shapes, device copies) through the stand-in of
-    tests/test_kernels_api.py, computing with the grid shim."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("amass_fast._core")
-    if runtime.load("_cuda") is None:
-        pytest.skip("amass_fast._cuda is not built (its signatures are what this checks)")
-    from test_kernels_api import _CudaStandIn, route_cuda_to_host
-
-    stand_in = _CudaStandIn(runtime.load("_cuda"), runtime.load("_core"), torch)
-    mp = pytest.MonkeyPatch()
-    with mp.context() as m:
-        route_cuda_to_host(m, stand_in)
-        batch, window, cams, scale = ragged_batch(seed=8)
-        for schema in ("joints3d", "joints2d", "stick12"):
-            kw = dict(schema=schema, clip_scale=scale, cameras=None if schema == "joints3d" else cams)
-            want = run(batch, window, "cpp", np.float32, **kw)
-            tensors = {k: torch.from_numpy(np.asarray(v, np.float32)) if k in ("poses", "trans", "rest_joints")
-                       else v for k, v in batch.items()}
-            got = kernels.convert_batch(**tensors, window=window, backend="cuda", **kw)
-            assert isinstance(got, torch.Tensor)
-            np.testing.assert_array_equal(got.numpy(), want)
+    tests/conftest.py (cuda_on_host: skips where torch, _core or _cuda is missing), computing with the grid shim."""
+    torch, stand_in = cuda_on_host
+    batch, window, cams, scale = ragged_batch(seed=8)
+    for schema in ("joints3d", "joints2d", "stick12"):
+        kw = dict(schema=schema, clip_scale=scale, cameras=None if schema == "joints3d" else cams)
+        want = run(batch, window, "cpp", np.float32, **kw)
+        tensors = {k: torch.from_numpy(np.asarray(v, np.float32)) if k in ("poses", "trans", "rest_joints")
+                   else v for k, v in batch.items()}
+        got = kernels.convert_batch(**tensors, window=window, backend="cuda", **kw)
+        assert isinstance(got, torch.Tensor)
+        np.testing.assert_array_equal(got.numpy(), want)
     assert stand_in.calls.count("convert_joints_batch") == 3
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("schema", ["joints3d", "joints2d", "stick12"])
 def test_cuda_schemas_match_cpp(dtype, schema):
     """The CUDA kernels of the schema op on a GPU (run with `pytest -m cuda` or benches/gpu_check.sh)."""

@@ -14,7 +14,7 @@ import pytest
 from amass_fast import cli, labels
 from amass_fast.labels import ACTION_TYPES, Labeler, coverage_table, main_action, sequence_key
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FPS = 25.0
 WINDOW = 250
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from amass_fast.io.formats import load_sequence
 
-_SPEC = importlib.util.spec_from_file_location("bench_e2e", Path(__file__).resolve().parents[1] / "benches" /
+_SPEC = importlib.util.spec_from_file_location("bench_e2e", Path(__file__).resolve().parents[2] / "benches" /
                                                "bench_e2e.py")
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)

@@ -10,16 +10,14 @@ from amass_fast.cli import main
 from amass_fast.outputs.dataset import StickClips
 from amass_fast.labels import ACTION_TYPES
 
-FAST = ["--window", "25", "--backend", "reference", "--jobs", "1", "--batch-files", "2"]
-
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
+def outputs(tmp_path_factory, make_fast_flags):
     tmp = tmp_path_factory.mktemp("ds")
     synthetic.make_tree(tmp / "amass", ["CMU", "KIT"], files_per_dataset=3, seconds=(1.5, 3.0), seed=3)
     for fmt, out in (("pt", tmp / "clips.pt"), ("shards", tmp / "shards")):
         assert main(["process", "--amass-root", str(tmp / "amass"), "--output", str(out), "--format", fmt,
-                     *FAST]) == 0
+                     *make_fast_flags(batch_files=2)]) == 0
     return tmp / "clips.pt", tmp / "shards"
 
 

@@ -8,7 +8,6 @@ import torch
 from amass_fast.harness import synthetic
 from amass_fast.cli import main
 
-FAST = ["--jobs", "1", "--backend", "cpp"]
 # Real BMLmovi names: subject and take only, so only the motion can say what happens.
 UNNAMED = {"walk": "BMLmovi/Subject_8_F_MoSh/Subject_8_F_13_poses.npz",
            "run": "BMLmovi/Subject_86_F_MoSh/Subject_86_F_13_poses.npz",
@@ -25,10 +24,11 @@ def _tree(root):
     return root
 
 
-def test_unnamed_files_are_labelled_from_their_motion(tmp_path, capsys):
+def test_unnamed_files_are_labelled_from_their_motion(tmp_path, capsys, make_fast_flags):
     root = _tree(tmp_path / "amass")
     out = tmp_path / "clips.pt"
-    assert main(["process", "--amass-root", str(root), "--output", str(out), *FAST]) == 0
+    fast = make_fast_flags("cpp", batch_files=None, window=None)  # the default window (250 frames)
+    assert main(["process", "--amass-root", str(root), "--output", str(out), *fast]) == 0
     printed = capsys.readouterr().out
     samples = {s["meta"]["file"]: s for s in torch.load(out, weights_only=True)}
     for motion, rel in UNNAMED.items():
@@ -42,7 +42,7 @@ def test_unnamed_files_are_labelled_from_their_motion(tmp_path, capsys):
     assert "action from" in printed and "motion" in printed and "BMLmovi" in printed and "actions:" in printed
 
 
-def test_a_wrong_annotation_folder_is_a_warning_and_the_run_still_succeeds(tmp_path, capsys):
+def test_a_wrong_annotation_folder_is_a_warning_and_the_run_still_succeeds(tmp_path, capsys, make_fast_flags):
     root = _tree(tmp_path / "amass")
     wrong = tmp_path / "HumanML3D"
     (wrong / "HumanML3D").mkdir(parents=True)
@@ -52,7 +52,7 @@ def test_a_wrong_annotation_folder_is_a_warning_and_the_run_still_succeeds(tmp_p
     (wrong / "HumanML3D" / "texts" / "000000.txt").write_text("a person walks#x#0.0#0.0\n")
     out = tmp_path / "clips.pt"
     assert main(["process", "--amass-root", str(root), "--output", str(out), "--humanml3d", str(wrong),
-                 *FAST]) == 0
+                 *make_fast_flags("cpp", batch_files=None, window=None)]) == 0
     captured = capsys.readouterr()
     assert "warning: HumanML3D" in captured.out and "matches no file of the tree" in captured.out
     assert "warning: HumanML3D" in captured.err  # also on stderr, for a scripted run

@@ -16,7 +16,6 @@ from amass_fast.cli import main
 from amass_fast.schemas import Camera, physics
 from amass_fast.schemas.transforms import ToSchema
 
-FAST = ["--window", "25", "--jobs", "1", "--batch-files", "3", "--backend", "cpp"]
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +25,24 @@ def tree(tmp_path_factory):
     return root
 
 
-def run(tree, out, *flags):
-    return main(["process", "--amass-root", str(tree), "--output", str(out), *FAST, *map(str, flags)])
+@pytest.fixture(scope="module")
+def run(make_fast_flags):
+    """run(tree, out, *flags): `amass-fast process` with fast_flags on the cpp backend; its exit status."""
+    fast = make_fast_flags("cpp")
+
+    def run(tree, out, *flags):
+        return main(["process", "--amass-root", str(tree), "--output", str(out), *fast, *map(str, flags)])
+    return run
 
 
 @pytest.fixture(scope="module")
-def stick5(tree, tmp_path_factory):
+def stick5(tree, tmp_path_factory, run):
     out = tmp_path_factory.mktemp("s5") / "s5.pt"
     assert run(tree, out) == 0
     return torch.load(out, weights_only=True)
 
 
-def test_stick12_is_stick_gens_v3_sample_with_the_labels_of_stick5(tree, tmp_path, stick5):
+def test_stick12_is_stick_gens_v3_sample_with_the_labels_of_stick5(tree, tmp_path, stick5, run):
     out = tmp_path / "s12.pt"
     assert run(tree, out, "--schema", "stick12") == 0
     samples = torch.load(out, weights_only=True)
@@ -60,7 +65,7 @@ def test_stick12_is_stick_gens_v3_sample_with_the_labels_of_stick5(tree, tmp_pat
     assert "schema" not in stick5[0]["meta"]   # plain stick5 is unchanged
 
 
-def test_mirror_adds_mirrored_copies_with_labels_and_swapped_descriptions(tree, tmp_path, stick5):
+def test_mirror_adds_mirrored_copies_with_labels_and_swapped_descriptions(tree, tmp_path, stick5, run):
     out = tmp_path / "m.pt"
     assert run(tree, out, "--mirror") == 0
     samples = torch.load(out, weights_only=True)
@@ -79,7 +84,7 @@ def test_mirror_adds_mirrored_copies_with_labels_and_swapped_descriptions(tree, 
         np.testing.assert_allclose(m["motion"].numpy(), lines[:, [0, 2, 1, 4, 3]].reshape(25, 20), atol=2e-5)
 
 
-def test_random_views_are_deterministic_and_keyed_by_clip(tree, tmp_path):
+def test_random_views_are_deterministic_and_keyed_by_clip(tree, tmp_path, run):
     a, b, c = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "c.pt"
     for out, seed in ((a, 5), (b, 5), (c, 6)):
         assert run(tree, out, "--schema", "joints2d", "--random-views", 2, "--camera", "perspective",
@@ -92,7 +97,7 @@ def test_random_views_are_deterministic_and_keyed_by_clip(tree, tmp_path):
     assert sa[0]["meta"]["camera"] != sa[1]["meta"]["camera"] and sa[0]["meta"]["camera"][0] == 1.0
 
 
-def test_joints3d_shards_on_the_fly_equal_the_offline_2d_output(tree, tmp_path):
+def test_joints3d_shards_on_the_fly_equal_the_offline_2d_output(tree, tmp_path, run):
     shards = tmp_path / "j3"
     assert run(tree, shards, "--format", "shards", "--schema", "joints3d", "--up", "y") == 0
     camera = Camera("perspective", yaw_deg=40.0, elevation_deg=10.0)
@@ -109,7 +114,7 @@ def test_joints3d_shards_on_the_fly_equal_the_offline_2d_output(tree, tmp_path):
         np.testing.assert_allclose(clips[i]["motion"].numpy(), want[i]["motion"].numpy(), atol=2e-5)
 
 
-def test_scale_height_scales_joints3d(tree, tmp_path):
+def test_scale_height_scales_joints3d(tree, tmp_path, run):
     a, b = tmp_path / "a", tmp_path / "b"
     assert run(tree, a, "--format", "shards", "--schema", "joints3d") == 0
     assert run(tree, b, "--format", "shards", "--schema", "joints3d", "--scale-height") == 0
@@ -127,7 +132,7 @@ def test_scale_height_scales_joints3d(tree, tmp_path):
     (["--schema", "stick9"], "--schema"),
     (["--random-views", "0"], "--random-views"),
 ])
-def test_flags_that_do_not_go_together_exit_2(tree, tmp_path, capsys, flags, words):
+def test_flags_that_do_not_go_together_exit_2(tree, tmp_path, capsys, flags, words, run):
     try:
         code = run(tree, tmp_path / "x.pt", *flags)
     except SystemExit as exc:   # refused by the flag's own type while parsing
@@ -138,7 +143,7 @@ def test_flags_that_do_not_go_together_exit_2(tree, tmp_path, capsys, flags, wor
     assert not (tmp_path / "x.pt").exists()
 
 
-def test_resume_refuses_other_schema_flags(tree, tmp_path):
+def test_resume_refuses_other_schema_flags(tree, tmp_path, run):
     out = tmp_path / "sh"
     assert run(tree, out, "--format", "shards", "--schema", "stick12") == 0
     run_json = json.loads((out / writers.MANIFEST_NAME).read_text())["flags"]

@@ -336,7 +336,7 @@ def test_schemas_doc_matches_the_code():
     from dataclasses import fields
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     doc = (root / "docs" / "SCHEMAS.md").read_text(encoding="utf-8")
     headings = set(re.findall(r"^## (.+)$", doc, re.M))
     code = " ".join(re.sub(r"\s*\n\s*#?\s*", " ", p.read_text(encoding="utf-8"))

@@ -61,7 +61,6 @@ def core_convert_batch(batch: dict, window: int, view_mode: int, dtype, block_si
     return out
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("view_mode", [reference.VIEW_FRONT, reference.VIEW_TOP])
 def test_convert_batch_matches_reference(dtype, view_mode):
     batch, window = random_batch(seed=1)
@@ -84,7 +83,6 @@ def test_convert_batch_large_rotations_float32():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("block_size", [1, 7, 32, 128])
 def test_gridshim_convert_batch_equals_cpp(dtype, block_size):
     batch, window = random_batch(seed=3)
@@ -106,7 +104,6 @@ def test_gridshim_odd_sizes(block_size):
             assert np.all(np.isfinite(got))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_fk_matches_reference_and_gridshim(dtype):
     rng = np.random.default_rng(5)
     F, J = 45, 52
@@ -122,7 +119,6 @@ def test_fk_matches_reference_and_gridshim(dtype):
         np.testing.assert_array_equal(shim, out)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("src_fps", [59.99999, 60.0, 100.0, 120.0, 150.0, 250.0, 24.0])
 def test_resample_poses_matches_reference(dtype, src_fps):
     rng = np.random.default_rng(6)
@@ -154,7 +150,6 @@ def test_resample_does_not_drift_at_59_99999():
     np.testing.assert_allclose(out_t[:, 0], np.arange(len(out_t)) / 25.0, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("view", [(reference.VIEW_FRONT, 0.0), (reference.VIEW_FRONT, 37.5), (reference.VIEW_TOP, 0.0)])
 def test_project_matches_reference(dtype, view):
     rng = np.random.default_rng(7)
