@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from amass_fast import StickClips
-from amass_fast.harness import synthetic
 from amass_fast.outputs import writers
 from amass_fast.cli import main
 from amass_fast.schemas import Camera, physics
@@ -19,10 +18,9 @@ from amass_fast.schemas.transforms import ToSchema
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("amass")
-    synthetic.make_tree(root, ["CMU", "KIT"], files_per_dataset=2, seconds=(1.5, 3.0), seed=3)
-    return root
+def tree(amass_tree):
+    """The session's synthetic tree (tests/conftest.py): CMU, BMLmovi and KIT, three 1.5-3 s files each."""
+    return amass_tree
 
 
 @pytest.fixture(scope="module")
