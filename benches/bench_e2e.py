@@ -44,7 +44,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
-from amass_fast import process, synthetic  # noqa: E402
+from amass_fast import process
+from amass_fast.cli import process as process_command
+from amass_fast.harness import synthetic  # noqa: E402
 
 OLD_WINDOW = 250
 OLD_BATCH = 64
@@ -131,7 +133,7 @@ def measure_read_bytes(paths: list[Path]) -> dict:
 
 def measure_load(paths: list[Path]) -> dict:
     """formats.load_sequence of every file: the pipeline's reader with all of its checks."""
-    from amass_fast.formats import load_sequence
+    from amass_fast.io.formats import load_sequence
 
     frames = sum(load_sequence(path).num_frames for path in paths)
     return {"sequences": len(paths), "frames": frames}
@@ -140,11 +142,11 @@ def measure_load(paths: list[Path]) -> dict:
 def measure_pipeline(source: list[str], out: Path, backend: str, jobs: int) -> dict:
     """`amass-fast process --format shards` on `source` (["--amass-root", DIR] or ["--archives", DIR])."""
     parser = argparse.ArgumentParser()
-    process.add_arguments(parser)
+    process_command.add_arguments(parser)
     args = parser.parse_args([*source, "--output", str(out), "--format", "shards", "--overwrite",
                               "--backend", backend, "--jobs", str(jobs)])
     with contextlib.redirect_stdout(sys.stderr):  # its summary table; stdout is for this script's figures
-        status = process.run(args)
+        status = process_command.run(args)
     if status != 0:
         raise SystemExit(f"process failed with exit status {status}")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -155,7 +157,7 @@ def measure_pipeline(source: list[str], out: Path, backend: str, jobs: int) -> d
 
 def measure_decompress(archive: Path, threads: int) -> dict:
     """Decode the archive and parse its tar, keeping each .npz member's bytes for a moment: nothing else."""
-    from amass_fast.archive import iter_archive_members
+    from amass_fast.io.archive import iter_archive_members
 
     members = size = 0
     for _name, data in iter_archive_members(archive, threads=threads):
@@ -166,7 +168,7 @@ def measure_decompress(archive: Path, threads: int) -> dict:
 def measure_members_in_order(archives: Path, spool_dir: Path) -> dict:
     """What `process --archives` feeds its tasks: every member decoded, loaded (all checks), its body poses and
     trans spooled, and read back in the tree's order."""
-    from amass_fast.formats import Sequence
+    from amass_fast.io.formats import Sequence
     from amass_fast.process.plan import source_items
 
     sequences = frames = 0
@@ -191,7 +193,7 @@ def measure_old(paths: list[Path], max_frames: int) -> dict:
     import smplx
     import torch
 
-    from amass_fast.synthetic_models import write_model
+    from amass_fast.harness.synthetic_models import write_model
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):  # smplx prints notes

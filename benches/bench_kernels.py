@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from amass_fast.bench import _kernel_api
+from amass_fast.harness.bench import _kernel_api
 
 BACKENDS = _kernel_api()[0]
 CASES = [("smplx forward smplh", "torch"), ("smplx forward smplx", "torch"),

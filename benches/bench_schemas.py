@@ -23,8 +23,8 @@ from amass_fast.schemas import transforms as tf
 def _joints3d(clips: int, frames: int, seed: int = 0) -> np.ndarray:
     """Canonical joints3d [clips, frames, 22, 3] from synthetic walks (one FK, then tiled with offsets)."""
     import amass_fast as af
-    from amass_fast import synthetic
-    from amass_fast.body_models import default_body_model
+    from amass_fast.harness import synthetic
+    from amass_fast.io.body_models import default_body_model
     from amass_fast.schemas import canonical_joints
 
     model = default_body_model(warn=False)
@@ -70,8 +70,9 @@ def _kernel_rows(clips: int, frames: int, cams: np.ndarray, threads: int) -> lis
     """The fused kernels from source poses (120 fps) instead of stored joints3d: resample + FK + canonical frame +
     camera per clip (+ the stick12 gather), float32, without physics or mirroring; rows per available CPU backend."""
     import amass_fast as af
-    from amass_fast import kernels, synthetic
-    from amass_fast.body_models import default_body_model
+    from amass_fast import kernels
+    from amass_fast.harness import synthetic
+    from amass_fast.io.body_models import default_body_model
 
     model = default_body_model(warn=False)
     poses, trans = synthetic.motion_curves("walk", int(frames * 120 / 25) + 1, 120.0, np.random.default_rng(0))

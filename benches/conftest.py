@@ -20,7 +20,7 @@ _SKIPPED: list = []
 def bench_cases(request, tmp_path_factory):
     """The workloads of `amass-fast bench`, keyed by 'name [backend]', built once per session (the torch
     pipelines are checked equal to convert_batch while they are built)."""
-    from amass_fast.bench import build_cases, set_threads
+    from amass_fast.harness.bench import build_cases, set_threads
 
     set_threads(request.config.getoption("--bench-threads"))
     cases = build_cases(request.config.getoption("--bench-frames"), False, tmp_path_factory.mktemp("models"),

@@ -102,7 +102,8 @@ EOF
   GPU_CHECK_SEQS=${GPU_CHECK_SEQS:-10000} timeout 240 "$PYTHON" - <<'EOF' 2>&1 | tee "$WORK/bench.txt"
 import os, time
 import numpy as np, torch
-from amass_fast import kernels, reference
+from amass_fast import kernels
+from amass_fast.kernels import reference
 
 if not torch.cuda.is_available():
     raise SystemExit("no GPU visible to torch: benchmark not run")

@@ -1,6 +1,6 @@
 // Per-frame math of the hot path, shared by the CPU loops (core_module.cpp) and the CUDA kernels (kernels.cuh).
 //
-// This header mirrors amass_fast/reference.py function by function, with the same names:
+// This header mirrors amass_fast/kernels/reference.py function by function, with the same names:
 //   rodrigues, aa_to_quat, quat_slerp, quat_to_mat, quat_to_aa, joint_chain, resampled_length, source_position,
 //   interpolate_frame, stick_keypoints, clip_camera, project_keypoints, rodrigues_backward, joint_chain_backward
 // plus three per-output-frame compositions used by both backends (fk_frame, resample_frame, output_keypoints).

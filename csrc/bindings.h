@@ -1,6 +1,6 @@
 // Argument checking shared by the nanobind modules _core (device::cpu) and _cuda (device::cuda): shapes are
 // checked here and turned into the batch structs of amass_math.h. Both modules take the same arguments for the
-// same op, in the same order (_cuda adds scratch arrays after `out`, and the stream). The Python wrapper (amass_fast/kernels.py) checks
+// same op, in the same order (_cuda adds scratch arrays after `out`, and the stream). The Python wrapper (amass_fast/kernels/__init__.py) checks
 // the same things first with friendlier messages; these checks keep direct callers from reading out of bounds.
 #pragma once
 

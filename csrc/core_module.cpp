@@ -28,7 +28,7 @@ using COut = Out<T, Cpu>;
 using DoubleIn = CIn<double>;
 
 int g_num_threads = 0;  // 0: OpenMP's default
-constexpr int kMaxThreads = 1024;  // amass_fast.cliargs.MAX_THREADS: huge counts can crash OpenMP runtimes
+constexpr int kMaxThreads = 1024;  // amass_fast.cli.args.MAX_THREADS: huge counts can crash OpenMP runtimes
 
 int num_threads() { return g_num_threads > 0 ? g_num_threads : omp_get_max_threads(); }
 
@@ -471,7 +471,7 @@ void def_ops(nb::module_& m) {
         nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"),
         "convert_batch(poses [N, >=66], trans [N, 3], seq_offsets int64 [S+1], seq_fps f64 [S], rest_joints "
         "[S, >=22, 3], parents int64 [>=22], clip_seq/clip_start/clip_len int64 [C], clip_yaw f64 [C], dst_fps, "
-        "view_mode, out [C, window, 20]); semantics of amass_fast.reference.convert_batch.");
+        "view_mode, out [C, window, 20]); semantics of amass_fast.kernels.reference.convert_batch.");
   m.def("convert_batch_gridshim", &convert_batch_gridshim<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
         arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
         arr("clip_yaw"), nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), block,
@@ -481,7 +481,7 @@ void def_ops(nb::module_& m) {
         arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"),
         "convert_joints_batch(convert_batch's sources and clips, clip_scale f64 [C], clip_camera f64 [C, 6] "
         "(packed cameras), dst_fps, up (0 z, 1 y), out [C, window, 22, 3] joints3d or [C, window, 22, 2] "
-        "joints2d); semantics of amass_fast.reference.convert_joints_batch.");
+        "joints2d); semantics of amass_fast.kernels.reference.convert_joints_batch.");
   m.def("convert_joints_batch_gridshim", &convert_joints_batch_gridshim<T>, arr("poses"), arr("trans"),
         arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
         arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), block,
@@ -500,7 +500,7 @@ NB_MODULE(_core, m) {
   m.def(
       "set_num_threads", [](int n) { af::g_num_threads = n > 0 ? std::min(n, af::kMaxThreads) : 0; },
       nanobind::arg("n"),
-      "Threads for the OpenMP loops, at most 1024 (amass_fast.cliargs.MAX_THREADS); n <= 0 restores OpenMP's "
+      "Threads for the OpenMP loops, at most 1024 (amass_fast.cli.args.MAX_THREADS); n <= 0 restores OpenMP's "
       "default.");
   m.def("get_num_threads", &af::num_threads, "Threads the OpenMP loops use.");
   m.def("resampled_length", &af::resampled_length, nanobind::arg("num_frames"), nanobind::arg("src_fps"),

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from amass_fast import reference as ref
-from amass_fast.body_models import load_body_model
-from amass_fast.synthetic_models import write_model
+from amass_fast.kernels import reference as ref
+from amass_fast.io.body_models import load_body_model
+from amass_fast.harness.synthetic_models import write_model
 
 torch = pytest.importorskip("torch")
 smplx = pytest.importorskip("smplx")
@@ -26,16 +26,8 @@ FPS_CASES = (59.99999, 60.0, 100.0, 120.0, 150.0, 250.0)
 
 
 def _backends() -> list[str]:
-    try:
-        from amass_fast import kernels
-    except ImportError:  # kernels.py not written yet: the backends this file can reach directly
-        names = ["reference"]
-        try:
-            import amass_fast.numba_backend  # noqa: F401
-            names.append("numba")
-        except ImportError:
-            pass
-        return names
+    from amass_fast import kernels
+
     return list(kernels.available_backends())
 
 
@@ -44,39 +36,21 @@ BACKENDS = _backends()
 
 def _api(backend: str) -> SimpleNamespace:
     """fk / resample_poses / convert for one backend, NumPy in and out (CUDA inputs are moved to the GPU)."""
-    try:
-        from amass_fast import kernels
-    except ImportError:
-        kernels = None
-    if kernels is not None:
-        def move(a):
-            return torch.as_tensor(np.ascontiguousarray(a)).cuda() if backend == "cuda" else a
+    from amass_fast import kernels
 
-        def back(a):
-            return a.cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
+    def move(a):
+        return torch.as_tensor(np.ascontiguousarray(a)).cuda() if backend == "cuda" else a
 
-        return SimpleNamespace(
-            fk=lambda p, t, r, par: back(kernels.fk(move(p), move(t), r, par, backend=backend)),
-            resample_poses=lambda p, t, src, dst=25.0: tuple(
-                back(a) for a in kernels.resample_poses(move(p), move(t), src, dst, backend=backend)),
-            convert=lambda p, t, r, par, fps, view="front": back(
-                kernels.convert(move(p), move(t), r, par, fps, view=view, backend=backend)),
-        )
-    module = ref if backend == "reference" else __import__("amass_fast.numba_backend", fromlist=["fk"])
+    def back(a):
+        return a.cpu().numpy() if torch.is_tensor(a) else np.asarray(a)
 
-    def convert(p, t, r, par, fps, view="front"):  # one clip covering the whole sequence
-        T = ref.resampled_length(len(p), fps, 25.0)
-        top, yaw = (True, 0.0) if view == "top" else (False, {"front": 0.0, "side": 90.0}.get(view, view))
-        return module.convert_batch(p, t, [0, len(p)], [fps], np.asarray(r)[None], par, [0], [0], [T], [yaw],
-                                    window=T, view_mode=ref.VIEW_TOP if top else ref.VIEW_FRONT)[0]
-
-    if backend == "numba":
-        return SimpleNamespace(fk=module.fk, resample_poses=module.resample_poses, convert=convert)
-    # The reference computes in float64; the public contract returns the input's dtype.
     return SimpleNamespace(
-        fk=lambda p, *a: ref.fk(p, *a).astype(p.dtype),
-        resample_poses=lambda p, *a: tuple(x.astype(p.dtype) for x in ref.resample_poses(p, *a)),
-        convert=lambda p, *a, **k: convert(p, *a, **k).astype(p.dtype))
+        fk=lambda p, t, r, par: back(kernels.fk(move(p), move(t), r, par, backend=backend)),
+        resample_poses=lambda p, t, src, dst=25.0: tuple(
+            back(a) for a in kernels.resample_poses(move(p), move(t), src, dst, backend=backend)),
+        convert=lambda p, t, r, par, fps, view="front": back(
+            kernels.convert(move(p), move(t), r, par, fps, view=view, backend=backend)),
+    )
 
 
 @pytest.fixture(scope="module")

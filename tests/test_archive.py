@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from amass_fast import archive, atomic, synthetic
+from amass_fast.io import archive, atomic
+from amass_fast.harness import synthetic
 from amass_fast.cli import main
-from amass_fast.formats import Sequence, load_sequence
+from amass_fast.io.formats import Sequence, load_sequence
 
 DECODERS = [pytest.param(d, marks=pytest.mark.skipif(d not in archive.available_decoders(),
                                                      reason=f"{d} not installed")) for d in archive.DECODERS]

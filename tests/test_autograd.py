@@ -13,9 +13,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from amass_fast import kernels, reference  # noqa: E402
-from amass_fast.backends import cpp as cpp_adapter  # noqa: E402
-from amass_fast.backends import runtime  # noqa: E402
+from amass_fast import kernels
+from amass_fast.kernels import reference  # noqa: E402
+from amass_fast.kernels.backends import cpp as cpp_adapter  # noqa: E402
+from amass_fast.kernels import runtime  # noqa: E402
 
 HAVE = kernels.available_backends()
 CPU_BACKENDS = [b for b in ("reference", "numba", "cpp") if b in HAVE]

@@ -1,4 +1,4 @@
-"""The plain-torch pipeline of amass_fast.baselines (the strongest alternative the benchmarks time) computes the
+"""The plain-torch pipeline of amass_fast.harness.baselines (the strongest alternative the benchmarks time) computes the
 same clips as convert_batch: float64 within 1e-6 m of the float64 reference, on ragged batches with several rates,
 padded tails and camera yaws."""
 import numpy as np
@@ -6,8 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from amass_fast import baselines, kernels, reference  # noqa: E402
-from amass_fast.clips import Skeletons  # noqa: E402
+from amass_fast.harness import baselines
+from amass_fast import kernels
+from amass_fast.kernels import reference  # noqa: E402
+from amass_fast.process.clips import Skeletons  # noqa: E402
 
 
 def _batch(rates=(120.0, 59.99999, 100.0, 250.0), seconds=(3.1, 0.7, 2.0, 1.3), seed=0):
@@ -57,7 +59,7 @@ def test_torch_pipeline_float32_matches_convert_batch():
 
 def test_bench_check_refuses_a_pipeline_that_differs():
     """The bench's equality check before timing passes the real pipeline and fails one that is off by 1e-4 m."""
-    from amass_fast import bench
+    from amass_fast.harness import bench
 
     b, window = _batch(seed=2)
     plan = {k: b[k] for k in ("seq_offsets", "seq_fps", "clip_seq", "clip_start", "clip_len", "clip_yaw")}
@@ -80,6 +82,6 @@ def test_pipeline_tolerance_grows_with_the_world_coordinates():
 
 
 def bench_tol(dtype, extent):
-    from amass_fast import bench
+    from amass_fast.harness import bench
 
     return bench.pipeline_tolerance(dtype, np.array([[extent, 0.0, 0.0]]))

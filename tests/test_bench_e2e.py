@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amass_fast.formats import load_sequence
+from amass_fast.io.formats import load_sequence
 
 _SPEC = importlib.util.spec_from_file_location("bench_e2e", Path(__file__).resolve().parents[1] / "benches" /
                                                "bench_e2e.py")

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from amass_fast import body_models as bm
-from amass_fast.body_models import BodyModelError, default_body_model, find_body_model, load_body_model
-from amass_fast.synthetic_models import write_model, write_model_tree
+from amass_fast.io import body_models as bm
+from amass_fast.io.body_models import BodyModelError, default_body_model, find_body_model, load_body_model
+from amass_fast.harness.synthetic_models import write_model, write_model_tree
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from amass_fast import catalog
+from amass_fast.io import catalog
 from amass_fast.cli import main
 
 EXPECTED_NAMES = [

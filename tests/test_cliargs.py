@@ -1,4 +1,4 @@
-"""The shared command-line edge (amass_fast.cliargs): flag ranges, the one output path check, progress that
+"""The shared command-line edge (amass_fast.cli.args): flag ranges, the one output path check, progress that
 prints plain lines off a terminal."""
 import argparse
 import io
@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from amass_fast import cliargs, synthetic
+from amass_fast.cli import args as cliargs
+from amass_fast.harness import synthetic
+from amass_fast.io import progress
 
 
 def test_flag_types_name_the_range_and_the_value():
@@ -40,13 +42,13 @@ def test_output_problem_file_folder_parent_and_inside_input(tmp_path):
 
 def test_progress_prints_plain_lines_off_a_terminal():
     out = io.StringIO()
-    with cliargs.Progress(3, "work", "file", stream=out, every=0.0) as bar:
+    with progress.Progress(3, "work", "file", stream=out, every=0.0) as bar:
         for _ in range(3):
             bar.update()
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("work: 1/3 files, ") and lines[-1].startswith("work: 3/3 files, ")
     quiet = io.StringIO()
-    with cliargs.Progress(None, "bytes", "B", stream=quiet) as bar:  # every 30 s: only the final line
+    with progress.Progress(None, "bytes", "B", stream=quiet) as bar:  # every 30 s: only the final line
         bar.update(3 * 1024 * 1024)
     assert quiet.getvalue().splitlines() == [quiet.getvalue().splitlines()[0]]
     assert "3.0 MB" in quiet.getvalue()

@@ -1,9 +1,9 @@
-"""Windows, views and the ragged batch (amass_fast.clips)."""
+"""Windows, views and the ragged batch (amass_fast.process.clips)."""
 import numpy as np
 import pytest
 
-from amass_fast import reference
-from amass_fast.clips import RaggedBatch, Window, min_tail_frames, plan_views, plan_windows
+from amass_fast.kernels import reference
+from amass_fast.process.clips import RaggedBatch, Window, min_tail_frames, plan_views, plan_windows
 
 
 def spans(windows):
@@ -117,7 +117,7 @@ def test_min_length_drops_only_short_padded_tails():
 
 
 def test_plans_beyond_the_limit_are_refused_before_allocating():
-    from amass_fast.clips import MAX_PLANNED_FRAMES
+    from amass_fast.process.clips import MAX_PLANNED_FRAMES
 
     with pytest.raises(ValueError, match=r"at 1e-09 fps make .* more than the 16,777,216 frames"):
         plan_windows(100, 1e-9)  # 2.5e12 output frames: refused without building a list

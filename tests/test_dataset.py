@@ -1,13 +1,13 @@
-"""StickClips over both output formats, with a multi-worker DataLoader (amass_fast.dataset)."""
+"""StickClips over both output formats, with a multi-worker DataLoader (amass_fast.outputs.dataset)."""
 import json
 
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from amass_fast import synthetic
+from amass_fast.harness import synthetic
 from amass_fast.cli import main
-from amass_fast.dataset import StickClips
+from amass_fast.outputs.dataset import StickClips
 from amass_fast.labels import ACTION_TYPES
 
 FAST = ["--window", "25", "--backend", "reference", "--jobs", "1", "--batch-files", "2"]

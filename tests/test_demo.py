@@ -1,4 +1,4 @@
-"""`amass-fast demo` (amass_fast.demo)."""
+"""`amass-fast demo` (amass_fast.harness.demo)."""
 import time
 
 import pytest

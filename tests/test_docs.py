@@ -46,7 +46,9 @@ def test_conventions_has_one_section_per_topic():
 
 def test_conventions_states_what_the_code_uses():
     """Numbers the docs state, read from the code that uses them."""
-    from amass_fast import catalog, formats, labels, reference
+    from amass_fast.io import catalog, formats
+    from amass_fast import labels
+    from amass_fast.kernels import reference
 
     text = CONVENTIONS.read_text(encoding="utf-8")
     assert ", ".join(labels.ACTION_TYPES) == " ".join(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from amass_fast import download as dl
+from amass_fast.io import download as dl
 from amass_fast.cli import main
-from amass_fast.credentials import Credentials, CredentialsError, resolve_credentials
-from amass_fast.testserver import AmassTestServer
+from amass_fast.io.credentials import Credentials, CredentialsError, resolve_credentials
+from amass_fast.harness.testserver import AmassTestServer
 
 USER = "someone@example.org"
 PASSWORD = "pw-Zq9&x=1 %secret"  # characters that must survive form encoding
@@ -375,7 +375,7 @@ def test_import_temporaries_are_fixed_length_and_cleaned(archives, tmp_path):
     out.mkdir()
     left = out / ".amf-00000000-00000000.tmp"  # a killed run's temporary of another name stays (not ours)
     left.write_bytes(b"x")
-    from amass_fast import atomic
+    from amass_fast.io import atomic
 
     stale = Path(atomic.temporary_name(out / "ACCAD.tar.bz2"))
     stale.write_bytes(b"half")

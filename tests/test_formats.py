@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from amass_fast import synthetic
-from amass_fast.formats import (FormatError, NoMotion, Sequence, SequenceInfo, dataset_of, iter_motion_files,
-                                iter_npz_files, load_sequence, probe_sequence, rel_path)
+from amass_fast.harness import synthetic
+from amass_fast.io.formats import (FormatError, NoMotion, Sequence, SequenceInfo, dataset_of, iter_motion_files,
+                                   iter_npz_files, load_sequence, probe_sequence, rel_path)
 
 BOTH = pytest.mark.parametrize("reader", [load_sequence, probe_sequence], ids=["load", "probe"])
 
@@ -46,7 +46,7 @@ def test_every_layout_is_detected(tmp_path, kind, width, seconds, fps):
 def test_smplx_frame_rate_key_and_markers_never_unpickled(tmp_path, monkeypatch):
     import pickle
 
-    from amass_fast import formats
+    from amass_fast.io import formats
 
     p = synthetic.write_sequence(tmp_path / "a_stageii.npz", "smplx", "wave", seconds=1.0, fps=120.0)
     with np.load(p, allow_pickle=False) as raw:
@@ -235,7 +235,7 @@ def linked_cmu_tree(tmp_path):
 
 def test_linked_dataset_folders_are_followed_once(tmp_path):
     """data/amass/CMU is often a link to a bigger disk: its files count; a link back up does not loop."""
-    from amass_fast.formats import iter_npz_files
+    from amass_fast.io.formats import iter_npz_files
 
     root, disk = linked_cmu_tree(tmp_path)
     (disk / "loop").symlink_to(root)  # a cycle: amass/CMU/01/loop -> amass
@@ -322,7 +322,7 @@ def test_values_beyond_the_compute_dtype_are_refused(tmp_path, key, value, words
         load_sequence(p)
     assert key != "betas" or "frame" not in str(exc.value)
     assert key == "betas" or "first at frame 4" in str(exc.value)
-    from amass_fast.formats import check_sequence
+    from amass_fast.io.formats import check_sequence
     with pytest.raises(FormatError):
         check_sequence(p)
     assert isinstance(probe_sequence(p), SequenceInfo)  # headers only: values are not read
@@ -344,7 +344,7 @@ def test_small_keys_may_not_declare_big_arrays(tmp_path, reader):
 
 
 def test_check_sequence_is_load_sequence_without_the_data(tmp_path):
-    from amass_fast.formats import check_sequence
+    from amass_fast.io.formats import check_sequence
 
     p = synthetic.write_sequence(tmp_path / "w_poses.npz", "smplx", "walk", seconds=1.0, fps=60.0, seed=0)
     seq, info = load_sequence(p), check_sequence(p)
@@ -398,7 +398,7 @@ def test_compressed_fortran_and_big_endian_members_load_as_numpy_reads_them(tmp_
 
 def test_without_positioned_reads_the_same_arrays_and_checks(tmp_path, monkeypatch):
     """Where os.pread/preadv do not exist (Windows) the reader seeks and reads: the same arrays, the same CRC."""
-    from amass_fast import formats
+    from amass_fast.io import formats
 
     p = write(tmp_path / "s_poses.npz", **_motion_keys())
     positioned = load_sequence(p)
@@ -429,7 +429,7 @@ def test_a_flipped_bit_in_any_stored_member_fails_its_crc(tmp_path, monkeypatch,
     import zipfile
     import zlib
 
-    from amass_fast import formats
+    from amass_fast.io import formats
 
     if crc == "zlib":  # the fallback when zlib-ng is not installed: the same values, the same verdicts
         monkeypatch.setattr(formats, "_crc32", zlib.crc32)
@@ -513,7 +513,7 @@ def test_loading_allocates_little_beyond_the_arrays_it_returns(tmp_path):
 
 
 def test_tree_messages_name_the_folder_and_the_fix(tmp_path):
-    from amass_fast.formats import empty_tree_message, no_tree_message
+    from amass_fast.io.formats import empty_tree_message, no_tree_message
 
     missing = tmp_path / "amass"
     assert no_tree_message(missing) == f"{missing}: no such folder; extract AMASS there first " \

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amass_fast import humanml3d, kernels, synthetic
-from amass_fast.body_models import BODY_PARENTS, default_rest_joints
+from amass_fast import humanml3d, kernels
+from amass_fast.harness import synthetic
+from amass_fast.io.body_models import BODY_PARENTS, default_rest_joints
 from amass_fast.humanml3d import kernels as hk
 from amass_fast.humanml3d import reference as ref
 from amass_fast.humanml3d.constants import AXES, FEATURE_GROUPS, NUM_FEATURES

@@ -9,9 +9,10 @@ import re
 import numpy as np
 import pytest
 
-from amass_fast import kernels, reference
-from amass_fast.backends import cuda as cuda_adapter
-from amass_fast.backends import prepared, runtime
+from amass_fast import kernels
+from amass_fast.kernels import reference
+from amass_fast.kernels.backends import cuda as cuda_adapter
+from amass_fast.kernels import prepared, runtime
 
 
 def one_batch(seed: int = 0, frames=(50, 20), fps=(60.0, 100.0), window=8, dtype=np.float64):

@@ -288,7 +288,7 @@ def test_coverage_table_rows_counts_and_percentages():
 
 
 def test_labels_command_prints_the_coverage_without_converting(tmp_path, babel_dir, capsys):
-    from amass_fast import synthetic
+    from amass_fast.harness import synthetic
 
     root = tmp_path / "amass"
     # 5 s at 60 fps -> 125 frames at 25 fps -> windows of 100: one full, one padded tail = 2 clips per file.
@@ -309,7 +309,7 @@ def test_labels_command_prints_the_coverage_without_converting(tmp_path, babel_d
 
 
 def test_labels_command_explains_missing_folders_without_a_traceback(tmp_path, capsys, monkeypatch):
-    from amass_fast import synthetic
+    from amass_fast.harness import synthetic
 
     monkeypatch.chdir(tmp_path)
     assert cli.main(["labels"]) == 2  # default root data/amass, as in process: not there
@@ -324,7 +324,7 @@ def test_labels_command_explains_missing_folders_without_a_traceback(tmp_path, c
 
 
 def test_labels_command_counts_clips_as_process_does_with_short_drop(tmp_path, capsys):
-    from amass_fast import synthetic
+    from amass_fast.harness import synthetic
 
     root = tmp_path / "amass"
     synthetic.write_sequence(root / "CMU/01/01_01_poses.npz", seconds=5.0, fps=60.0)  # 125 frames at 25 fps

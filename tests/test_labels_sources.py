@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amass_fast import catalog, cli, kernels, synthetic
+from amass_fast.io import catalog
+from amass_fast import cli, kernels
+from amass_fast.harness import synthetic
 from amass_fast.labels import Labeler, sequence_key
 from amass_fast.labels.babel import label_action, babel_action_table
 from amass_fast.labels.keywords import keyword_action, path_action
 from amass_fast.labels.motion import ClipMotion, classify_motion
 from amass_fast.labels.report import coverage_report
-from amass_fast.synthetic_models import skeleton
+from amass_fast.harness.synthetic_models import skeleton
 
 FPS = 25.0
 # (archive name as in BABEL's feat_p, SMPL+H path below the archive folder) from real AMASS names.

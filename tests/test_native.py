@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amass_fast import kernels, reference
+from amass_fast import kernels
+from amass_fast.kernels import reference
 
 core = pytest.importorskip("amass_fast._core", reason="amass_fast._core is not built (tools/build_inplace.sh)")
 

@@ -7,7 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from amass_fast import kernels, reference  # noqa: E402
+from amass_fast import kernels
+from amass_fast.kernels import reference  # noqa: E402
 from amass_fast.schemas.cameras import Camera  # noqa: E402
 
 

@@ -10,10 +10,15 @@ import math
 import numpy as np
 import pytest
 
-from amass_fast import reference as ref
-from amass_fast.body_models import BODY_PARENTS, default_rest_joints
+from amass_fast.kernels import reference as ref
+from amass_fast.io.body_models import BODY_PARENTS, default_rest_joints
 
-nb = pytest.importorskip("amass_fast.numba_backend")
+nb = pytest.importorskip("amass_fast.kernels.numba_backend")
+from amass_fast import kernels  # noqa: E402
+
+
+def _nb_convert_batch(*args, view_mode=ref.VIEW_FRONT, **kw):
+    return kernels.convert_batch(*args, top=view_mode == ref.VIEW_TOP, backend="numba", **kw)
 
 ANGLES = (0.0, 1e-6, 5e-5, 1e-3, 0.5, 2.0, math.pi - 1e-3)
 
@@ -76,12 +81,12 @@ def _batch(rng, dtype=np.float64):
 def test_convert_batch_matches_reference(view_mode):
     args = _batch(np.random.default_rng(4))
     expected = ref.convert_batch(*args, window=40, view_mode=view_mode)
-    got = nb.convert_batch(*args, window=40, view_mode=view_mode)
+    got = _nb_convert_batch(*args, window=40, view_mode=view_mode)
     assert got.dtype == np.float64 and np.abs(got - expected).max() <= 1e-12
     assert np.array_equal(got[3, 1:], np.repeat(got[3, :1], 39, axis=0))   # a 1-frame clip holds its frame
     args32 = _batch(np.random.default_rng(4), np.float32)
     out = np.zeros((4, 40, 20), np.float32)
-    got32 = nb.convert_batch(*args32, window=40, view_mode=view_mode, out=out)
+    got32 = _nb_convert_batch(*args32, window=40, view_mode=view_mode, out=out)
     assert got32 is out and np.abs(got32 - expected).max() <= 1e-5
 
 
@@ -89,30 +94,30 @@ def test_fk_resample_project_match_reference():
     rng = np.random.default_rng(5)
     poses, trans = rng.normal(0, 0.8, (30, 66)), rng.normal(size=(30, 3))
     rest = default_rest_joints()
-    joints = nb.fk(poses, trans, rest, BODY_PARENTS)
+    joints = kernels.fk(poses, trans, rest, BODY_PARENTS, backend="numba")
     assert np.abs(joints - ref.fk(poses, trans, rest, BODY_PARENTS)).max() <= 1e-12
-    assert nb.fk(poses.astype(np.float32), trans.astype(np.float32), rest, BODY_PARENTS).dtype == np.float32
-    p, t = nb.resample_poses(poses, trans, 100.0)
+    assert kernels.fk(poses.astype(np.float32), trans.astype(np.float32), rest, BODY_PARENTS, backend="numba").dtype == np.float32
+    p, t = kernels.resample_poses(poses, trans, 100.0, backend="numba")
     rp, rt = ref.resample_poses(poses, trans, 100.0)
     assert np.abs(p - rp).max() <= 1e-12 and np.abs(t - rt).max() <= 1e-12
-    assert np.abs(nb.project(joints, 20.0) - ref.project(joints, 20.0)).max() <= 1e-12
+    assert np.abs(kernels.project(joints, view=20.0, backend="numba") - ref.project(joints, 20.0)).max() <= 1e-12
 
 
 def test_bad_arguments_raise_clear_errors():
     """The whole-array entry points check their arguments as amass_fast.kernels does (one set of checks)."""
     args = list(_batch(np.random.default_rng(6)))
     with pytest.raises(ValueError, match=r"`clip_len` must be in 1..window = 40"):
-        nb.convert_batch(*args[:8], np.array([26, 41, 23, 1]), args[9], window=40)
+        _nb_convert_batch(*args[:8], np.array([26, 41, 23, 1]), args[9], window=40)
     with pytest.raises(ValueError, match="sequences 0..2"):
-        nb.convert_batch(*args[:6], np.array([0, 3, 1, 2]), *args[7:], window=40)
+        _nb_convert_batch(*args[:6], np.array([0, 3, 1, 2]), *args[7:], window=40)
     with pytest.raises(ValueError, match="seq_offsets"):
-        nb.convert_batch(args[0], args[1], np.array([0, 130, 430, 10**6]), *args[3:], window=40)
+        _nb_convert_batch(args[0], args[1], np.array([0, 130, 430, 10**6]), *args[3:], window=40)
     with pytest.raises(TypeError, match="`out` must have dtype float64"):
-        nb.convert_batch(*args, window=40, out=np.zeros((4, 40, 20), np.float32))
+        _nb_convert_batch(*args, window=40, out=np.zeros((4, 40, 20), np.float32))
     with pytest.raises(ValueError, match=r"`poses` must have shape \(\*, >=66\)"):
-        nb.fk(np.zeros((3, 60)), np.zeros((3, 3)), default_rest_joints(), BODY_PARENTS)
+        kernels.fk(np.zeros((3, 60)), np.zeros((3, 3)), default_rest_joints(), BODY_PARENTS, backend="numba")
     with pytest.raises(ValueError, match="parents"):
-        nb.fk(np.zeros((3, 66)), np.zeros((3, 3)), default_rest_joints(), BODY_PARENTS[::-1].copy())
+        kernels.fk(np.zeros((3, 66)), np.zeros((3, 3)), default_rest_joints(), BODY_PARENTS[::-1].copy(), backend="numba")
 
 
 def test_read_only_cache_falls_back_to_memory(monkeypatch):

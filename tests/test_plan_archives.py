@@ -8,11 +8,11 @@ import tempfile
 import numpy as np
 import pytest
 
-from amass_fast import synthetic
-from amass_fast.formats import FormatError, NoMotion, Sequence, load_sequence
+from amass_fast.harness import synthetic
+from amass_fast.io.formats import FormatError, NoMotion, Sequence, load_sequence
 from amass_fast.process import plan
 
-pytest.importorskip("amass_fast.archive")
+pytest.importorskip("amass_fast.io.archive")
 
 
 def _tree_with_a_broken_file(root):

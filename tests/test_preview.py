@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from amass_fast import cli
-from amass_fast.preview import render_gif, render_sheet
+from amass_fast.outputs.preview import render_gif, render_sheet
 
 WINDOW = 250
 

@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from amass_fast import atomic, process, synthetic, writers
+from amass_fast.io import atomic
+from amass_fast import process
+from amass_fast.process import mapping
+from amass_fast.harness import synthetic
+from amass_fast.outputs import writers
 from amass_fast.cli import main
-from amass_fast.clips import plan_windows
-from amass_fast.formats import NoMotion, load_sequence
+from amass_fast.process.clips import plan_windows
+from amass_fast.io.formats import NoMotion, load_sequence
 from amass_fast.labels import ACTION_TYPES
 
 # Tiny clips keep the float64 reference backend fast: 1.5-3 s sequences, 1 s windows.
@@ -48,14 +52,14 @@ def shard_arrays(folder):
 
 def interrupt_at_task(monkeypatch, index):
     """Ctrl-C when task `index` is finished (the tasks before it are done); monkeypatch.undo() restores."""
-    real_finish = process.finish_task
+    real_finish = mapping.finish_task
 
     def interrupted(loaded, opts, work_dir):
         if loaded.index == index:
             raise KeyboardInterrupt
         return real_finish(loaded, opts, work_dir)
 
-    monkeypatch.setattr(process, "finish_task", interrupted)
+    monkeypatch.setattr(mapping, "finish_task", interrupted)
 
 
 def test_pt_output_has_the_contract(tree, tmp_path, capsys):
@@ -105,7 +109,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tree, tmp_path, m
     assert run("--amass-root", tree, "--output", full, "--format", "shards", *FAST) == 0
 
     part = tmp_path / "part"
-    real_finish, calls = process.finish_task, []
+    real_finish, calls = mapping.finish_task, []
 
     def interrupted(loaded, opts, work_dir):  # Ctrl-C while the third task converts
         if len(calls) == 2:
@@ -113,9 +117,9 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tree, tmp_path, m
         calls.append(loaded.index)
         return real_finish(loaded, opts, work_dir)
 
-    monkeypatch.setattr(process, "finish_task", interrupted)
+    monkeypatch.setattr(mapping, "finish_task", interrupted)
     assert run("--amass-root", tree, "--output", part, "--format", "shards", *FAST) == 130
-    monkeypatch.setattr(process, "finish_task", real_finish)
+    monkeypatch.setattr(mapping, "finish_task", real_finish)
     assert sorted(p.name for p in part.glob("shard-*")) == ["shard-000000.npz", "shard-000001.npz"]
     assert not (part / "manifest.json").exists()
     # Damage what is there: a half-written temp file and a truncated shard.
@@ -237,7 +241,7 @@ def test_views_and_datasets(tree, tmp_path):
 
 
 def test_archives_read_in_place_equal_the_extracted_tree(tree, tmp_path):
-    pytest.importorskip("amass_fast.archive")
+    pytest.importorskip("amass_fast.io.archive")
     archives = tmp_path / "downloads"
     for folder in ("CMU", "BMLmovi", "KIT"):
         synthetic.make_archive(tree, folder, archives / f"{folder}.tar.bz2", compresslevel=1)
@@ -251,7 +255,7 @@ def test_archives_read_in_place_equal_the_extracted_tree(tree, tmp_path):
 
 
 def test_a_cut_archive_keeps_what_was_read_and_is_recorded(tree, tmp_path):
-    pytest.importorskip("amass_fast.archive")
+    pytest.importorskip("amass_fast.io.archive")
     archives = tmp_path / "downloads"
     whole = synthetic.make_archive(tree, "CMU", archives / "CMU.tar.bz2", compresslevel=1)
     data = whole.read_bytes()
@@ -328,7 +332,7 @@ def test_resume_redoes_tasks_whose_files_changed(tmp_path, monkeypatch):
 def test_archives_skip_hidden_members_as_the_extracted_tree_does(tmp_path):
     # macOS tar puts AppleDouble "._name.npz" files beside the real ones; the tree walk skips hidden files and
     # folders, so reading the same archive in place must skip them too instead of failing them.
-    pytest.importorskip("amass_fast.archive")
+    pytest.importorskip("amass_fast.io.archive")
     root = tmp_path / "amass"
     synthetic.make_tree(root, ["CMU"], files_per_dataset=2, seconds=(1.5, 2.0), seed=6)
     (root / "CMU" / "01" / "._01_01_poses.npz").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
@@ -343,7 +347,7 @@ def test_archives_skip_hidden_members_as_the_extracted_tree_does(tmp_path):
 
 
 def test_archives_of_datasets_left_out_are_not_decompressed(tree, tmp_path, monkeypatch):
-    from amass_fast import archive
+    from amass_fast.io import archive
 
     archives = tmp_path / "downloads"
     for folder in ("CMU", "KIT"):
@@ -390,7 +394,7 @@ def _archive(tree, folder, path, reverse=False):
 def test_archives_in_any_member_order_give_the_tree_order(tmp_path):
     # Members in reversed order, and archive names that sort otherwise than their folders (HDM05.tar.bz2
     # extracts to MPI_HDM05, after KIT): --max-samples picks the same clips from archives as from the tree.
-    pytest.importorskip("amass_fast.archive")
+    pytest.importorskip("amass_fast.io.archive")
     root = tmp_path / "amass"
     synthetic.make_tree(root, ["CMU", "KIT", "MPI_HDM05"], files_per_dataset=3, seconds=(1.5, 3.0), seed=8)
     for folder, name in (("CMU", "CMU.tar.bz2"), ("KIT", "KIT.tar.bz2"), ("MPI_HDM05", "HDM05.tar.bz2")):
@@ -408,7 +412,7 @@ def test_archives_in_any_member_order_give_the_tree_order(tmp_path):
 def test_archives_that_hold_nothing_are_exit_2_with_nothing_written(tree, tmp_path, capsys):
     import tarfile
 
-    pytest.importorskip("amass_fast.archive")
+    pytest.importorskip("amass_fast.io.archive")
     empty_folder = tmp_path / "none"
     empty_folder.mkdir()
     out = tmp_path / "out.pt"

@@ -5,7 +5,7 @@ import json
 
 import torch
 
-from amass_fast import synthetic
+from amass_fast.harness import synthetic
 from amass_fast.cli import main
 
 FAST = ["--jobs", "1", "--backend", "cpp"]

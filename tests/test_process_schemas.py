@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from amass_fast import StickClips, synthetic, writers
+from amass_fast import StickClips
+from amass_fast.harness import synthetic
+from amass_fast.outputs import writers
 from amass_fast.cli import main
 from amass_fast.schemas import Camera, physics
 from amass_fast.schemas.transforms import ToSchema

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from amass_fast import reference as ref
+from amass_fast.kernels import reference as ref
 
 Rotation = pytest.importorskip("scipy.spatial.transform").Rotation
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 import amass_fast as af
-from amass_fast import kernels, reference, synthetic
-from amass_fast.backends import runtime
-from amass_fast.body_models import default_body_model
+from amass_fast import kernels
+from amass_fast.kernels import reference
+from amass_fast.harness import synthetic
+from amass_fast.kernels import runtime
+from amass_fast.io.body_models import default_body_model
 from amass_fast.schemas import Camera, canonical_joints, layouts, mirror_params, project, stick12
 
 MODEL = default_body_model(warn=False)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import amass_fast as af
-from amass_fast import synthetic
-from amass_fast.body_models import SMPL_JOINT_NAMES, SMPLH_JOINT_NAMES, SMPLX_JOINT_NAMES, default_body_model
+from amass_fast.harness import synthetic
+from amass_fast.io.body_models import SMPL_JOINT_NAMES, SMPLH_JOINT_NAMES, SMPLX_JOINT_NAMES, default_body_model
 from amass_fast.schemas import (Camera, CameraRanges, canonical_joints, clip_frame, height_scale, mirror_joints,
                                 mirror_params, mirror_text, physics, project, random_cameras, skeleton_height,
                                 stick5, stick12, to_schema, view_camera)

@@ -7,10 +7,11 @@ import torch
 from PIL import Image
 
 import amass_fast as af
-from amass_fast import cli, synthetic
-from amass_fast.body_models import default_body_model
-from amass_fast.preview import _MARGIN, _lines, _View, render_gif
-from amass_fast.schemas import canonical_joints, layouts, project, stick5, stick12
+from amass_fast import cli
+from amass_fast.harness import synthetic
+from amass_fast.io.body_models import default_body_model
+from amass_fast.outputs.preview import _MARGIN, _lines, _View, render_gif
+from amass_fast.schemas import canonical_joints, layouts, project, skeleton, stick5, stick12
 from amass_fast.schemas.joints import z_up_to
 
 SIZE = 320
@@ -56,7 +57,7 @@ def test_every_schema_is_drawn_with_the_left_on_screen_right(tmp_path, joints3d)
 
 @pytest.mark.parametrize("schema,joint,colour", [("stick12", layouts.L_ELBOW, "blue"),
                                                  ("joints2d", layouts.R_KNEE, "orange"),
-                                                 ("joints2d", layouts.SPINE2, "black")])
+                                                 ("joints2d", skeleton.SPINE2, "black")])
 def test_joints_are_drawn_where_they_are(tmp_path, joints3d, schema, joint, colour):
     """A joint only the schema's own segments pass through (an elbow, a knee, the spine) is drawn in its colour."""
     j2 = project(joints3d)

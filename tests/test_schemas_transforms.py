@@ -8,9 +8,9 @@ import torch
 from torch.utils.data import DataLoader
 
 import amass_fast as af
-from amass_fast import synthetic
-from amass_fast.body_models import default_body_model
-from amass_fast.dataset import StickClips
+from amass_fast.harness import synthetic
+from amass_fast.io.body_models import default_body_model
+from amass_fast.outputs.dataset import StickClips
 from amass_fast.schemas import (Camera, canonical_joints, mirror_joints, physics, project, stick5, stick12,
                                 to_schema)
 from amass_fast.schemas import transforms as tf

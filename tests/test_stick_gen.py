@@ -19,12 +19,12 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from amass_fast import synthetic
-from amass_fast.body_models import default_body_model
+from amass_fast.harness import synthetic
+from amass_fast.io.body_models import default_body_model
 from amass_fast.cli import main
-from amass_fast.clips import Window, plan_windows, window_cost
+from amass_fast.process.clips import Window, plan_windows, window_cost
 from amass_fast.labels import ACTION_TYPES
-from amass_fast.reference import resampled_length
+from amass_fast.kernels.reference import resampled_length
 from amass_fast.schemas import layouts, skeleton_height
 from amass_fast.schemas import transforms as tf
 from amass_fast.schemas.stickgen import PRESET, enhanced_meta

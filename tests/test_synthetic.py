@@ -8,7 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from amass_fast import reference, synthetic
+from amass_fast.kernels import reference
+from amass_fast.harness import synthetic
 
 # Approximate SMPL neutral rest joints (Y-up, metres), enough to check posture and direction of motion.
 SMPL_REST = np.array([

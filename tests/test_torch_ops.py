@@ -1,4 +1,4 @@
-"""The torch custom ops (amass_fast.torch_ops): af.fk and af.convert_batch on tensors run them; a small model that
+"""The torch custom ops (amass_fast.kernels.torch_ops): af.fk and af.convert_batch on tensors run them; a small model that
 calls both compiles with torch.compile(fullgraph=True) (no graph break), gives the eager numbers and gradients,
 and exports with torch.export; torch.library.opcheck checks the ops' schemas, fake kernels and autograd
 registration. NumPy callers do not go through them."""
@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import amass_fast as af  # noqa: E402
-from amass_fast import reference, torch_ops  # noqa: E402
+from amass_fast.kernels import reference, torch_ops  # noqa: E402
 from amass_fast.schemas.cameras import Camera  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")

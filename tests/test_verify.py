@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from amass_fast import synthetic, verify
+from amass_fast.harness import synthetic
+from amass_fast.io import verify
 from amass_fast.cli import main
 
 
@@ -28,7 +29,7 @@ def tree(tmp_path_factory):
 
 def expected_counts(root):
     """Ground truth per dataset folder, read with plain NumPy (files that NumPy cannot open are left out)."""
-    from amass_fast.formats import dataset_of, iter_npz_files
+    from amass_fast.io.formats import dataset_of, iter_npz_files
     counts = {}
     for p in iter_npz_files(root):
         c = counts.setdefault(dataset_of(p.relative_to(root).as_posix()), {"none": 0, "frames": 0, "seconds": 0.0})
@@ -73,7 +74,7 @@ def test_default_loads_every_file_and_finds_nan(tree):
 
 
 def test_catalog_expected_counts(tree):
-    catalog = pytest.importorskip("amass_fast.catalog")
+    catalog = pytest.importorskip("amass_fast.io.catalog")
     summaries = verify.verify_tree(tree, jobs=1)
     for folder in ("CMU", "MPI_HDM05", "SSM_synced"):
         dataset = catalog.by_folder(folder)

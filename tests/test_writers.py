@@ -1,13 +1,15 @@
-"""Shards, manifest and .pt writers (amass_fast.writers)."""
+"""Shards, manifest and .pt writers (amass_fast.outputs.writers)."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from amass_fast import atomic, writers
+from amass_fast.io import atomic
+from amass_fast.outputs import writers
 
 
 def fake_shard(n, window=6, seed=0):
@@ -67,8 +69,11 @@ def test_a_failed_write_leaves_nothing_under_the_final_name(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         writers.write_shard(path, motion, actions, clips, info)
     assert not path.exists()
-    assert len(list(tmp_path.glob(atomic.GLOB))) == 1
+    assert list(tmp_path.glob(atomic.GLOB)) == []  # an interrupted write removes its own temporary
     monkeypatch.undo()
+    # A writer killed outright (no cleanup runs) leaves its temporary; the next run removes it.
+    Path(atomic.temporary_name(path)).write_bytes(b"half a shard")
+    assert len(list(tmp_path.glob(atomic.GLOB))) == 1
     writers.remove_temporaries(tmp_path)
     assert list(tmp_path.iterdir()) == []
 

@@ -134,7 +134,7 @@ def _quiet(fn: Callable[[], int]) -> int:
 
 def process_outputs(tmp: Path, backend: str) -> dict:
     """Runs `amass-fast process` on the demo tree per PROCESS_RUNS -> name -> loaded output (and its run record)."""
-    from amass_fast import synthetic
+    from amass_fast.harness import synthetic
     from amass_fast.cli import main
 
     tree = tmp / "amass"
@@ -162,7 +162,8 @@ def process_outputs(tmp: Path, backend: str) -> dict:
 def kernel_outputs(tree: Path, backends: list[str]) -> dict:
     """Every public kernel on the demo tree's first sequences, per backend and float dtype."""
     import amass_fast as af
-    from amass_fast import formats, kernels
+    from amass_fast.io import formats
+    from amass_fast import kernels
     from amass_fast.schemas import Camera
 
     bm = af.default_body_model(warn=False)

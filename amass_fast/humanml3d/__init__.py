@@ -9,6 +9,8 @@ For users who already have joints (HumanML3D's 22 joints, Y up, metres, as in it
     >>> mirrored = humanml3d.mirror_joints(joints)                    # its swap_left_right (M files)
 
 See docs/HUMANML3D.md for the layout of the 263 features and what is exact.
+
+The command is amass_fast.cli.humanml3d. May import amass_fast.labels, kernels, io and schemas.
 """
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class Report:
 def load_models(body_model: PathLike) -> dict:
     """HumanML3D's two SMPL+H models (male, female) from a folder as AMASS ships them (smplh/{male,female}/model.npz)
     or as smplx names them (SMPLH_MALE.npz ...). Raises BuildError naming the folder."""
-    from amass_fast.body_models import BodyModelError, load_body_model
+    from amass_fast.io.body_models import BodyModelError, load_body_model
 
     models = {}
     for gender in ("male", "female"):
@@ -67,7 +67,7 @@ def load_models(body_model: PathLike) -> dict:
 
 def amass_files(amass_root: PathLike) -> dict:
     """sequence_key -> path of every SMPL+H motion file (*_poses.npz first) under the AMASS root, flat or nested."""
-    from amass_fast.formats import iter_motion_files
+    from amass_fast.io.formats import iter_motion_files
     from amass_fast.labels.identity import sequence_key
 
     found: dict = {}
@@ -101,7 +101,7 @@ class _Writer:
             self.flush()
 
     def flush(self) -> None:
-        from amass_fast.atomic import replacing
+        from amass_fast.io.atomic import replacing
 
         if not self.pending:
             return
@@ -125,7 +125,7 @@ def _done(out: Path, name: str) -> bool:
 
 
 def _prepare_out(out: Path, settings: dict, resume: bool, overwrite: bool) -> None:
-    from amass_fast.atomic import remove_all
+    from amass_fast.io.atomic import remove_all
 
     marker = out / SETTINGS_FILE
     if out.exists() and any(out.iterdir()):
@@ -185,7 +185,7 @@ class MeanStd:
 
 def _copy_texts(texts: Path, out: Path) -> int:
     """The repository's captions into out/texts/ (from texts.zip or a texts/ folder), as they are."""
-    from amass_fast.atomic import replacing
+    from amass_fast.io.atomic import replacing
 
     folder = out / TEXTS_DIR
     folder.mkdir(exist_ok=True)
@@ -307,7 +307,7 @@ def build(amass_root: PathLike, humanml3d: PathLike, body_model: PathLike, out: 
             else:
                 report.nan_clips.append(name)
     mean, std = stats.result()
-    from amass_fast.atomic import replacing
+    from amass_fast.io.atomic import replacing
 
     for fname, array in (("Mean.npy", mean), ("Std.npy", std)):
         with replacing(out / fname) as tmp:

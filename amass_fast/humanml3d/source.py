@@ -199,7 +199,7 @@ def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> Fi
     models: {"male": BodyModel, "female": BodyModel}. resampling "stride": every int(fps / 20)-th frame as
     HumanML3D; "time": exactly 20 fps, each joint rotation slerped between the two nearest frames."""
     from amass_fast import kernels
-    from amass_fast.formats import FormatError, NoMotion, load_sequence
+    from amass_fast.io.formats import FormatError, NoMotion, load_sequence
 
     try:
         seq = load_sequence(path)

@@ -20,7 +20,9 @@ root translation; without it, a clip no other source labels is "idle".
 
 Sources, best first: BABEL (amass_fast.labels.babel), the CMU index (.cmu), words in the file's path (.keywords),
 the motion itself (.motion); descriptions: HumanML3D (.humanml3d), the CMU index, what the motion source measured,
-a template sentence. The `labels` command lives in amass_fast.labels.command.
+a template sentence. The `labels` command lives in amass_fast.cli.labels.
+
+May import amass_fast.io and amass_fast.schemas; never kernels, outputs, process or cli.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from amass_fast import guarded
+from amass_fast.io import guarded
 from amass_fast.labels.actions import ACTION_INDEX, data_text, specificity
 from amass_fast.labels.identity import sequence_key
 from amass_fast.labels.keywords import keyword_action

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from amass_fast import guarded
+from amass_fast.io import guarded
 from amass_fast.labels.identity import sequence_key
 
 HUMANML3D_FPS = 20

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 
-from amass_fast.catalog import extracted_folder
+from amass_fast.io.catalog import extracted_folder
 
 FILE_SUFFIX = re.compile(r"(_poses|_stageii)?\.(npz|npy)$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[\s_]+")

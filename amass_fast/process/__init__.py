@@ -10,13 +10,15 @@ plan -> map -> reduce, one module per job:
                              --resume and stopping at --max-samples clips.
     reduce    (reducing.py)  the shards in task order -> the .pt (with its record, <output>.run.json) or
                              manifest.json (--format shards), the errors file and the summary table.
-    command   (command.py)   the flags and every check made before any work.
+    clips     (clips.py)     windows of a sequence and the one convert_batch call of a set of sequences.
+
+The command's flags and every check made before any work are in amass_fast.cli.process.
 
 Every file appears under its final name only when complete; --resume skips tasks whose shard is complete and was
 made from the same files, so a resumed run ends with the same output as an uninterrupted one.
+
+May import amass_fast.outputs, labels, kernels, io and schemas; never cli or harness.
 """
-from amass_fast.process.command import (DEFAULT_OUTPUT, DEFAULT_ROOT, RUN_FILE, add_arguments, check_inputs,
-                                        finished_pt, prepare, run)
 from amass_fast.process.mapping import (COUNT_KEYS, LoadedTask, MapOptions, convert_task, finish_task,
                                         label_clips, load_task, map_task)
 from amass_fast.process.plan import (Task, dataset_filter, list_archives, plan_tasks, source_items, task_sources,
@@ -24,8 +26,7 @@ from amass_fast.process.plan import (Task, dataset_filter, list_archives, plan_t
 from amass_fast.process.reducing import errors_path, record_path, reduce, summary_table, take_counts
 from amass_fast.process.schedule import BACKENDS, execute, resolve_backend
 
-__all__ = ["BACKENDS", "COUNT_KEYS", "DEFAULT_OUTPUT", "DEFAULT_ROOT", "LoadedTask", "MapOptions", "RUN_FILE", "Task",
-           "add_arguments", "check_inputs", "convert_task", "dataset_filter", "errors_path", "execute",
-           "finish_task", "finished_pt", "label_clips", "list_archives", "load_task", "map_task", "plan_tasks",
-           "prepare", "record_path", "reduce", "resolve_backend", "run", "source_items", "summary_table",
-           "take_counts", "task_sources", "unknown_datasets"]
+__all__ = ["BACKENDS", "COUNT_KEYS", "LoadedTask", "MapOptions", "Task", "convert_task", "dataset_filter",
+           "errors_path", "execute", "finish_task", "label_clips", "list_archives", "load_task", "map_task",
+           "plan_tasks", "record_path", "reduce", "resolve_backend", "source_items", "summary_table", "take_counts",
+           "task_sources", "unknown_datasets"]

@@ -16,14 +16,14 @@ from typing import Optional
 
 import numpy as np
 
-from amass_fast import writers
-from amass_fast.body_models import stature
-from amass_fast.clips import (RaggedBatch, Skeletons, check_planned_size, min_tail_frames, plan_views,
-                              plan_windows, window_cost)
-from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
+from amass_fast.outputs import writers
+from amass_fast.io.body_models import stature
+from amass_fast.process.clips import (RaggedBatch, Skeletons, check_planned_size, min_tail_frames, plan_views,
+                                      plan_windows, window_cost)
+from amass_fast.io.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
 from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
-from amass_fast.reference import resampled_length
+from amass_fast.kernels.reference import resampled_length
 from amass_fast.schemas.layouts import flip_screen_x, physics
 from amass_fast.schemas.stickgen import enhanced_meta
 

@@ -17,8 +17,8 @@ from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from amass_fast import writers
-from amass_fast.formats import FormatError, NoMotion, Sequence, dataset_of, iter_npz_files, load_sequence
+from amass_fast.outputs import writers
+from amass_fast.io.formats import FormatError, NoMotion, Sequence, dataset_of, iter_npz_files, load_sequence
 
 # A file path; an archive member already loaded (its body poses and trans only, float32), or found to hold no
 # motion; or the error that made a member or an archive unreadable.
@@ -64,7 +64,7 @@ def plan_tasks(items: Iterator[Item], batch_files: int) -> Iterator[Task]:
 def archive_folder(path: Path) -> Optional[str]:
     """The folder an AMASS archive extracts to (CMU.tar.bz2 or CMU_SMPLH_G.tar.bz2 -> "CMU", HDM05 -> "MPI_HDM05"),
     or None for a name the catalog does not know (such an archive is read and filtered member by member)."""
-    from amass_fast import catalog
+    from amass_fast.io import catalog
 
     try:
         return catalog.get(_archive_stem(path)).folder
@@ -93,7 +93,7 @@ def unknown_datasets(names: Optional[list[str]], amass_root: Optional[str] = Non
                      archives: Optional[str] = None) -> tuple[list[str], list[str]]:
     """(names that are neither an AMASS dataset nor a folder of the tree nor an archive given, the valid names to
     list in the message). Case is ignored, as the filter ignores it."""
-    from amass_fast import catalog
+    from amass_fast.io import catalog
 
     present: list[str] = []
     if amass_root is not None and Path(amass_root).is_dir():
@@ -115,7 +115,7 @@ def dataset_filter(names: Optional[list[str]]) -> Callable[[str], bool]:
     """Which dataset folders to keep: by folder name or by catalog name (HDM05 keeps MPI_HDM05), any case."""
     if not names:
         return lambda folder: True
-    from amass_fast import catalog
+    from amass_fast.io import catalog
 
     wanted = {n.lower() for n in names}
     known = set()
@@ -168,7 +168,7 @@ def _archive_items(path: Path, keep: Callable[[str], bool], spool_dir: Optional[
                    ) -> Iterator[Item]:
     """An archive's kept .npz members, loaded, sorted by name (their body poses and trans spooled to one temporary
     file first); a damaged archive gives the members read before the damage, then (archive name, the error)."""
-    from amass_fast.archive import ArchiveError, iter_archive_members
+    from amass_fast.io.archive import ArchiveError, iter_archive_members
 
     index: list[tuple[str, Source, int, int]] = []  # (name, what it loaded as, its arrays' offset, its frames)
     failure: Optional[Exception] = None

@@ -8,13 +8,12 @@ the same. A shards folder keeps the same record in its manifest.json.
 """
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from pathlib import Path
 from typing import Optional
 
-from amass_fast import writers
+from amass_fast.io import atomic
+from amass_fast.outputs import writers
 from amass_fast.process.mapping import COUNT_KEYS
 
 
@@ -79,10 +78,7 @@ def write_errors(output: Path, errors: list[dict]) -> None:
     if not errors:
         path.unlink(missing_ok=True)
         return
-    tmp = writers.temporary_name(path)
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(e, sort_keys=True) + "\n" for e in errors)
-    os.replace(tmp, path)
+    atomic.write_json_lines(path, errors)
 
 
 def reduce(infos: list[dict], work_dir: Path, output: Path, fmt: str, max_samples: Optional[int],

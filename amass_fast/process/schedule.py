@@ -11,7 +11,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolE
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from amass_fast import writers
+from amass_fast.outputs import writers
+from amass_fast.process import mapping
 from amass_fast.process.mapping import LoadedTask, MapOptions, load_task, map_task
 from amass_fast.process.plan import Task, task_sources
 
@@ -60,10 +61,8 @@ def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
 
 
 def _finish(loaded: LoadedTask, opts: MapOptions, work_dir: Path) -> dict:
-    """finish_task, looked up on amass_fast.process when called, so that replacing it there takes effect."""
-    from amass_fast import process
-
-    return process.finish_task(loaded, opts, str(work_dir))
+    """finish_task, looked up on amass_fast.process.mapping when called, so that replacing it there takes effect."""
+    return mapping.finish_task(loaded, opts, str(work_dir))
 
 
 def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: int = 1, resume: bool = False,

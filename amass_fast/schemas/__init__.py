@@ -7,6 +7,8 @@ NumPy float64 reference (the specification):
     stick5, stick12, physics, to_schema                            (layouts: joints2d -> a 2D schema)
     mirror_params, mirror_joints, mirror_text                      (mirror)
 Torch transforms: RandomCamera, Mirror, ToSchema, Compose (transforms; torch is imported on first use).
+
+The lowest layer: may import only amass_fast.finite (and torch, in transforms).
 """
 from __future__ import annotations
 

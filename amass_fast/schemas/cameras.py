@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import astuple, dataclass, fields
-from typing import Union
+from typing import Tuple, Union
 
 import numpy as np
 
@@ -99,10 +99,30 @@ class CameraRanges:
             finite.value_range(getattr(self, f.name), f"CameraRanges.{f.name}", lo, hi, lo_open=lo_open)
 
 
+def parse_view(view: Union[str, float, int]) -> Tuple[bool, float]:
+    """View name -> (top, yaw_deg): "front" -> (False, 0), "side" -> (False, 90), "top" -> (True, 0),
+    "yaw:30" / "30" / 30 -> (False, 30). The yaw turns the camera counter-clockwise (seen from above) around the
+    body from its front."""
+    if isinstance(view, (int, float, np.integer, np.floating)) and not isinstance(view, bool):
+        yaw = float(view)
+    elif isinstance(view, str):
+        name = view.strip().lower()
+        named = {"front": (False, 0.0), "side": (False, 90.0), "top": (True, 0.0)}
+        if name in named:
+            return named[name]
+        try:
+            yaw = float(name[4:] if name.startswith("yaw:") else name)
+        except ValueError:
+            yaw = math.nan
+    else:
+        raise TypeError(f"view must be a str or a number of degrees, got {type(view).__name__}")
+    if not math.isfinite(yaw):
+        raise ValueError(f"view must be 'front', 'side', 'top', 'yaw:DEGREES' or a number of degrees, got {view!r}")
+    return False, yaw
+
+
 def view_camera(view: Union[str, float]) -> Camera:
     """The orthographic camera of a stick5 view name: "front" (yaw 0), "side" (90), "yaw:DEG" or a number."""
-    from amass_fast.kernels import parse_view
-
     top, yaw = parse_view(view)
     if top:
         raise ValueError("view 'top' is the world ground plane, not a camera on the body; for a view from above "

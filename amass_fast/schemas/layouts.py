@@ -16,33 +16,14 @@ These NumPy functions are float64 and vectorised over any leading axes; the torc
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-NUM_JOINTS = 22
-BODY_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
-JOINT_NAMES = (
-    "pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3", "l_foot",
-    "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist",
-    "r_wrist",
-)
-(PELVIS, L_HIP, R_HIP, SPINE1, L_KNEE, R_KNEE, SPINE2, L_ANKLE, R_ANKLE, SPINE3, L_FOOT, R_FOOT, NECK, L_COLLAR,
- R_COLLAR, HEAD, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST) = range(NUM_JOINTS)
+from amass_fast.schemas.skeleton import (BODY_PARENTS, HEAD, L_ANKLE, L_ELBOW, L_HIP,
+                                         L_KNEE, L_SHOULDER, L_WRIST, NECK, NUM_JOINTS, R_ANKLE, R_ELBOW,
+                                         R_HIP, R_KNEE, R_SHOULDER, R_WRIST)
 
-#: Left/right pairs of the 22 body joints (the body's own left first).
-BODY_LR_PAIRS = ((L_HIP, R_HIP), (L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE), (L_FOOT, R_FOOT), (L_COLLAR, R_COLLAR),
-                 (L_SHOULDER, R_SHOULDER), (L_ELBOW, R_ELBOW), (L_WRIST, R_WRIST))
-
-
-def lr_permutation(pairs=BODY_LR_PAIRS, count: int = NUM_JOINTS) -> tuple[int, ...]:
-    """perm[j] = the joint on the other side of j (j itself on the midline); perm is its own inverse."""
-    perm = list(range(count))
-    for a, b in pairs:
-        perm[a], perm[b] = b, a
-    return tuple(perm)
-
-
-#: Joint j of a mirrored body is joint BODY_MIRROR[j] of the original, reflected.
-BODY_MIRROR = lr_permutation()
 
 # Points: a joint index, or one of these derived points (means of two projected joints).
 CHEST = "chest"                    # mean of the shoulders (= stick5's neck)
@@ -61,29 +42,12 @@ STICK12 = (
     ("pelvis_width", L_HIP, R_HIP),
 )
 #: Bones drawn for joints2d: (parent, child) for joints 1..21.
-BONES = tuple((BODY_PARENTS[j], j) for j in range(1, NUM_JOINTS))
+BONES = tuple((int(BODY_PARENTS[j]), j) for j in range(1, NUM_JOINTS))
 
 SCHEMAS_2D = ("stick5", "stick12", "joints2d")
 SCHEMAS = SCHEMAS_2D + ("joints3d",)
 #: Per-frame value shape of each schema.
 FRAME_SHAPE = {"stick5": (20,), "stick12": (48,), "joints2d": (NUM_JOINTS, 2), "joints3d": (NUM_JOINTS, 3)}
-
-
-def _point(joints2d: np.ndarray, point) -> np.ndarray:
-    if isinstance(point, str):
-        a, b = DERIVED[point]
-        return 0.5 * (joints2d[..., a, :] + joints2d[..., b, :])
-    return joints2d[..., point, :]
-
-
-def _segments(joints2d: np.ndarray, table) -> np.ndarray:
-    """[..., T, 22, 2] -> [..., T, 4 * len(table)]: per segment (x1, y1, x2, y2)."""
-    joints2d = np.asarray(joints2d, dtype=np.float64)
-    if joints2d.shape[-2:] != (NUM_JOINTS, 2):
-        raise ValueError(f"joints2d must be [..., T, {NUM_JOINTS}, 2], got shape {joints2d.shape}")
-    seg = np.stack([np.concatenate([_point(joints2d, a), _point(joints2d, b)], axis=-1) for _, a, b in table],
-                   axis=-2)
-    return seg.reshape(*seg.shape[:-2], 4 * len(table))
 
 
 def line_endpoints(schema: str) -> tuple[np.ndarray, np.ndarray]:
@@ -97,14 +61,27 @@ def line_endpoints(schema: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([a for a, _ in pairs], dtype=np.int64), np.array([b for _, b in pairs], dtype=np.int64)
 
 
+def lines(joints2d, schema: str):
+    """stick5 [..., T, 20] or stick12 [..., T, 48] of joints2d [..., T, 22, 2], a NumPy array or a torch tensor on
+    any device, in its dtype: one gather and mean over line_endpoints. The one body of the line schemas."""
+    if tuple(joints2d.shape[-2:]) != (NUM_JOINTS, 2):
+        raise ValueError(f"joints2d must be [..., T, {NUM_JOINTS}, 2], got shape {tuple(joints2d.shape)}")
+    a, b = line_endpoints(schema)
+    if not isinstance(joints2d, np.ndarray):  # a torch tensor: index on its device
+        torch = sys.modules["torch"]
+        a, b = torch.as_tensor(a, device=joints2d.device), torch.as_tensor(b, device=joints2d.device)
+    points = 0.5 * (joints2d[..., a, :] + joints2d[..., b, :])
+    return points.reshape(*points.shape[:-2], 2 * len(a))
+
+
 def stick5(joints2d: np.ndarray) -> np.ndarray:
     """joints2d [..., T, 22, 2] -> stick5 [..., T, 20] (float64)."""
-    return _segments(joints2d, STICK5)
+    return lines(np.asarray(joints2d, dtype=np.float64), "stick5")
 
 
 def stick12(joints2d: np.ndarray) -> np.ndarray:
     """joints2d [..., T, 22, 2] -> stick-gen v3 motion [..., T, 48] (float64)."""
-    return _segments(joints2d, STICK12)
+    return lines(np.asarray(joints2d, dtype=np.float64), "stick12")
 
 
 #: Finite differences of :func:`physics`: "backward" is stick-gen's ``compute_basic_physics`` (the default of

@@ -13,16 +13,17 @@ mirroring twice is the identity. In joint space (:func:`mirror_joints`) the same
 
 Pose layouts by width (axis-angle triples): 66 = root + 21 body joints, 72 = SMPL (plus the two hands), 156 =
 SMPL+H (plus 2 x 15 finger joints), 165 = SMPL-X (plus jaw, two eyes, 2 x 15 finger joints); the hands' joints
-pair up in the same finger order on both sides (amass_fast.body_models.HAND_JOINT_NAMES).
+pair up in the same finger order on both sides (amass_fast.schemas.skeleton.HAND_JOINT_NAMES).
 """
 from __future__ import annotations
 
 import re
+import sys
 from typing import Optional
 
 import numpy as np
 
-from amass_fast.schemas.layouts import BODY_LR_PAIRS, BODY_MIRROR, NUM_JOINTS, lr_permutation
+from amass_fast.schemas.skeleton import BODY_LR_PAIRS, NUM_JOINTS
 
 _HANDS_SMPLH = tuple((22 + i, 37 + i) for i in range(15))
 _HANDS_SMPLX = tuple((25 + i, 40 + i) for i in range(15))
@@ -37,12 +38,41 @@ POSE_LR_PAIRS = {
 AXIS_ANGLE_SIGNS = np.array([1.0, -1.0, -1.0])
 
 
+def lr_permutation(pairs=BODY_LR_PAIRS, count: int = NUM_JOINTS) -> tuple[int, ...]:
+    """perm[j] = the joint on the other side of j (j itself on the midline); perm is its own inverse."""
+    perm = list(range(count))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return tuple(perm)
+
+
+#: Joint j of a mirrored body is joint BODY_MIRROR[j] of the original, reflected.
+BODY_MIRROR = lr_permutation()
+
 def pose_permutation(width: int) -> tuple[int, ...]:
     """The joint permutation of a pose layout of ``width`` values per frame (see POSE_LR_PAIRS)."""
     if width not in POSE_LR_PAIRS:
         raise ValueError(f"poses must have one of {sorted(POSE_LR_PAIRS)} values per frame (body, SMPL, SMPL+H, "
                          f"SMPL-X), got {width}")
     return lr_permutation(POSE_LR_PAIRS[width], width // 3)
+
+
+def mirrored(poses, trans, p_x: float = 0.0):
+    """The one body of parameter-space mirroring: poses [F, P] (P in 66, 72, 156, 165) and trans [F, 3], NumPy
+    arrays or torch tensors on any device, -> mirrored (poses, trans) of the same kind and dtype: joints swapped
+    left/right (pose_permutation), axis-angles reflected (AXIS_ANGLE_SIGNS), x translation reflected about the rest
+    pelvis x ``p_x``. Arguments are not checked here: mirror_params and kernels.mirror_params check them."""
+    F = poses.shape[0]
+    perm, signs = list(pose_permutation(poses.shape[1])), AXIS_ANGLE_SIGNS
+    if isinstance(poses, np.ndarray):
+        out, out_t = poses.reshape(F, -1, 3)[:, perm, :] * signs.astype(poses.dtype), np.array(trans, copy=True)
+    else:
+        torch = sys.modules["torch"]
+        perm_t = torch.as_tensor(perm, device=poses.device)
+        out = poses.reshape(F, -1, 3)[:, perm_t] * torch.as_tensor(signs, dtype=poses.dtype, device=poses.device)
+        out_t = torch.as_tensor(trans, device=poses.device).clone()
+    out_t[:, 0] = -out_t[:, 0] - 2.0 * p_x
+    return out.reshape(F, -1), out_t
 
 
 def mirror_params(poses: np.ndarray, trans: np.ndarray,
@@ -52,13 +82,9 @@ def mirror_params(poses: np.ndarray, trans: np.ndarray,
     poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)
     if poses.ndim != 2 or trans.shape != (len(poses), 3):
         raise ValueError(f"poses must be [F, P] and trans [F, 3], got {poses.shape} and {trans.shape}")
-    perm = pose_permutation(poses.shape[1])
-    F = len(poses)
-    out = poses.reshape(F, -1, 3)[:, perm, :] * AXIS_ANGLE_SIGNS
+    pose_permutation(poses.shape[1])  # a width with no mirror layout is refused, naming the widths
     p_x = 0.0 if rest_pelvis is None else float(np.asarray(rest_pelvis, dtype=np.float64).reshape(3)[0])
-    out_t = trans.copy()
-    out_t[:, 0] = -trans[:, 0] - 2.0 * p_x
-    return out.reshape(F, -1), out_t
+    return mirrored(poses, trans, p_x)
 
 
 def mirror_joints(joints: np.ndarray) -> np.ndarray:

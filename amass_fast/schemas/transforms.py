@@ -27,7 +27,7 @@ import torch
 
 
 from amass_fast import finite
-from amass_fast.schemas import layouts
+from amass_fast.schemas import layouts, mirror
 from amass_fast.schemas.cameras import CAMERA_FIELDS, KINDS, NEAR_M, Camera, CameraRanges
 from amass_fast.schemas.joints import UPS
 from amass_fast.schemas.mirror import mirror_text
@@ -95,7 +95,7 @@ def mirror_joints(joints: torch.Tensor, mask: Optional[torch.Tensor] = None) -> 
         raise ValueError(f"Mirror works on joints3d or joints2d ([B,] T, 22, 3|2), got "
                          f"{tuple(joints.shape) if isinstance(joints, torch.Tensor) else type(joints).__name__}; "
                          f"apply Mirror before ToSchema")
-    perm = torch.tensor(layouts.BODY_MIRROR, device=joints.device)
+    perm = torch.tensor(mirror.BODY_MIRROR, device=joints.device)
     out = joints.index_select(-2, perm)
     sign = torch.ones(joints.shape[-1], dtype=joints.dtype, device=joints.device)
     sign[0] = -1
@@ -110,16 +110,9 @@ def to_schema(joints2d: torch.Tensor, schema: str) -> torch.Tensor:
     _check(joints2d, (layouts.NUM_JOINTS, 2), "joints2d")
     if schema == "joints2d":
         return joints2d
-    table = {"stick5": layouts.STICK5, "stick12": layouts.STICK12}.get(schema)
-    if table is None:
+    if schema not in ("stick5", "stick12"):
         raise ValueError(f"unknown 2D schema {schema!r}; choose one of {', '.join(layouts.SCHEMAS_2D)}")
-    # Append the derived points as extra joints (22 = chest, 23 = pelvis_center), then gather every endpoint.
-    derived = [0.5 * (joints2d[..., a, :] + joints2d[..., b, :]) for a, b in layouts.DERIVED.values()]
-    points = torch.cat([joints2d, torch.stack(derived, dim=-2)], dim=-2)
-    extra = {name: layouts.NUM_JOINTS + i for i, name in enumerate(layouts.DERIVED)}
-    ends = [extra.get(p, p) if isinstance(p, str) else p for _, a, b in table for p in (a, b)]
-    picked = points.index_select(-2, torch.tensor(ends, device=joints2d.device))
-    return picked.reshape(*picked.shape[:-2], 2 * len(ends))
+    return layouts.lines(joints2d, schema)
 
 
 def physics(motion: torch.Tensor, fps: float = 25.0, method: str = "backward") -> torch.Tensor:

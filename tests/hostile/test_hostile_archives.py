@@ -5,7 +5,7 @@ devices, fifos) and duplicate names, long member names (255 bytes, long paths, t
 must do."""
 import pytest
 
-from amass_fast.selftest import cases as hostile
+from amass_fast.harness.selftest import cases as hostile
 
 
 @pytest.mark.parametrize("case", hostile.cases(["archives"]), ids=lambda c: c.name)

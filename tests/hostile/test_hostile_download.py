@@ -1,4 +1,4 @@
-"""Download faults against amass_fast.testserver (group "download"): dropped connections, HTTP 500, a server
+"""Download faults against amass_fast.harness.testserver (group "download"): dropped connections, HTTP 500, a server
 ignoring Range, a file changing between attempts, a slow trickle, giving up then resuming, wrong credentials (no
 secret printed or stored), a full disk (RLIMIT_FSIZE in a subprocess), Ctrl-C then rerun, a server that never
 answers, bad numeric flags, --out naming a file, unknown dataset names and fifos in --from-dir."""
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from amass_fast.selftest import cases as hostile
+from amass_fast.harness.selftest import cases as hostile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals and resource limits")
 

@@ -1,12 +1,12 @@
 """Faults by class through several entry points (group "faults"): special files read back, unbounded memory,
 messages instead of tracebacks, one file sinking a run, silent NaN, user files replaced, resume and signals,
 default collate, manifests naming files outside their folder, arguments named. Each run is bounded in time and
-address space (amass_fast.selftest.faults)."""
+address space (amass_fast.harness.selftest.faults)."""
 import sys
 
 import pytest
 
-from amass_fast.selftest import cases as hostile
+from amass_fast.harness.selftest import cases as hostile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses FIFOs, POSIX signals and resource limits")
 

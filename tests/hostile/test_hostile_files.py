@@ -1,12 +1,12 @@
-"""Hostile .npz files (amass_fast.selftest, group "files"): truncated, not a zip, missing or malformed keys, NaN/inf,
+"""Hostile .npz files (amass_fast.harness.selftest, group "files"): truncated, not a zip, missing or malformed keys, NaN/inf,
 frame rates outside 1-1000 fps, sequences over 24 hours, values beyond float32, integer and float16 arrays, pickles
 that would write a file, members declaring 2 GB or 2^40 frames, a forged header, a flipped bit, 1 frame, non-UTF-8
 names, a FIFO named .npz in a tree (verify and process must not block), and verify agreeing with process on every
 broken file. Each case states and checks what the tool must do."""
 import pytest
 
-from amass_fast.selftest import cases as hostile
-from amass_fast.selftest.files import BAD_FILES
+from amass_fast.harness.selftest import cases as hostile
+from amass_fast.harness.selftest.files import BAD_FILES
 
 
 @pytest.mark.parametrize("case", hostile.cases(["files"]), ids=lambda c: c.name)

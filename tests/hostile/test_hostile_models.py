@@ -1,8 +1,8 @@
-"""Hostile body-model files (amass_fast.selftest, group "models"): missing keys, wrong shapes, NaN values, a .pkl
+"""Hostile body-model files (amass_fast.harness.selftest, group "models"): missing keys, wrong shapes, NaN values, a .pkl
 that calls os.system / open (refused, nothing executed), a truncated .pkl."""
 import pytest
 
-from amass_fast.selftest import cases as hostile
+from amass_fast.harness.selftest import cases as hostile
 
 
 @pytest.mark.parametrize("case", hostile.cases(["models"]), ids=lambda c: c.name)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from amass_fast.selftest import cases as hostile
+from amass_fast.harness.selftest import cases as hostile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX signals")
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from amass_fast.selftest import cases as hostile
+from amass_fast.harness.selftest import cases as hostile
 from amass_fast.cli import main
 
 
@@ -77,7 +77,7 @@ def test_model_pickle_is_what_scipy_writes():
     layout (skips where scipy is not installed)."""
     scipy_sparse = pytest.importorskip("scipy.sparse")
     import numpy as np
-    from amass_fast.synthetic_models import _FakeCsc, _StandInPickler
+    from amass_fast.harness.synthetic_models import _FakeCsc, _StandInPickler
 
     dense = np.random.default_rng(1).random((6, 40))
     dense[dense < 0.7] = 0.0

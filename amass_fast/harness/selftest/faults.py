@@ -1,0 +1,660 @@
+"""Faults by class, each through several entry points (group "faults"): special files read back, unbounded memory,
+messages instead of tracebacks, one input sinking a run, silent NaN, user data replaced, resume and signals,
+documented use, the trust boundary of read-back files and arguments named in errors.
+
+Every run here is a separate `python` process under a time limit and an address-space limit (RLIMIT_AS), so a
+blocking open or an unbounded allocation fails its case instead of hanging or swapping the machine; what the user
+made is snapshotted before and compared byte for byte afterwards. A fix that covers one path of a class only fails
+the other paths' checks."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from amass_fast.harness.selftest.cases import Check, _env, _last_line, _refused, _require_fifo, _short, case
+from amass_fast.harness.selftest.download import _limit_file_size
+from amass_fast.harness.selftest.files import _good_sequence
+from amass_fast.harness.selftest.processing import _load_pt, _same_samples, _snapshot
+
+GROUP = "faults"
+MEMORY_LIMIT = 3 << 30  # bytes of address space per run: a run that needs more is a fault here
+TIME_LIMIT = 120.0      # seconds per run: a run that takes longer blocked
+_FLAGS = ["--backend", "reference", "--batch-files", "1", "--jobs", "1"]
+
+
+def _bounded() -> None:
+    """In the child: an address-space limit, so an unbounded allocation fails there instead of exhausting memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _run(c: Check, what: str, command: list[str], limit_file: Optional[int] = None,
+         timeout: float = TIME_LIMIT) -> Optional[tuple[int, str, str]]:
+    """(exit status, stdout, stderr) of ``command`` run bounded in time and memory; None (a failed expectation) when
+    it had to be stopped."""
+    def limits() -> None:
+        _bounded()
+        if limit_file is not None:
+            _limit_file_size(limit_file)()
+
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, errors="replace", env=_env(),
+                              timeout=timeout, preexec_fn=limits)
+    except subprocess.TimeoutExpired:
+        c.did += f"{what}: still running after {timeout:.0f} s, stopped; "
+        c.expect(False, f"{what}: ends within {timeout:.0f} s (nothing blocks)")
+        return None
+    c.expect(time.monotonic() - started < timeout, f"{what}: ends in bounded time")
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _cli(c: Check, what: str, args: list[str], **kw) -> Optional[tuple[int, str, str]]:
+    return _run(c, what, [sys.executable, "-m", "amass_fast", *args], **kw)
+
+
+_SNIPPET = """
+import sys
+try:
+{body}
+except (ValueError, TypeError, OSError) as exc:
+    print(type(exc).__name__ + ": " + str(exc), file=sys.stderr)
+    sys.exit(3)
+print("accepted")
+"""
+
+
+def _python(c: Check, what: str, body: str) -> Optional[tuple[int, str, str]]:
+    """Run ``body`` (library calls) in a bounded `python -c`: exit 3 with the error's one line on stderr when it
+    raises ValueError, TypeError or OSError; any other exception leaves a traceback, which _refusal reports."""
+    return _run(c, what, [sys.executable, "-c", _SNIPPET.format(body=textwrap.indent(textwrap.dedent(body), "    "))])
+
+
+def _refusal(c: Check, what: str, result: Optional[tuple[int, str, str]], names: list[str], status: int) -> None:
+    """The exit status, no traceback, and one line (the last) naming every one of ``names``."""
+    if result is None:
+        return
+    _refused(c, what, result, names, status)
+    line = _last_line(result[2])
+    for name in names:
+        c.expect(name in line, f"{what}: the last line of the message names {name}")
+
+
+def _errors(output: Path) -> list[dict]:
+    path = Path(f"{output}.errors.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _tree(root: Path, files: int = 2, seconds: tuple = (1.5, 2.5)) -> Path:
+    from amass_fast.harness import synthetic
+
+    synthetic.make_tree(root, ["CMU"], files_per_dataset=files, seconds=seconds, seed=5)
+    return root
+
+
+def _rels(root: Path) -> list[str]:
+    from amass_fast.io.formats import iter_motion_files
+
+    return [p.relative_to(root).as_posix() for p in iter_motion_files(root)]
+
+
+def _fake_shards(folder: Path, shards: int = 2, clips: int = 2, lines: Optional[list] = None) -> Path:
+    """A shards folder as `process --format shards` writes it (small random stick5 clips), without running it."""
+    from amass_fast.outputs import writers
+    from amass_fast.labels import ACTION_TYPES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    entries = []
+    for s in range(shards):
+        name = writers.SHARD_NAME.format(s)
+        rows = lines or [{"action": "walk", "description": "A person walks.", "dataset": "CMU",
+                          "file": f"CMU/01/01_{i:02d}_poses.npz", "start_s": 0.0, "source_fps": 120.0,
+                          "view": "front", "valid_length": 25, "label_source": "name",
+                          "description_source": "template"} for i in range(clips)]
+        writers.write_shard(folder / name, rng.normal(0, 0.3, (len(rows), 25, 20)), np.zeros((len(rows), 25)), rows,
+                            {"task": s, "counts": {}, "errors": [], "sources": [], "label_sources": {}})
+        entries.append({"file": name, "clips": len(rows)})
+    writers.write_json(folder / writers.MANIFEST_NAME, {
+        "format": writers.MANIFEST_FORMAT, "format_version": 1, "fps": 25.0, "window": 25,
+        "actions_vocabulary": list(ACTION_TYPES), "shards": entries})
+    return folder
+
+
+def _read_all(path: Path) -> str:
+    return f"""
+from amass_fast import StickClips
+clips = StickClips({str(path)!r})
+[clips[i] for i in range(len(clips))]
+"""
+
+
+def _preview(c: Check, what: str, path: Path, out: Path, index: int = -1):
+    return _cli(c, what, ["preview", str(path), "--index", str(index), "--out", str(out)])
+
+
+def _deep_json(depth: int = 100_000) -> str:
+    return "[" * depth + "]" * depth
+
+
+# --- hang on a special file --------------------------------------------------------------------------------------
+
+@case(GROUP, "fifo_among_shards", "a FIFO named like a shard in a shards folder: StickClips and preview refuse it "
+      "by name at once; process --resume remakes that shard; nothing blocks")
+def _fifo_shard(c: Check) -> None:
+    _require_fifo(c)
+    tree = _tree(c.dir / "amass")
+    out = c.dir / "shards"
+    done = _cli(c, "process", ["process", "--amass-root", str(tree), "--output", str(out), "--format", "shards",
+                               *_FLAGS])
+    if done is None or not c.expect(done[0] == 0, f"the first run succeeds ({_short(done[2], 200)})"):
+        return
+    fifo = out / "shard-000001.npz"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    _refusal(c, "StickClips", _python(c, "StickClips", _read_all(out)), [str(fifo), "FIFO"], 3)
+    _refusal(c, "preview", _preview(c, "preview", out, c.dir / "clip.gif"), [str(fifo), "FIFO"], 1)
+    again = _cli(c, "process --resume", ["process", "--amass-root", str(tree), "--output", str(out), "--format",
+                                         "shards", "--resume", *_FLAGS])
+    if again is not None:
+        c.did += f"process --resume: exit {again[0]}; "
+        c.expect(again[0] == 0, f"process --resume remakes the shard, exit 0 ({_short(again[2], 200)})")
+        c.expect(fifo.is_file(), "the shard is a regular file again")
+
+
+def _humanml3d(root: Path, rels: list[str], fifo_caption: bool = False) -> Path:
+    (root / "HumanML3D" / "texts").mkdir(parents=True)
+    rows = ["source_path,start_frame,end_frame,new_name"]
+    for i, rel in enumerate(rels):
+        rows.append(f"./pose_data/{rel[:-4]}.npy,0,-1,{i:06d}.npy")
+        caption = root / "HumanML3D" / "texts" / f"{i:06d}.txt"
+        if fifo_caption and i == 0:
+            os.mkfifo(caption)
+        else:
+            caption.write_text("a person moves#a/DET person/NOUN#0.0#0.0\n", encoding="utf-8")
+    (root / "index.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+@case(GROUP, "fifo_in_annotations", "a FIFO as a HumanML3D caption and as a BABEL file: labels skips the file "
+      "(named), process lists it in its errors and goes on (exit 1), labels --babel refuses the FIFO (exit 2)")
+def _fifo_annotations(c: Check) -> None:
+    _require_fifo(c)
+    tree = _tree(c.dir / "amass")
+    rels = _rels(tree)
+    hml = _humanml3d(c.dir / "hml", rels, fifo_caption=True)
+    fifo = hml / "HumanML3D" / "texts" / "000000.txt"
+    labels = _cli(c, "labels --humanml3d", ["labels", "--amass-root", str(tree), "--humanml3d", str(hml)])
+    if labels is not None:
+        c.did += f"labels --humanml3d: exit {labels[0]}; "
+        c.expect(labels[0] == 0 and str(fifo) in labels[2] and "Traceback" not in labels[2],
+                 "labels --humanml3d: exit 0, the FIFO named as skipped, no traceback")
+    out = c.dir / "out.pt"
+    proc = _cli(c, "process --humanml3d", ["process", "--amass-root", str(tree), "--humanml3d", str(hml),
+                                           "--output", str(out), *_FLAGS])
+    if proc is not None:
+        errors = _errors(out)
+        c.did += f"process --humanml3d: exit {proc[0]}, {len(errors)} error line(s); "
+        c.expect(proc[0] == 1 and "Traceback" not in proc[2], "process --humanml3d: exit 1, no traceback")
+        c.expect(len(errors) == 1 and str(fifo) in errors[0]["reason"] and errors[0]["file"] == rels[0],
+                 "process: one error line, for the file whose caption is the FIFO, naming it")
+        c.expect(out.exists() and len({s["meta"]["file"] for s in _load_pt(out)}) == len(rels) - 1,
+                 "process: the other files converted")
+    babel = c.dir / "babel"
+    babel.mkdir()
+    os.mkfifo(babel / "val.json")
+    _refusal(c, "labels --babel", _cli(c, "labels --babel", ["labels", "--amass-root", str(tree), "--babel",
+                                                             str(babel)]), [str(babel / "val.json"), "FIFO"], 2)
+
+
+@case(GROUP, "fifo_records_and_models", "a FIFO as run.json (process --resume) and as a model file "
+      "(load_body_model, process --body-model): refused by name, exit 2, nothing blocks")
+def _fifo_records(c: Check) -> None:
+    _require_fifo(c)
+    tree = _tree(c.dir / "amass")
+    parts = c.dir / "out.pt.parts"
+    parts.mkdir()
+    os.mkfifo(parts / "run.json")
+    _refusal(c, "process --resume", _cli(c, "process --resume", ["process", "--amass-root", str(tree), "--output",
+                                                                 str(c.dir / "out.pt"), "--resume", *_FLAGS]),
+             [str(parts / "run.json"), "FIFO"], 2)
+    model = c.dir / "models" / "smplh" / "SMPLH_MALE.npz"
+    model.parent.mkdir(parents=True)
+    os.mkfifo(model)
+    _refusal(c, "load_body_model", _python(c, "load_body_model", f"""
+from amass_fast.io.body_models import load_body_model
+load_body_model({str(model)!r})
+"""), [str(model), "FIFO"], 3)
+    proc = _cli(c, "process --body-model", ["process", "--amass-root", str(tree), "--body-model",
+                                            str(c.dir / "models"), "--output", str(c.dir / "b.pt"), *_FLAGS])
+    if proc is not None:
+        c.did += f"process --body-model: exit {proc[0]}; "
+        c.expect(proc[0] == 2 and "--body-model" in _last_line(proc[2]) and "Traceback" not in proc[2],
+                 "process --body-model: exit 2 naming --body-model (no model file there), no traceback")
+
+
+# --- unbounded memory --------------------------------------------------------------------------------------------
+
+def _write_texts_zip(hml: Path, rels: list[str], big_member: bool = False, bad_crc: bool = False) -> Path:
+    (hml / "HumanML3D").mkdir(parents=True)
+    rows = ["source_path,start_frame,end_frame,new_name"]
+    rows += [f"./pose_data/{rel[:-4]}.npy,0,-1,{i:06d}.npy" for i, rel in enumerate(rels)]
+    (hml / "index.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    path = hml / "HumanML3D" / "texts.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(len(rels)):
+            text = "a person moves#a/DET person/NOUN#0.0#0.0\n"
+            if big_member and i == 0:  # 256 MiB of text in a few hundred KB
+                with archive.open(f"texts/{i:06d}.txt", "w") as member:
+                    line = (text * 1024).encode()
+                    for _ in range((256 << 20) // len(line)):
+                        member.write(line)
+            else:
+                archive.writestr(zipfile.ZipInfo(f"texts/{i:06d}.txt"), text * 4)
+    if bad_crc:  # flip one byte of the last (stored) member's data: its CRC-32 no longer matches
+        data = bytearray(path.read_bytes())
+        at = data.rfind(b"a person moves")
+        data[at] ^= 0x20
+        path.write_bytes(bytes(data))
+    return path
+
+
+@case(GROUP, "texts_zip_bomb_and_bad_crc", "a texts.zip whose member expands to 256 MiB, and one with a bad CRC: "
+      "labels and process refuse the zip by name (exit 2) before any work, within the memory limit")
+def _texts_zip(c: Check) -> None:
+    tree = _tree(c.dir / "amass")
+    rels = _rels(tree)
+    for label, kw, words in (("bomb", {"big_member": True}, "limit"), ("bad CRC", {"bad_crc": True}, "CRC")):
+        hml = c.dir / label.replace(" ", "_")
+        texts = _write_texts_zip(hml, rels, **kw)
+        before = texts.read_bytes()
+        _refusal(c, f"labels ({label})", _cli(c, f"labels ({label})", ["labels", "--amass-root", str(tree),
+                                                                        "--humanml3d", str(hml)]),
+                 [str(texts), words], 2)
+        out = c.dir / f"{hml.name}.pt"
+        _refusal(c, f"process ({label})", _cli(c, f"process ({label})", [
+            "process", "--amass-root", str(tree), "--humanml3d", str(hml), "--output", str(out), *_FLAGS]),
+            [str(texts), words], 2)
+        c.expect(not out.exists() and not Path(f"{out}.parts").exists(), f"process ({label}): nothing written")
+        c.expect(texts.read_bytes() == before, f"{label}: texts.zip unchanged")
+
+
+@case(GROUP, "planned_size_counts_views", "one long file with --views 360 --schema joints2d, --random-views 360 "
+      "--schema stick12 (shards) and --mirror --views 180: the file is one error line giving the limit and the "
+      "planned size (exit 1), under an address-space limit far below it")
+def _planned_size(c: Check) -> None:
+    from amass_fast.harness import synthetic
+
+    tree = c.dir / "amass"
+    long = synthetic.write_sequence(tree / "CMU" / "01" / "01_01_poses.npz", seconds=2000.0, fps=1.0, seed=2)
+    _good_sequence(tree / "CMU" / "01" / "01_02_poses.npz")
+    before = _snapshot(tree)
+    for name, extra in (("views", ["--views", "360", "--schema", "joints2d"]),
+                        ("random-views", ["--random-views", "360", "--schema", "stick12", "--format", "shards"]),
+                        ("mirror", ["--mirror", "--views", "180", "--schema", "joints2d"])):
+        out = c.dir / (name if "shards" in extra else f"{name}.pt")
+        proc = _cli(c, name, ["process", "--amass-root", str(tree), "--output", str(out), *extra, *_FLAGS])
+        if proc is None:
+            continue
+        errors = _errors(out)
+        reason = errors[0]["reason"] if errors else ""
+        c.did += f"{name}: exit {proc[0]}: {_short(reason, 90)}; "
+        c.expect(proc[0] == 1 and "Traceback" not in proc[2], f"{name}: exit 1, no traceback")
+        c.expect(len(errors) == 1 and errors[0]["file"] == long.relative_to(tree).as_posix(),
+                 f"{name}: one error line, for the long file")
+        c.expect("GiB" in reason and "limit" in reason and reason.count("GiB") >= 2,
+                 f"{name}: the reason gives the planned size and the limit")
+    c.expect(_snapshot(tree) == before, "the input tree unchanged")
+
+
+# --- a message, not a traceback ----------------------------------------------------------------------------------
+
+@case(GROUP, "json_nested_deep", "JSON nested 100,000 deep as manifest.json (StickClips, preview), run.json "
+      "(process --resume) and a BABEL file (labels --babel): refused by name with the depth limit, no traceback")
+def _deep(c: Check) -> None:
+    shards = _fake_shards(c.dir / "shards")
+    manifest = shards / "manifest.json"
+    manifest.write_text(_deep_json())
+    _refusal(c, "StickClips", _python(c, "StickClips", _read_all(shards)), [str(manifest), "nested"], 3)
+    _refusal(c, "preview", _preview(c, "preview", shards, c.dir / "clip.gif"), [str(manifest), "nested"], 1)
+    tree = _tree(c.dir / "amass")
+    parts = c.dir / "out.pt.parts"
+    parts.mkdir()
+    (parts / "run.json").write_text(_deep_json())
+    _refusal(c, "process --resume", _cli(c, "process --resume", ["process", "--amass-root", str(tree), "--output",
+                                                                 str(c.dir / "out.pt"), "--resume", *_FLAGS]),
+             [str(parts / "run.json"), "nested"], 2)
+    babel = c.dir / "babel"
+    babel.mkdir()
+    (babel / "train.json").write_text(_deep_json())
+    _refusal(c, "labels --babel", _cli(c, "labels --babel", ["labels", "--amass-root", str(tree), "--babel",
+                                                             str(babel)]), [str(babel / "train.json"), "nested"], 2)
+
+
+@case(GROUP, "read_back_wrong_types", "a manifest whose fields have the wrong types, a shard whose clip line does, "
+      "and a .pt holding something else than samples: StickClips and preview name the file and the field (no "
+      "traceback); process --resume remakes the damaged shard")
+def _wrong_types(c: Check) -> None:
+    from amass_fast.outputs import writers
+
+    shards = _fake_shards(c.dir / "shards")
+    manifest = shards / writers.MANIFEST_NAME
+    data = json.loads(manifest.read_text())
+    data["shards"][0] = {"file": 3, "clips": "2"}
+    manifest.write_text(json.dumps(data))
+    _refusal(c, "StickClips (manifest)", _python(c, "StickClips (manifest)", _read_all(shards)),
+             [str(manifest), "'file'"], 3)
+    _refusal(c, "preview (manifest)", _preview(c, "preview (manifest)", shards, c.dir / "a.gif"),
+             [str(manifest), "'file'"], 1)
+    line = {"action": "walk", "description": "d", "dataset": "CMU", "file": "CMU/x.npz", "start_s": 0.0,
+            "source_fps": 120.0, "view": "front", "valid_length": "25", "label_source": "name"}
+    bad = _fake_shards(c.dir / "bad_line", shards=1, lines=[line])
+    shard = bad / "shard-000000.npz"
+    _refusal(c, "StickClips (clip line)", _python(c, "StickClips (clip line)", _read_all(bad)),
+             [str(shard), "'valid_length'"], 3)
+    _refusal(c, "preview (clip line)", _preview(c, "preview (clip line)", bad, c.dir / "b.gif", 0),
+             [str(shard), "'valid_length'"], 1)
+    import torch
+
+    for name, obj in (("dict", {"motion": torch.zeros(3, 20)}), ("ints", [1, 2, 3]),
+                      ("no_motion", [{"action": "walk", "description": "d", "meta": {}}])):
+        pt = c.dir / f"{name}.pt"
+        torch.save(obj, pt)
+        _refusal(c, f"StickClips ({name})", _python(c, f"StickClips ({name})", _read_all(pt)), [str(pt)], 3)
+        _refusal(c, f"preview ({name})", _preview(c, f"preview ({name})", pt, c.dir / f"{name}.gif", 0), [str(pt)], 1)
+        c.expect(not (c.dir / f"{name}.gif").exists(), f"preview ({name}): no image written")
+
+
+@case(GROUP, "flags_that_cannot_work", "--random-views 2 --seed -1, labels --seed -1, --view top --scale-height "
+      "and an --output whose .errors.jsonl would be too long a name: exit 2 naming the flag, before any write")
+def _bad_flags(c: Check) -> None:
+    tree = _tree(c.dir / "amass")
+    before = _snapshot(c.dir)
+    out = str(c.dir / "out.pt")
+    for what, args, names in (
+            ("--seed -1", ["process", "--amass-root", str(tree), "--output", out, "--random-views", "2", "--seed",
+                           "-1", *_FLAGS], ["--seed"]),
+            ("labels --seed -1", ["labels", "--amass-root", str(tree), "--seed", "-1"], ["--seed"]),
+            ("--view top --scale-height", ["process", "--amass-root", str(tree), "--output", out, "--view", "top",
+                                           "--scale-height", *_FLAGS], ["--view top", "--scale-height"]),
+            ("long --output", ["process", "--amass-root", str(tree), "--output", str(c.dir / ("a" * 250 + ".pt")),
+                               *_FLAGS], ["--output", "longer"])):
+        _refusal(c, what, _cli(c, what, args), names, 2)
+    c.expect(_snapshot(c.dir) == before and not Path(f"{out}.parts").exists(), "nothing written or changed")
+
+
+# --- one input must not sink the run ------------------------------------------------------------------------------
+
+@case(GROUP, "absurd_body_shape_scale_height", "--scale-height with one file whose body shape has the head below "
+      "the ankles (pt; shards with --jobs 2; --mirror): that file is one error line, the others are converted, exit 1")
+def _absurd_shape(c: Check) -> None:
+    from amass_fast.harness import synthetic, synthetic_models
+
+    tree = c.dir / "amass"
+    betas = np.zeros(16)
+    betas[0] = -3e4
+    bad = synthetic.write_sequence(tree / "CMU" / "01" / "01_01_poses.npz", seconds=2.0, fps=60.0, betas=betas)
+    for i in (2, 3):
+        synthetic.write_sequence(tree / "CMU" / "01" / f"01_0{i}_poses.npz", seconds=2.0, fps=60.0, seed=i)
+    models = c.dir / "models"
+    synthetic_models.write_model_tree(models)
+    for what, extra, out in (("pt", [], c.dir / "a.pt"), ("shards --jobs 2", ["--format", "shards"], c.dir / "b"),
+                             ("--mirror", ["--mirror"], c.dir / "c.pt")):
+        flags = ["--backend", "reference", "--batch-files", "1", "--jobs", "2" if "--jobs 2" in what else "1"]
+        proc = _cli(c, what, ["process", "--amass-root", str(tree), "--body-model", str(models), "--scale-height",
+                              "--output", str(out), *extra, *flags])
+        if proc is None:
+            continue
+        errors = _errors(out)
+        c.did += f"{what}: exit {proc[0]}, {len(errors)} error(s); "
+        c.expect(proc[0] == 1 and "Traceback" not in proc[2], f"{what}: exit 1, no traceback")
+        c.expect([e["file"] for e in errors] == [bad.relative_to(tree).as_posix()] and "--scale-height" in
+                 errors[0]["reason"], f"{what}: one error line, the absurd file, naming --scale-height")
+        if what == "pt":
+            c.expect({s["meta"]["file"] for s in _load_pt(out)} == {"CMU/01/01_02_poses.npz",
+                                                                   "CMU/01/01_03_poses.npz"}, "the others converted")
+
+
+# --- silent NaN, and arguments named -----------------------------------------------------------------------------
+
+_NUMBERS = """
+import math
+import numpy as np
+import torch
+from amass_fast import kernels
+from amass_fast.kernels import reference
+from amass_fast.io.body_models import default_body_model
+from amass_fast.schemas import Camera, CameraRanges, Compose, Mirror, RandomCamera, ToSchema
+
+rest = np.asarray(default_body_model(warn=False).rest_joints(np.zeros(10)))[:22]
+poses, trans = np.zeros((30, 66), np.float32), np.zeros((30, 3), np.float32)
+par = reference.BODY_PARENTS
+big = np.array([1.0, 0.0, 0.0, 1e39, 35.0, 1.0])
+nan_trans = trans.copy()
+nan_trans[4, 2] = np.nan
+joints = {"motion": torch.zeros(25, 22, 3), "action": "walk", "description": "d", "meta": {}}
+calls = {
+    "camera distance 1e39": lambda: kernels.convert(poses, trans, rest, par, 30.0, schema="joints2d", camera=big),
+    "scale 1e39": lambda: kernels.convert(poses, trans, rest, par, 30.0, schema="joints3d", scale=1e39),
+    "trans NaN": lambda: kernels.convert(poses, nan_trans, rest, par, 30.0),
+    "clip_scale 1e39": lambda: kernels.convert_batch(poses, trans, np.array([0, 30]), np.array([30.0]), rest[None],
+                                                     par, np.zeros(1, np.int64), np.zeros(1, np.int64),
+                                                     np.array([25]), schema="joints3d", window=25,
+                                                     clip_scale=np.array([1e39])),
+    "mirror poses [F, 30]": lambda: kernels.convert(np.zeros((30, 30), np.float32), trans, rest, par, 30.0,
+                                                    mirror=True),
+    "RandomCamera NaN range": lambda: RandomCamera(ranges=CameraRanges(distance_m=(math.nan, 4.0)))(joints),
+    "RandomCamera reversed range": lambda: RandomCamera(ranges=CameraRanges(focal_mm=(70.0, 24.0)))(joints),
+    "ToSchema camera string": lambda: ToSchema("stick12", camera="front"),
+    "Mirror p string": lambda: Mirror(p="0.5"),
+    "Camera distance string": lambda: Camera(distance_m="4"),
+    "Compose of a string": lambda: Compose(["Mirror"]),
+}
+for name, call in calls.items():
+    try:
+        call()
+        print(name + "|accepted|")
+    except Exception as exc:
+        print(name + "|" + type(exc).__name__ + "|" + " ".join(str(exc).split()))
+"""
+_NAMED = {"camera distance 1e39": "cameras", "scale 1e39": "clip_scale", "trans NaN": "trans",
+          "clip_scale 1e39": "clip_scale", "mirror poses [F, 30]": "poses", "RandomCamera NaN range": "distance_m",
+          "RandomCamera reversed range": "focal_mm", "ToSchema camera string": "camera", "Mirror p string": "p",
+          "Camera distance string": "distance_m", "Compose of a string": "transforms[0]"}
+
+
+@case(GROUP, "numbers_finite_and_named", "float32 kernels given a camera distance, scale or clip_scale of 1e39 or "
+      "a NaN trans, mirror=True with poses [F, 30], transforms and cameras given NaN, reversed or string arguments: "
+      "a ValueError or TypeError naming the argument, never NaN output")
+def _numbers(c: Check) -> None:
+    result = _run(c, "kernels and transforms", [sys.executable, "-c", _NUMBERS])
+    if result is None:
+        return
+    rows = {line.split("|")[0]: line.split("|")[1:] for line in result[1].splitlines() if line.count("|") >= 2}
+    c.expect(result[0] == 0 and "Traceback" not in result[2], f"the calls ran ({_short(result[2], 200)})")
+    for name, argument in _NAMED.items():
+        kind, message = rows.get(name, ["missing", ""])
+        c.expect(kind in ("ValueError", "TypeError") and argument in message,
+                 f"{name}: ValueError or TypeError naming {argument} (got {kind}: {_short(message, 80)})")
+    c.did = f"{sum(rows.get(n, [''])[0] in ('ValueError', 'TypeError') for n in _NAMED)}/{len(_NAMED)} refused " \
+            f"by name"
+
+
+# --- nothing the user made is replaced ----------------------------------------------------------------------------
+
+@case(GROUP, "user_files_not_replaced", "extract over a tree where the user changed a file (skipped, or with "
+      "--force kept, reported, exit 1; replaced only with --overwrite); preview on a full disk (the old image kept whole, exit 1); demo with a "
+      "backend that cannot run (nothing written)")
+def _user_files(c: Check) -> None:
+    from amass_fast.harness import synthetic
+
+    tree = _tree(c.dir / "src")
+    archive = synthetic.make_archive(tree, "CMU", c.dir / "CMU.tar.bz2")
+    out = c.dir / "amass"
+    first = _cli(c, "extract", ["extract", "--archives", str(archive), "--out", str(out)])
+    if first is None or not c.expect(first[0] == 0, f"the first extract succeeds ({_short(first[2], 200)})"):
+        return
+    mine = next(out.rglob("*.npz"))
+    mine.write_bytes(b"the user's own bytes")
+    for extra, status in (([], 0), (["--force"], 1)):  # unchanged archive: skipped; --force: extracted again
+        what = f"extract {' '.join(extra)}".strip()
+        proc = _cli(c, what, ["extract", "--archives", str(archive), "--out", str(out), *extra])
+        if proc is not None:
+            c.did += f"{what}: exit {proc[0]}; "
+            c.expect(proc[0] == status and "Traceback" not in proc[2], f"{what}: exit {status}, no traceback")
+            c.expect(status == 0 or str(mine) in proc[2], f"{what}: the changed file named as kept")
+            c.expect(mine.read_bytes() == b"the user's own bytes", f"{what}: the file kept")
+    proc = _cli(c, "extract --overwrite", ["extract", "--archives", str(archive), "--out", str(out), "--force",
+                                           "--overwrite"])
+    c.expect(proc is not None and proc[0] == 0 and mine.read_bytes()[:2] == b"PK",
+             "extract --force --overwrite: replaced with the archive's copy")
+    clips = _fake_shards(c.dir / "shards")
+    image = c.dir / "clip.gif"
+    image.write_bytes(b"GIF89a the user's image" * 1000)
+    before = image.read_bytes()
+    proc = _cli(c, "preview (disk full)", ["preview", str(clips), "--out", str(image), "--overwrite"],
+                limit_file=4096)
+    if proc is not None:
+        c.did += f"preview (disk full): exit {proc[0]}: {_short(_last_line(proc[2]), 80)}; "
+        c.expect(proc[0] == 1 and "--out" in _last_line(proc[2]) and "Traceback" not in proc[2],
+                 "preview (disk full): exit 1 naming --out")
+        c.expect(image.read_bytes() == before, "preview (disk full): the old image kept whole")
+    from amass_fast.kernels import available_backends
+
+    if "cuda" not in available_backends():
+        demo = c.dir / "demo"
+        _refusal(c, "demo --backend cuda", _cli(c, "demo --backend cuda", ["demo", "--out", str(demo), "--backend",
+                                                                            "cuda"]), ["--backend", "cuda"], 2)
+        c.expect(not demo.exists(), "demo --backend cuda: nothing written")
+
+
+# --- resume never mixes, signals stop cleanly ---------------------------------------------------------------------
+
+@case(GROUP, "resume_without_run_json", "shards made with --schema stick12 (or --mirror), run.json and the "
+      "manifest lost, --resume with other flags: exit 2 naming a shard and the flag; the shards byte-identical")
+def _resume_mix(c: Check) -> None:
+    tree = _tree(c.dir / "amass", files=3)
+    for made, now, flag in ((["--schema", "stick12"], [], "schema"), (["--mirror"], [], "mirror")):
+        out = c.dir / f"shards_{flag}"
+        done = _cli(c, f"process {' '.join(made)}", ["process", "--amass-root", str(tree), "--output", str(out),
+                                                     "--format", "shards", *made, *_FLAGS])
+        if done is None or not c.expect(done[0] == 0, f"the first run succeeds ({_short(done[2], 200)})"):
+            continue
+        for name in ("run.json", "manifest.json", "shard-000002.npz"):
+            (out / name).unlink()
+        before = _snapshot(out)
+        _refusal(c, f"--resume after {' '.join(made)}", _cli(c, "--resume", [
+            "process", "--amass-root", str(tree), "--output", str(out), "--format", "shards", "--resume", *now,
+            *_FLAGS]), ["shard-00000", flag, "run.json"], 2)
+        c.expect(_snapshot(out) == before, f"after {' '.join(made)}: the shards unchanged")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@case(GROUP, "sigterm_sighup_stop_workers", "SIGTERM and SIGHUP to process --jobs 2 once a shard exists: exit "
+      "128+N with one line, no worker left alive or writing, and --resume gives the samples of an uninterrupted run")
+def _signals(c: Check) -> None:
+    from amass_fast.outputs import writers
+
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        c.skip("this system does not list child processes in /proc")
+    tree = _tree(c.dir / "amass", files=8, seconds=(6.0, 10.0))
+    reference = c.dir / "reference.pt"
+    done = _cli(c, "uninterrupted", ["process", "--amass-root", str(tree), "--output", str(reference), *_FLAGS])
+    if done is None or not c.expect(done[0] == 0, f"the uninterrupted run succeeds ({_short(done[2], 200)})"):
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        name = signal.Signals(signum).name
+        out = c.dir / f"{name}.pt"
+        parts = Path(f"{out}.parts")
+        args = ["process", "--amass-root", str(tree), "--output", str(out), "--backend", "reference",
+                "--batch-files", "1", "--jobs", "2"]
+        child = subprocess.Popen([sys.executable, "-m", "amass_fast", *args], env=_env(), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True, errors="replace", preexec_fn=_bounded)
+        deadline = time.monotonic() + TIME_LIMIT
+        while child.poll() is None and not list(parts.glob(writers.SHARD_GLOB)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        workers = _children(child.pid)
+        child.send_signal(signum)
+        try:
+            _, err = child.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            _, err = child.communicate()
+            c.expect(False, f"{name}: the run ends within 60 s")
+        time.sleep(0.5)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in
+                 Path(f"/proc/{w}/status").read_text(errors="replace").lower()]
+        shards = sorted(parts.glob(writers.SHARD_GLOB))
+        time.sleep(1.0)
+        c.did += f"{name}: exit {child.returncode}, {len(workers)} workers, {len(alive)} alive after; "
+        if child.returncode == 0:  # finished before the signal arrived: nothing to check for this signal
+            continue
+        c.expect(child.returncode == 128 + signum, f"{name}: exit status {128 + signum} (got {child.returncode})")
+        c.expect(name in _last_line(err) and "Traceback" not in err, f"{name}: one line naming {name}, no traceback")
+        c.expect(not alive, f"{name}: no pool worker left alive")
+        c.expect(sorted(parts.glob(writers.SHARD_GLOB)) == shards, f"{name}: no shard written after the stop")
+        again = _cli(c, f"{name} --resume", [*args, "--resume"])
+        c.expect(again is not None and again[0] == 0 and out.exists()
+                 and _same_samples(_load_pt(out), _load_pt(reference)),
+                 f"{name}: --resume gives the samples of an uninterrupted run")
+
+
+# --- documented use, and the trust boundary -----------------------------------------------------------------------
+
+@case(GROUP, "default_collate_joints3d", "the README's DataLoader (default collate) over --format shards and .pt "
+      "outputs of --schema joints3d: batches of [B, T, 22, 3] with meta collated (no None in meta)")
+def _collate(c: Check) -> None:
+    tree = _tree(c.dir / "amass", files=3)
+    for fmt, out in (("shards", c.dir / "shards"), ("pt", c.dir / "clips.pt")):
+        done = _cli(c, f"process {fmt}", ["process", "--amass-root", str(tree), "--output", str(out), "--format", fmt,
+                                          "--schema", "joints3d", *_FLAGS])
+        if done is None or not c.expect(done[0] == 0, f"{fmt}: the run succeeds ({_short(done[2], 200)})"):
+            continue
+        result = _python(c, f"DataLoader ({fmt})", f"""
+from torch.utils.data import DataLoader
+from amass_fast import StickClips
+batch = next(iter(DataLoader(StickClips({str(out)!r}), batch_size=2)))
+assert tuple(batch["motion"].shape[0::2]) == (2, 22) and batch["motion"].shape[-1] == 3, batch["motion"].shape
+print("shape", tuple(batch["motion"].shape), "meta", sorted(batch["meta"]))
+""")
+        if result is not None:
+            c.did += f"{fmt}: exit {result[0]} {_short(result[1], 80)}; "
+            c.expect(result[0] == 0 and "Traceback" not in result[2],
+                     f"{fmt}: default collate batches the clips ({_short(_last_line(result[2]), 160)})")
+
+
+@case(GROUP, "manifest_names_outside", "a manifest naming ../elsewhere/shard-000000.npz or an absolute path (both "
+      "real shards): StickClips and preview refuse it, naming the manifest and the entry")
+def _outside(c: Check) -> None:
+    from amass_fast.outputs import writers
+
+    elsewhere = _fake_shards(c.dir / "elsewhere", shards=1)
+    for label, name in (("relative", "../elsewhere/shard-000000.npz"),
+                        ("absolute", str(elsewhere / "shard-000000.npz"))):
+        shards = _fake_shards(c.dir / f"shards_{label}", shards=1)
+        manifest = shards / writers.MANIFEST_NAME
+        data = json.loads(manifest.read_text())
+        data["shards"].append({"file": name, "clips": 2})
+        manifest.write_text(json.dumps(data))
+        _refusal(c, f"StickClips ({label})", _python(c, f"StickClips ({label})", _read_all(shards)),
+                 [str(manifest), name, "inside"], 3)
+        _refusal(c, f"preview ({label})", _preview(c, f"preview ({label})", shards, c.dir / f"{label}.gif"),
+                 [str(manifest), name], 1)

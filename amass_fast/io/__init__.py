@@ -1,0 +1,16 @@
+"""Files in and out of the machine: everything that reads, fetches, unpacks or writes bytes for the pipeline.
+
+    catalog       the AMASS sub-datasets: archive names, sizes, motion counts, frame rates
+    credentials   the AMASS login (environment, ~/.netrc or a hidden prompt; never printed or stored)
+    download/     authenticated, resumable, verified download of the archives (one module per job)
+    archive       bzip2 decoders, member safety, extraction of .tar.bz2 archives
+    guarded       the one guarded reader every file goes through (regular files only, size caps, zip and JSON
+                  limits, typed errors naming the file)
+    formats       AMASS motion files: the bounded .npz reader, the sequence rules, tree walking
+    body_models   body-model files (SMPL+H, SMPL-X): discovery, loading, the restricted unpickler
+    verify        the per-dataset report of an extracted tree
+    atomic        a file appears under its final name only when complete
+    progress      progress bars on a terminal, plain lines in a log file
+
+May import: amass_fast.schemas, amass_fast.finite and each other; never kernels, process, labels, outputs, cli.
+"""
