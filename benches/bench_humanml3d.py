@@ -2,7 +2,7 @@
 
     python benches/bench_humanml3d.py [--copies 4] [--vertices 6890] [--repeat 3] [--root DIR] [--json]
 
-Setup (amass_fast.humanml3d.synthetic, written once into --root and reused when it matches): SMPL+H model files in
+Setup (amass_fast.harness.humanml3d_synthetic, written once into --root and reused when it matches): SMPL+H model files in
 AMASS's layout (--vertices each) and --copies times the synthetic motion list (datasets with head trims, 59.94, 60,
 100, 120, 150 and 250 fps, genders stored as bytes, a 1-frame and a 2-frame row, the target clip 000021 once) at
 index.csv paths, plus two HumanAct12 rows.
@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
-from amass_fast.humanml3d import synthetic  # noqa: E402
+from amass_fast.harness import humanml3d_synthetic as synthetic  # noqa: E402
 from amass_fast.humanml3d.constants import FEATURE_GROUPS  # noqa: E402
 
 HUMANML3D_CLIPS = 29_232  # 14,616 index rows and their mirrors

@@ -1,4 +1,4 @@
-"""`amass-fast humanml3d` end to end on a synthetic setup (amass_fast.humanml3d.synthetic), and the facts of
+"""`amass-fast humanml3d` end to end on a synthetic setup (amass_fast.harness.humanml3d_synthetic), and the facts of
 HumanML3D's own scripts (raw_pose_processing, motion_representation, cal_mean_variance at 9176e8f) that it follows.
 
 Tolerances: Mean/Std against a float64 recomputation from the written files 1e-6 relative (float32 rounding of
@@ -16,7 +16,7 @@ import pytest
 
 from amass_fast import cli
 from amass_fast.humanml3d import joints_from_features, pipeline, reference
-from amass_fast.humanml3d import synthetic as hs
+from amass_fast.harness import humanml3d_synthetic as hs
 from amass_fast.humanml3d.constants import FEATURE_GROUPS, HEAD_TRIMS, NUM_FEATURES, SPLIT_FILES, TARGET_CLIP
 from amass_fast.humanml3d.source import head_trim, is_male, read_index, stride, time_span
 
