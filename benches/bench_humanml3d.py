@@ -104,14 +104,14 @@ def compare(ours: Path, ref: Path) -> dict:
     return worst
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--vertices", type=int, default=6890, help="model vertices (AMASS's SMPL+H: 6890)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "amass-fast-bench-humanml3d")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import numba
 
