@@ -80,6 +80,21 @@ def test_feature_groups_are_cal_mean_variances():
     assert 8 + (j - 1) * 9 + j * 3 == NUM_FEATURES
 
 
+def test_skeleton_and_mirror_tables_are_humanml3ds():
+    # paramUtil.py: t2m_kinematic_chain; raw_pose_processing cell 16: swap_left_right's chains (hands > 24 joints)
+    from amass_fast.humanml3d import constants as c
+
+    assert [list(x) for x in c.CHAINS] == [[0, 2, 5, 8, 11], [0, 1, 4, 7, 10], [0, 3, 6, 9, 12, 15],
+                                           [9, 14, 17, 19, 21], [9, 13, 16, 18, 20]]
+    assert list(c.RIGHT_CHAIN) == [2, 5, 8, 11, 14, 17, 19, 21] and list(c.LEFT_CHAIN) == [1, 4, 7, 10, 13, 16, 18, 20]
+    assert list(c.LEFT_HAND) == [22, 23, 24, 34, 35, 36, 25, 26, 27, 31, 32, 33, 28, 29, 30]
+    assert list(c.RIGHT_HAND) == [43, 44, 45, 46, 47, 48, 40, 41, 42, 37, 38, 39, 49, 50, 51]
+    assert (c.FEET_L, c.FEET_R, c.LEG_BONES, c.FOOT_CONTACT_THRESHOLD) == ([7, 10], [8, 11], (5, 8), 0.002)
+    assert c.SMOOTH_SIGMA == 20 and c.SMOOTH_RADIUS == 80  # gaussian_filter1d(sigma=20), truncate 4
+    p22, p52 = c.mirror_permutation(22), c.mirror_permutation(52)
+    assert p22[2] == 1 and p22[21] == 20 and list(p52[22:25]) == [43, 44, 45] and np.all(p52[p52] == np.arange(52))
+
+
 # --- the build ---------------------------------------------------------------------------------------------------
 
 
@@ -162,7 +177,8 @@ def _args(info, out):
 def test_nothing_replaced_without_overwrite_then_resume_and_overwrite(setup, tmp_path):
     info, first, _ = setup
     out = tmp_path / "out"
-    assert _cli(*_args(info, out))[0] == 0
+    rc, stdout, err = _cli(*_args(info, out))
+    assert rc == 0 and "rows" in err and f"to {out}" in stdout  # the progress line, then the summary
     files = sorted((out / "new_joint_vecs").iterdir())
     before = {p: p.stat().st_mtime_ns for p in files}
 
