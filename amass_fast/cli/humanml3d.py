@@ -7,7 +7,7 @@ import sys
 import time
 
 from amass_fast.cli.args import THREADS_FLAG
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT
 
 _SHOWN_FAILURES = 20
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from amass_fast.cli.args import FPS_FLAG, WINDOW_FLAG, float_range, seed_type
 from amass_fast.io.progress import progress_iter
 from amass_fast.process.clips import SHORT_MODES
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT
 from amass_fast.labels.identity import dataset_folder
 from amass_fast.labels.labeler import Labeler
 from amass_fast.labels.report import coverage_report
@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Count where each clip's label and description would come from; reads only file headers."""
     from amass_fast.process.clips import min_tail_frames, plan_windows
-    from amass_fast.io.formats import (FormatError, NoMotion, empty_tree_message, iter_motion_files, no_tree_message,
-                                       probe_sequence)
+    from amass_fast.io.formats import FormatError, NoMotion, probe_sequence
+    from amass_fast.io.tree import empty_tree_message, iter_motion_files, no_tree_message
 
     root = Path(args.amass_root)
     if not root.is_dir():

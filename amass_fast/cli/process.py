@@ -19,7 +19,7 @@ from amass_fast.outputs import writers
 from amass_fast.cli.args import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, float_range, int_range, output_problem, seed_type
 from amass_fast.io.progress import Progress
 from amass_fast.process.clips import SHORT_MODES, plan_views, plan_windows
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT, no_tree_message
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT, no_tree_message
 from amass_fast.process.mapping import MapOptions, _labeler
 from amass_fast.process.plan import list_archives, plan_tasks, source_items, unknown_datasets
 from amass_fast.process.reducing import errors_path, record_path, reduce, summary_table

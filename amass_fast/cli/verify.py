@@ -8,7 +8,7 @@ from pathlib import Path
 import sys
 
 from amass_fast.cli.args import JOBS_FLAG
-from amass_fast.io.formats import empty_tree_message, iter_npz_files, no_tree_message
+from amass_fast.io.tree import empty_tree_message, iter_npz_files, no_tree_message
 from amass_fast.io.verify import (verify_tree, totals, format_table, DEFAULT_ROOT)
 
 
