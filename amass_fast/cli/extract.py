@@ -11,6 +11,13 @@ from amass_fast.io.download.checks import NotRegularFileError
 from amass_fast.io.tree import DEFAULT_AMASS_ROOT
 
 
+#: Shown at the end of `amass-fast extract --help`.
+EXAMPLES = [
+    "amass-fast extract                      # data/downloads/*.tar.bz2 -> data/amass",
+    "amass-fast extract --archives data/downloads/CMU.tar.bz2 --out data/amass",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archives", nargs="+", default=["data/downloads"], metavar="PATH",
                         help="archives, or folders holding *.tar.bz2 (default: data/downloads)")

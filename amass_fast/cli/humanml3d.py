@@ -12,6 +12,14 @@ from amass_fast.io.tree import DEFAULT_AMASS_ROOT
 _SHOWN_FAILURES = 20
 
 
+#: Shown at the end of `amass-fast humanml3d --help`.
+EXAMPLES = [
+    "amass-fast humanml3d --amass-root data/amass --humanml3d HumanML3D --body-model body_models --out data/HumanML3D",
+    "amass-fast humanml3d ... --resume          # finish an interrupted run",
+    "amass-fast humanml3d ... --resampling time # exactly 20 fps (not HumanML3D's stride)",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amass-root", "--amass_root", default=DEFAULT_AMASS_ROOT, metavar="DIR",
                         help=f"the extracted AMASS SMPL+H tree, dataset folders inside (default {DEFAULT_AMASS_ROOT})")

@@ -12,6 +12,14 @@ from amass_fast.io.tree import empty_tree_message, iter_npz_files, no_tree_messa
 from amass_fast.io.verify import (verify_tree, totals, format_table, DEFAULT_ROOT)
 
 
+#: Shown at the end of `amass-fast verify --help`.
+EXAMPLES = [
+    "amass-fast verify data/amass",
+    "amass-fast verify data/amass --json > verify.json",
+    "amass-fast verify data/amass --headers-only   # fast: headers only",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", nargs="?", default=DEFAULT_ROOT, help=f"the AMASS root (default: {DEFAULT_ROOT})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
