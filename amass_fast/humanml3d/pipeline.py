@@ -67,7 +67,7 @@ def load_models(body_model: PathLike) -> dict:
 
 def amass_files(amass_root: PathLike) -> dict:
     """sequence_key -> path of every SMPL+H motion file (*_poses.npz first) under the AMASS root, flat or nested."""
-    from amass_fast.io.formats import iter_motion_files
+    from amass_fast.io.tree import iter_motion_files
     from amass_fast.labels.identity import sequence_key
 
     found: dict = {}
