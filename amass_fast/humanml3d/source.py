@@ -219,7 +219,8 @@ def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> Fi
         step = stride(seq.fps)
         if step < 1:
             raise SourceError(f"{path}: frame rate {seq.fps:g} fps is below 20 fps; HumanML3D's stride "
-                              f"int(fps / 20) is 0 there (use --resampling time)")
+                              "int(fps / 20) is 0 there, so HumanML3D makes nothing of this file; check that "
+                              "index.csv points at the right one")
         poses, trans = poses[::step], trans[::step]
     elif resampling == "time":
         poses, trans = kernels.resample_poses(poses, trans, seq.fps, float(FPS))
