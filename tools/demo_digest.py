@@ -163,12 +163,13 @@ def kernel_outputs(tree: Path, backends: list[str]) -> dict:
     """Every public kernel on the demo tree's first sequences, per backend and float dtype."""
     import amass_fast as af
     from amass_fast.io import formats
+    from amass_fast.io.tree import iter_npz_files
     from amass_fast import kernels
     from amass_fast.schemas import Camera
 
     bm = af.default_body_model(warn=False)
     seqs = []
-    for path in sorted(formats.iter_npz_files(tree)):
+    for path in sorted(iter_npz_files(tree)):
         with contextlib.suppress(formats.FormatError, formats.NoMotion):
             seqs.append(formats.load_sequence(path))
         if len(seqs) == 3:

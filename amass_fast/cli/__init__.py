@@ -38,43 +38,14 @@ COMMANDS = [
     ("selftest", "amass_fast.harness.selftest", "run self-checks on this machine (e.g. --hostile inputs)"),
 ]
 
-# Examples shown at the end of each command's --help, after the module's own epilog (if any).
-EXAMPLES = {
-    "demo": ["amass-fast demo", "amass-fast demo --out /tmp/demo --backend numba",
-             "amass-fast demo --overwrite                 # again, replacing what the last demo wrote"],
-    "datasets": ["amass-fast datasets", "amass-fast datasets --model smplx",
-                 "amass-fast datasets --json > catalog.json"],
-    "download": ["export AMASS_USERNAME=you@example.org   # the password is asked for, or AMASS_PASSWORD",
-                 "amass-fast download                     # the recommended set -> data/downloads",
-                 "amass-fast download --datasets CMU ACCAD --jobs 4",
-                 "amass-fast download --from-dir ~/Downloads   # archives saved by hand in a browser"],
-    "extract": ["amass-fast extract                      # data/downloads/*.tar.bz2 -> data/amass",
-                "amass-fast extract --archives data/downloads/CMU.tar.bz2 --out data/amass"],
-    "verify": ["amass-fast verify data/amass", "amass-fast verify data/amass --json > verify.json",
-               "amass-fast verify data/amass --headers-only   # fast: headers only"],
-    "process": ["amass-fast process                      # data/amass -> data/amass_stick_data.pt",
-                "amass-fast process --archives data/downloads --max-samples 1000 --output small.pt",
-                "amass-fast process --format shards --views 4 --babel babel_v1.0_release --jobs 8",
-                "amass-fast process --preset stick-gen --output canonical.pt   # stick-gen's v3 sample (docs/STICKGEN.md)",
-                "amass-fast process --resume             # finish an interrupted run with the same flags"],
-    "labels": ["amass-fast labels                       # data/amass, built-in label sources only",
-               "amass-fast labels --amass-root data/amass --babel babel_v1.0_release --humanml3d HumanML3D"],
-    "preview": ["amass-fast preview data/amass_stick_data.pt --index 3 --out walk.gif",
-                "amass-fast preview data/amass_stick_shards --grid 12 --out sheet.png"],
-    "humanml3d": ["amass-fast humanml3d --amass-root data/amass --humanml3d HumanML3D --body-model body_models "
-                  "--out data/HumanML3D",
-                  "amass-fast humanml3d ... --resume          # finish an interrupted run",
-                  "amass-fast humanml3d ... --resampling time # exactly 20 fps (not HumanML3D's stride)"],
-    "bench": ["amass-fast bench --quick", "amass-fast bench --threads 8 --json > bench.json"],
-    "selftest": ["amass-fast selftest --hostile", "amass-fast selftest --hostile --groups archives download --json"],
-}
 
 
-def _epilog(module_epilog: Optional[str], command: str, width: int = 78) -> str:
-    """The module's epilog wrapped to `width`, then the command's examples (kept as written)."""
+def _epilog(module_epilog: Optional[str], examples: Sequence[str], width: int = 78) -> str:
+    """The module's epilog wrapped to `width`, then the command's examples (its module's EXAMPLES, kept as
+    written)."""
     parts = [textwrap.fill(module_epilog, width)] if module_epilog else []
-    if command in EXAMPLES:
-        parts.append("examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command]))
+    if examples:
+        parts.append("examples:\n" + "\n".join(f"  {line}" for line in examples))
     return "\n\n".join(parts)
 
 
@@ -96,8 +67,9 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text,
                            formatter_class=argparse.RawDescriptionHelpFormatter)  # keeps the examples' layout
         if name == command:  # only the chosen command's module is imported
-            importlib.import_module(module).add_arguments(p)
-            p.epilog = _epilog(p.epilog, name)
+            command_module = importlib.import_module(module)
+            command_module.add_arguments(p)
+            p.epilog = _epilog(p.epilog, getattr(command_module, "EXAMPLES", ()))
     return parser
 
 

@@ -9,6 +9,14 @@ import sys
 from amass_fast.io.catalog import (format_table, MODELS, LICENCE_ACCEPT_PAGE, DATASETS, RECOMMENDED, SUBSET)
 
 
+#: Shown at the end of `amass-fast datasets --help`.
+EXAMPLES = [
+    "amass-fast datasets",
+    "amass-fast datasets --model smplx",
+    "amass-fast datasets --json > catalog.json",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `amass-fast datasets`."""
     parser.add_argument("--json", action="store_true", help="print the catalog as JSON")

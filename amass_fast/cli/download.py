@@ -46,6 +46,15 @@ def format_summary(results: list[DownloadResult]) -> str:
     return "\n".join(lines)
 
 
+#: Shown at the end of `amass-fast download --help`.
+EXAMPLES = [
+    "export AMASS_USERNAME=you@example.org   # the password is asked for, or AMASS_PASSWORD",
+    "amass-fast download                     # the recommended set -> data/downloads",
+    "amass-fast download --datasets CMU ACCAD --jobs 4",
+    "amass-fast download --from-dir ~/Downloads   # archives saved by hand in a browser",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `amass-fast download`."""
     which = parser.add_mutually_exclusive_group()

@@ -8,7 +8,14 @@ from amass_fast.cli.args import JOBS_FLAG, output_problem
 from amass_fast.io.archive import (ArchiveError, available_decoders, measure_decoders, find_archives, extract_all,
                                    DECODERS)
 from amass_fast.io.download.checks import NotRegularFileError
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT
+
+
+#: Shown at the end of `amass-fast extract --help`.
+EXAMPLES = [
+    "amass-fast extract                      # data/downloads/*.tar.bz2 -> data/amass",
+    "amass-fast extract --archives data/downloads/CMU.tar.bz2 --out data/amass",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,9 +7,17 @@ import sys
 import time
 
 from amass_fast.cli.args import THREADS_FLAG
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT
 
 _SHOWN_FAILURES = 20
+
+
+#: Shown at the end of `amass-fast humanml3d --help`.
+EXAMPLES = [
+    "amass-fast humanml3d --amass-root data/amass --humanml3d HumanML3D --body-model body_models --out data/HumanML3D",
+    "amass-fast humanml3d ... --resume          # finish an interrupted run",
+    "amass-fast humanml3d ... --resampling time # exactly 20 fps (not HumanML3D's stride)",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,38 +7,33 @@ import json
 import sys
 from pathlib import Path
 
-from amass_fast.cli.args import FPS_FLAG, WINDOW_FLAG, float_range, seed_type
+from amass_fast.cli.process import add_label_flags, add_window_flags
 from amass_fast.io.progress import progress_iter
-from amass_fast.process.clips import SHORT_MODES
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT
 from amass_fast.labels.identity import dataset_folder
 from amass_fast.labels.labeler import Labeler
 from amass_fast.labels.report import coverage_report
 
+#: Shown at the end of `amass-fast labels --help`.
+EXAMPLES = [
+    "amass-fast labels                       # data/amass, built-in label sources only",
+    "amass-fast labels --amass-root data/amass --babel babel_v1.0_release --humanml3d HumanML3D",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amass-root", "--amass_root", default=DEFAULT_AMASS_ROOT, metavar="DIR",
                         help=f"the extracted AMASS folder, dataset folders inside (default {DEFAULT_AMASS_ROOT})")
-    parser.add_argument("--babel", metavar="DIR", help="BABEL release folder with train.json, val.json, extra_*.json")
-    parser.add_argument("--humanml3d", metavar="DIR",
-                        help="HumanML3D repository folder (index.csv, HumanML3D/texts.zip) or its HumanML3D/ folder")
-    parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="clip length in frames (default 250)")
-    parser.add_argument("--stride", type=WINDOW_FLAG, default=None,
-                        help="frames between clip starts (default: window)")
-    parser.add_argument("--short", choices=SHORT_MODES, default="pad",
-                        help="the frames after the last full window, as in process: a padded tail (pad, default), "
-                             "none (drop), or one more window ending at the sequence's end (end)")
-    parser.add_argument("--min-seconds", type=float_range(0.0), default=0.0, metavar="S",
-                        help="leave out padded windows shorter than S seconds, as in process (default 0)")
-    parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="clip frame rate (default 25)")
-    parser.add_argument("--seed", type=seed_type(), default=0, help="seed for the choice of descriptions (default 0)")
+    add_label_flags(parser)
+    add_window_flags(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Count where each clip's label and description would come from; reads only file headers."""
     from amass_fast.process.clips import min_tail_frames, plan_windows
-    from amass_fast.io.formats import (FormatError, NoMotion, empty_tree_message, iter_motion_files, no_tree_message,
-                                       probe_sequence)
+    from amass_fast.io.formats import FormatError, NoMotion, probe_sequence
+    from amass_fast.io.tree import empty_tree_message, iter_motion_files, no_tree_message
 
     root = Path(args.amass_root)
     if not root.is_dir():

@@ -10,6 +10,13 @@ from amass_fast.io import atomic
 from amass_fast.outputs.preview import (caption_of, render_gif, render_sheet, load_clips, MAX_GRID, MAX_GIF_FPS)
 
 
+#: Shown at the end of `amass-fast preview --help`.
+EXAMPLES = [
+    "amass-fast preview data/amass_stick_data.pt --index 3 --out walk.gif",
+    "amass-fast preview data/amass_stick_shards --grid 12 --out sheet.png",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", metavar="OUTPUT", help="a .pt file or a shards folder written by amass-fast process")
     which = parser.add_mutually_exclusive_group()

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from amass_fast.outputs import writers
 from amass_fast.cli.args import FPS_FLAG, JOBS_FLAG, WINDOW_FLAG, float_range, int_range, output_problem, seed_type
 from amass_fast.io.progress import Progress
 from amass_fast.process.clips import SHORT_MODES, plan_views, plan_windows
-from amass_fast.io.formats import DEFAULT_AMASS_ROOT, no_tree_message
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT, no_tree_message
 from amass_fast.process.mapping import MapOptions, _labeler
 from amass_fast.process.plan import list_archives, plan_tasks, source_items, unknown_datasets
 from amass_fast.process.reducing import errors_path, record_path, reduce, summary_table
@@ -37,6 +37,41 @@ MAX_BATCH_FILES = 100_000
 AGAIN = "use --resume to finish an interrupted run with the same flags, or --overwrite to replace it"
 
 
+def add_window_flags(parser: argparse.ArgumentParser, default: Callable[[Any], Any] = lambda value: value) -> None:
+    """The clip windows: --fps --window --stride --short --min-seconds, the same for process and labels.
+    ``default`` wraps the defaults a preset may change (process passes Unset)."""
+    parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="output frame rate (default 25)")
+    parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="frames per clip (default 250 = 10 s)")
+    parser.add_argument("--stride", type=WINDOW_FLAG, help="frames between clip starts (default: the window)")
+    parser.add_argument("--short", choices=SHORT_MODES, default=default("pad"),
+                        help="the frames after the last full window: pad a tail window by holding its last frame "
+                             "(default), drop them, or end: one more full window ending at the sequence's last "
+                             "frame (overlapping the one before; only sequences shorter than a window are padded)")
+    parser.add_argument("--min-seconds", type=float_range(0.0), default=default(0.0), metavar="S",
+                        help="drop a padded window with fewer than S seconds of motion (default 0: keep every "
+                             "tail; e.g. 2 keeps tails of at least 2 s)")
+
+
+def add_label_flags(parser: argparse.ArgumentParser) -> None:
+    """The label sources and the description seed: --babel --humanml3d --seed, the same for process and labels."""
+    parser.add_argument("--babel", metavar="DIR",
+                        help="BABEL release folder (train.json, val.json, extra_*.json): per-frame action labels")
+    parser.add_argument("--humanml3d", metavar="DIR",
+                        help="HumanML3D repository folder (index.csv, HumanML3D/texts.zip) or its HumanML3D/ folder: "
+                             "captions as descriptions")
+    parser.add_argument("--seed", type=seed_type(), default=0, help="seed of the description choice (default 0)")
+
+
+#: Shown at the end of `amass-fast process --help`.
+EXAMPLES = [
+    "amass-fast process                      # data/amass -> data/amass_stick_data.pt",
+    "amass-fast process --archives data/downloads --max-samples 1000 --output small.pt",
+    "amass-fast process --format shards --views 4 --babel babel_v1.0_release --jobs 8",
+    "amass-fast process --preset stick-gen --output canonical.pt   # stick-gen's v3 sample (docs/STICKGEN.md)",
+    "amass-fast process --resume             # finish an interrupted run with the same flags",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`amass-fast process` flags (the old converter's spellings --amass_root, --output, --max_samples, --batch_size work too)."""
     src = parser.add_mutually_exclusive_group()
@@ -52,16 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets (catalog or folder names)")
     parser.add_argument("--max-samples", "--max_samples", dest="max_samples", type=int_range(1), metavar="N",
                         help="stop at N clips (the first N in file order, the same from a tree or from archives)")
-    parser.add_argument("--fps", type=FPS_FLAG, default=25.0, help="output frame rate (default 25)")
-    parser.add_argument("--window", type=WINDOW_FLAG, default=250, help="frames per clip (default 250 = 10 s)")
-    parser.add_argument("--stride", type=WINDOW_FLAG, help="frames between clip starts (default: the window)")
-    parser.add_argument("--short", choices=SHORT_MODES, default=Unset("pad"),
-                        help="the frames after the last full window: pad a tail window by holding its last frame "
-                             "(default), drop them, or end: one more full window ending at the sequence's last "
-                             "frame (overlapping the one before; only sequences shorter than a window are padded)")
-    parser.add_argument("--min-seconds", type=float_range(0.0), default=Unset(0.0), metavar="S",
-                        help="drop a padded window with fewer than S seconds of motion (default 0: keep every "
-                             "tail; e.g. 2 keeps tails of at least 2 s)")
+    add_window_flags(parser, Unset)
     parser.add_argument("--view", default="front", help="front | side | top | yaw:DEG (default front)")
     parser.add_argument("--views", type=int_range(1, MAX_VIEWS), default=1, metavar="N",
                         help="N camera yaws per clip, evenly spaced from --view (augmentation; default 1)")
@@ -96,9 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend (default auto)")
     parser.add_argument("--jobs", type=JOBS_FLAG, default=os.cpu_count() or 1, metavar="N",
                         help="worker processes (default: CPUs)")
-    parser.add_argument("--babel", metavar="DIR", help="BABEL annotations folder (per-frame action labels)")
-    parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D folder (captions as descriptions)")
-    parser.add_argument("--seed", type=seed_type(), default=0, help="seed of the description choice (default 0)")
+    add_label_flags(parser)
     parser.add_argument("--batch-files", type=int_range(1, MAX_BATCH_FILES), default=32, metavar="N",
                         help="files per task: one shard and one convert_batch call each (default 32)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same flags")

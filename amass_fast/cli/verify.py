@@ -8,8 +8,16 @@ from pathlib import Path
 import sys
 
 from amass_fast.cli.args import JOBS_FLAG
-from amass_fast.io.formats import empty_tree_message, iter_npz_files, no_tree_message
+from amass_fast.io.tree import empty_tree_message, iter_npz_files, no_tree_message
 from amass_fast.io.verify import (verify_tree, totals, format_table, DEFAULT_ROOT)
+
+
+#: Shown at the end of `amass-fast verify --help`.
+EXAMPLES = [
+    "amass-fast verify data/amass",
+    "amass-fast verify data/amass --json > verify.json",
+    "amass-fast verify data/amass --headers-only   # fast: headers only",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -434,6 +434,13 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+#: Shown at the end of `amass-fast bench --help`.
+EXAMPLES = [
+    "amass-fast bench --quick",
+    "amass-fast bench --threads 8 --json > bench.json",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=THREADS_FLAG, default=1, metavar="N",
                         help=f"threads for every backend and torch, 1..{MAX_THREADS} (default 1)")

@@ -30,6 +30,14 @@ TREE, CLIPS, GIF, SHEET = "amass", "amass_stick_data.pt", "demo_clip.gif", "demo
 CANONICAL = "stick_gen_canonical.pt"  # --preset stick-gen
 
 
+#: Shown at the end of `amass-fast demo --help`.
+EXAMPLES = [
+    "amass-fast demo",
+    "amass-fast demo --out /tmp/demo --backend numba",
+    "amass-fast demo --overwrite                 # again, replacing what the last demo wrote",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"folder for the synthetic tree, the clips and the previews (default ./{DEFAULT_OUT})")

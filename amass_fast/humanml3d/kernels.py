@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from amass_fast.humanml3d import reference
-from amass_fast.humanml3d.constants import NUM_JOINTS
+from amass_fast.humanml3d.constants import NUM_FEATURES, NUM_JOINTS
 
 BACKENDS = ("auto", "numba", "reference")
 
@@ -42,3 +42,18 @@ def features_batch(clips: Sequence[np.ndarray], lengths: np.ndarray, backend: st
     from amass_fast.humanml3d import numba_kernels
 
     return numba_kernels.features_batch(clips, lengths)
+
+
+def recover_batch(vecs: Sequence[np.ndarray], backend: str = "auto") -> list[np.ndarray]:
+    """HumanML3D's recover_from_ric of each clip's features [T_i, 263] -> joints [T_i, 22, 3] float64 (its
+    new_joints before the float32 cast), every clip of the batch in one parallel loop on numba."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    for i, v in enumerate(vecs):
+        if np.ndim(v) != 2 or np.shape(v)[1] != NUM_FEATURES:
+            raise ValueError(f"clip {i}: features must be [T, {NUM_FEATURES}], got {np.shape(v)}")
+    if backend == "reference":
+        return [reference.recover_from_ric(v) for v in vecs]
+    from amass_fast.humanml3d import numba_kernels
+
+    return numba_kernels.recover_batch(list(vecs))

@@ -166,3 +166,36 @@ def features_batch(clips: list, lengths: np.ndarray) -> list:
     out = np.empty((max(int(offsets[-1]) - len(clips), 0), NUM_FEATURES))
     _batch(frames, offsets, lengths, out, _BONE_A, _BONE_B, _FROM_ROOT, _FEET, _WEIGHTS, FOOT_CONTACT_THRESHOLD)
     return [out[offsets[c] - c:offsets[c + 1] - c - 1] for c in range(len(clips))]
+
+
+@nb.njit(cache=True, parallel=True)
+def _recover(vecs, offsets, out):
+    # reference.recover_from_ric per clip: yaw = cumsum of column 0 from 0, q = (cos a, 0, sin a, 0); root xz =
+    # cumsum of columns 1:3 rotated by q^-1, root y = column 3; joints = ric rotated by q^-1 plus the root's xz
+    for c in nb.prange(offsets.shape[0] - 1):
+        a, b = offsets[c], offsets[c + 1]
+        angle, rx, rz = 0.0, 0.0, 0.0
+        for t in range(a, b):
+            if t > a:
+                angle += vecs[t - 1, 0]
+            w, y = math.cos(angle), -math.sin(angle)  # q^-1 = (cos a, 0, -sin a, 0)
+            if t > a:
+                sx, _, sz = _qrot(w, 0.0, y, 0.0, vecs[t - 1, 1], 0.0, vecs[t - 1, 2])
+                rx += sx
+                rz += sz
+            out[t, 0, 0], out[t, 0, 1], out[t, 0, 2] = rx, vecs[t, 3], rz
+            for j in range(1, NUM_JOINTS):
+                k = 4 + 3 * (j - 1)
+                px, py, pz = _qrot(w, 0.0, y, 0.0, vecs[t, k], vecs[t, k + 1], vecs[t, k + 2])
+                out[t, j, 0], out[t, j, 1], out[t, j, 2] = px + rx, py, pz + rz
+
+
+def recover_batch(vecs: list) -> list:
+    """Features [T_i, 263] (any float dtype) -> joints [T_i, 22, 3] float64 each, as reference.recover_from_ric."""
+    sizes = np.array([len(v) for v in vecs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    data = np.concatenate([np.asarray(v, dtype=np.float64) for v in vecs], axis=0) if vecs else \
+        np.zeros((0, NUM_FEATURES))
+    out = np.empty((len(data), NUM_JOINTS, 3))
+    _recover(np.ascontiguousarray(data), offsets, out)
+    return [out[offsets[c]:offsets[c + 1]] for c in range(len(vecs))]

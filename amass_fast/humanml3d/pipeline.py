@@ -20,7 +20,7 @@ import numpy as np
 from amass_fast.humanml3d import reference
 from amass_fast.humanml3d.constants import (FEATURE_GROUPS, HUMANACT12, NUM_FEATURES, NUM_JOINTS, SPLIT_FILES,
                                             TARGET_CLIP)
-from amass_fast.humanml3d.kernels import features_batch
+from amass_fast.humanml3d.kernels import features_batch, recover_batch
 from amass_fast.humanml3d.source import (RESAMPLING, HumanAct12, IndexRow, SourceError, amass_joints, read_index)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -67,7 +67,7 @@ def load_models(body_model: PathLike) -> dict:
 
 def amass_files(amass_root: PathLike) -> dict:
     """sequence_key -> path of every SMPL+H motion file (*_poses.npz first) under the AMASS root, flat or nested."""
-    from amass_fast.io.formats import iter_motion_files
+    from amass_fast.io.tree import iter_motion_files
     from amass_fast.labels.identity import sequence_key
 
     found: dict = {}
@@ -106,9 +106,10 @@ class _Writer:
         if not self.pending:
             return
         vecs = features_batch([c for _, c in self.pending], self.lengths, backend=self.backend)
-        for (name, _), v in zip(self.pending, vecs):
-            v32 = v.astype(np.float32)
-            joints = reference.recover_from_ric(v32).astype(np.float32)
+        vecs32 = [v.astype(np.float32) for v in vecs]
+        recovered = recover_batch(vecs32, backend=self.backend)  # new_joints from the float32 features
+        for (name, _), v32, joints in zip(self.pending, vecs32, recovered):
+            joints = joints.astype(np.float32)
             if len(joints) == 1:  # HumanML3D's .squeeze(): a 2-frame clip's new_joints is (22, 3)
                 joints = joints[0]
             for folder, array in ((JOINTS_DIR, joints), (VECS_DIR, v32)):

@@ -6,8 +6,10 @@
     archive       bzip2 decoders, member safety, extraction of .tar.bz2 archives
     guarded       the one guarded reader every file goes through (regular files only, size caps, zip and JSON
                   limits, typed errors naming the file)
-    formats       AMASS motion files: the bounded .npz reader, the sequence rules, tree walking
-    body_models   body-model files (SMPL+H, SMPL-X): discovery, loading, the restricted unpickler
+    formats       AMASS motion files: the bounded .npz reader and the sequence rules
+    tree          the AMASS tree: the default root, its motion files in a stable order, relative paths
+    body_models   body-model files (SMPL+H, SMPL-X): discovery, loading, the built-in skeleton
+    unpickle      the restricted unpickler of .pkl model files (arrays only; anything else refused by name)
     verify        the per-dataset report of an extracted tree
     atomic        a file appears under its final name only when complete
     progress      progress bars on a terminal, plain lines in a log file

@@ -17,7 +17,6 @@ Without model files, :func:`default_body_model` gives a built-in 22-joint skelet
 from __future__ import annotations
 
 import functools
-import io
 import os
 import pickle
 import warnings
@@ -29,10 +28,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from amass_fast.io import guarded
+from amass_fast.io import guarded, unpickle
 from amass_fast.schemas.joints import skeleton_height
-from amass_fast.schemas.skeleton import (BODY_PARENTS, JOINT_NAMES, SMPL_JOINT_NAMES, SMPL_PARENTS, SMPLH_JOINT_NAMES,
-                                         SMPLH_PARENTS, SMPLX_JOINT_NAMES, SMPLX_PARENTS)
+from amass_fast.schemas.skeleton import (BODY_PARENTS, JOINT_NAMES, SMPL_JOINT_NAMES, SMPLH_JOINT_NAMES,
+                                         SMPLX_JOINT_NAMES)
 
 PathLike = Union[str, os.PathLike]
 
@@ -272,15 +271,14 @@ def _load_file(path: str, mtime_ns: int, size: int, gender: str) -> BodyModel:
     if path.endswith(".pkl"):
         try:
             with _open_model(path) as fh:
-                data = _RestrictedUnpickler(fh, path).load()
+                data = unpickle.load_arrays(fh, path)
+        except unpickle.PickleRefused as exc:
+            raise BodyModelError(str(exc)) from None
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
             if isinstance(exc, BodyModelError):
                 raise
             raise BodyModelError(f"{path}: not a readable model pickle ({type(exc).__name__}: {exc}); the file is "
                                  f"truncated or corrupt: re-download the model file") from None
-        if not isinstance(data, dict):
-            raise BodyModelError(f"{path}: holds a {type(data).__name__}, not a dict of model arrays")
-        data = {k: _plain(v, path, k) for k, v in data.items()}
         return _skeleton_from_arrays(data, path, gender)
     if path.endswith(".npz"):
         try:
@@ -333,103 +331,3 @@ def _skeleton_from_arrays(data: dict, path: str, gender: str) -> BodyModel:
         raise BodyModelError(f"{path}: NaN or infinite values in the joint data (J_regressor, v_template or "
                              f"shapedirs); the file is corrupt: re-download the model file")
     return BodyModel(kind, parents, names, J_template, J_shapedirs, path, gender)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The restricted unpickler for .pkl model files.
-
-try:  # numpy >= 2
-    from numpy._core.multiarray import _reconstruct as _np_reconstruct, scalar as _np_scalar
-except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct as _np_reconstruct, scalar as _np_scalar
-
-
-class _ChumpyValue:
-    """Stands in for any chumpy class: keeps the pickled state; its value is state['x']."""
-
-    def __setstate__(self, state):
-        self.state = state
-
-
-class _SparseValue:
-    """Stands in for scipy.sparse csc/csr matrices: keeps the pickled state, densified by _plain()."""
-
-    format = "csc"
-
-    def __setstate__(self, state):
-        self.state = state
-
-
-class _CsrValue(_SparseValue):
-    format = "csr"
-
-
-def _safe_reconstructor(cls, base, state):
-    """copyreg._reconstructor restricted to the stand-in classes (protocol 0/1 pickles of new-style objects)."""
-    if cls not in (_ChumpyValue, _SparseValue, _CsrValue) or base is not object:
-        raise pickle.UnpicklingError(f"refusing to rebuild {cls!r} on {base!r}")
-    return object.__new__(cls)
-
-
-def _latin1_bytes(text: str, encoding: str) -> bytes:
-    """_codecs.encode as Python 3 pickles bytes at protocol 2 (Python 2 files use plain byte strings)."""
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError("refusing _codecs.encode with unexpected arguments")
-    return text.encode("latin1")
-
-
-_ALLOWED = {
-    ("_codecs", "encode"): _latin1_bytes,
-    ("numpy.core.multiarray", "_reconstruct"): _np_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _np_reconstruct,
-    ("numpy.core.multiarray", "scalar"): _np_scalar,
-    ("numpy._core.multiarray", "scalar"): _np_scalar,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("copy_reg", "_reconstructor"): _safe_reconstructor,
-    ("copyreg", "_reconstructor"): _safe_reconstructor,
-    ("__builtin__", "object"): object,
-    ("builtins", "object"): object,
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Python-2 model pickles (latin1) with only arrays, sparse matrices and chumpy arrays allowed."""
-
-    def __init__(self, fh: io.BufferedReader, path: str):
-        super().__init__(fh, encoding="latin1")
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _ChumpyValue
-        if module.startswith("scipy.sparse") and name in ("csc_matrix", "csr_matrix"):
-            return _SparseValue if name == "csc_matrix" else _CsrValue
-        raise BodyModelError(f"refusing to load class {module}.{name} from {self.path}: model pickles may hold only "
-                             f"numpy arrays, scipy sparse matrices and chumpy arrays; convert the file to .npz")
-
-
-def _plain(value, path: str, key: str):
-    """Stand-ins -> ndarrays."""
-    if isinstance(value, _ChumpyValue):
-        state = value.state if isinstance(getattr(value, "state", None), dict) else {}
-        if "x" not in state:
-            raise BodyModelError(f"{path}: {key} is a chumpy expression without a stored value; convert to .npz")
-        return np.asarray(state["x"])
-    if isinstance(value, _SparseValue):
-        state = getattr(value, "state", {})
-        try:
-            shape = tuple(state.get("_shape", state.get("shape")))
-            data, indices, indptr = (np.asarray(state[k]) for k in ("data", "indices", "indptr"))
-        except (KeyError, TypeError) as exc:
-            raise BodyModelError(f"{path}: {key} is a sparse matrix without data/indices/indptr/shape") from exc
-        dense = np.zeros(shape)
-        major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-        if value.format == "csc":
-            dense[indices, major] = data
-        else:
-            dense[major, indices] = data
-        return dense
-    return value

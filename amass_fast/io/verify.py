@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from amass_fast.io.progress import progress_iter
-from amass_fast.io.formats import (DEFAULT_AMASS_ROOT, KIND_LABEL, FormatError, NoMotion, check_sequence, dataset_of,
-                                   iter_npz_files, probe_sequence)
+from amass_fast.io.formats import KIND_LABEL, FormatError, NoMotion, check_sequence, probe_sequence
+from amass_fast.io.tree import DEFAULT_AMASS_ROOT, dataset_of, iter_npz_files
 
 DEFAULT_ROOT = DEFAULT_AMASS_ROOT
 FORMATS = ("SMPL+H", "SMPL-X", "SMPL", "unknown")

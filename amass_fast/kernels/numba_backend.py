@@ -6,7 +6,7 @@ caller-supplied ``out`` (and scratch) array here, and quaternions, axis-angles a
 Arithmetic is float64 whatever the input; outputs take the input's float dtype (float32 in -> float32 out).
 
 Loops over whole arrays (``fk_loop``, ``resample_loop``, ``project_loop``, ``convert_batch_loop``,
-``convert_joints_batch_loop``) write into outputs the caller allocated; ``amass_fast.kernels.backends.numba_jit`` runs them
+``convert_joints_batch_loop``) write into outputs the caller allocated; ``amass_fast.kernels.backends.numba`` runs them
 with the arguments amass_fast.kernels checked. For direct use, the whole-array entry points are
 amass_fast.kernels with backend="numba" (the same checks):
 

@@ -46,6 +46,11 @@ class Placement(NamedTuple):
     tensor: bool
     device: Any  # the main input's torch device; None for NumPy
 
+    @property
+    def on_gpu(self) -> bool:
+        """The backend computes on torch tensors on the data's device (runtime.DEVICE), not on host arrays."""
+        return runtime.DEVICE[self.backend] == "cuda"
+
     def floats(self, x: Any, name: str, shape: tuple):
         """A float array in the compute dtype, on the compute device; shape: ints, None (any) or ('>=', n)."""
         if is_tensor(x):
@@ -55,7 +60,7 @@ class Placement(NamedTuple):
             self.check_shape(tuple(x.shape), name, shape)
             torch = runtime.torch()
             dtype = torch.float64 if self.dtype == np.float64 else torch.float32
-            if self.backend == "cuda":
+            if self.on_gpu:
                 t = x.detach().to(device=self.device, dtype=dtype).contiguous()
                 finite.check_array(t, self.op, name)
                 return t
@@ -69,7 +74,7 @@ class Placement(NamedTuple):
         with np.errstate(over="ignore"):
             a = np.ascontiguousarray(a, dtype=self.dtype)
         finite.check_array(a, self.op, name)  # in the compute dtype: 1e39 is infinite in float32
-        if self.backend == "cuda":
+        if self.on_gpu:
             return runtime.torch().from_numpy(a).to(self.device)
         return a
 
@@ -93,7 +98,7 @@ class Placement(NamedTuple):
 
     def empty(self, shape: tuple):
         """An output array in the compute dtype, where the backend writes."""
-        if self.backend == "cuda":
+        if self.on_gpu:
             torch = runtime.torch()
             return torch.empty(shape, device=self.device,
                                dtype=torch.float64 if self.dtype == np.float64 else torch.float32)
@@ -104,7 +109,7 @@ class Placement(NamedTuple):
         one (out None)."""
         if out is None:
             return self.empty(shape)
-        want_kind = "a CUDA tensor" if self.backend == "cuda" else ("a torch tensor" if self.tensor else "a NumPy array")
+        want_kind = "a CUDA tensor" if self.on_gpu else ("a torch tensor" if self.tensor else "a NumPy array")
         if self.tensor != is_tensor(out):
             raise TypeError(f"{self.op}: `out` must be {want_kind} like `poses`, got {type(out).__name__}")
         if is_tensor(out):
@@ -117,7 +122,7 @@ class Placement(NamedTuple):
             self.check_shape(tuple(out.shape), "out", shape)
             if not out.is_contiguous():
                 raise ValueError(f"{self.op}: `out` must be contiguous")
-            if self.backend == "cuda":
+            if self.on_gpu:
                 return out.detach()  # same memory; DLPack refuses tensors that require grad
             if out.device.type != "cpu":  # computed on the CPU for a CUDA caller: fill a host copy, then copy back
                 raise ValueError(f"{self.op}: `out` on {out.device} needs backend='cuda'")
@@ -131,7 +136,7 @@ class Placement(NamedTuple):
 
     def result(self, a):
         """A computed array as the caller's kind and device (NumPy stays NumPy)."""
-        if self.backend == "cuda" or not self.tensor:
+        if self.on_gpu or not self.tensor:
             return a
         out = runtime.torch().from_numpy(np.ascontiguousarray(a, dtype=self.dtype))
         return out if self.device.type == "cpu" else out.to(self.device)
@@ -172,7 +177,7 @@ def _compute_dtype(op: str, x: Any, name: str, tensor: bool) -> np.dtype:
 def _resolve(op: str, backend: str, on_cuda: bool, tensor: bool) -> str:
     """The backend of a call with data on a GPU (on_cuda) or not: runtime.resolve_backend, plus the checks that
     depend on where the data are."""
-    if backend == "cuda" and not on_cuda:
+    if runtime.DEVICE.get(backend) == "cuda" and not on_cuda:
         raise ValueError(f"{op}: backend='cuda' needs CUDA torch tensors, got "
                          f"{'a CPU tensor' if tensor else 'a NumPy array'}: move the data with "
                          f".cuda() or use backend='cpp'")

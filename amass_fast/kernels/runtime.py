@@ -13,7 +13,10 @@ from amass_fast import _build
 
 MAX_THREADS = 1024            # more threads than this is a typo, and huge counts can crash OpenMP runtimes
 
-BACKENDS = ("cuda", "cpp", "numba", "reference")
+#: Where each backend computes, fastest first: "cuda" on torch tensors on the data's GPU, "cpu" on NumPy arrays in
+#: host memory. A new backend is a line here and an adapter module in kernels/backends/.
+DEVICE = {"cuda": "cuda", "cpp": "cpu", "numba": "cpu", "reference": "cpu"}
+BACKENDS = tuple(DEVICE)
 
 # amass_fast.<name> -> the module or None (then "<name>:error" holds the ImportError); "_cuda:runtime" caches
 # _cuda.runtime_info().

@@ -20,7 +20,8 @@ from amass_fast.outputs import writers
 from amass_fast.io.body_models import stature
 from amass_fast.process.clips import (RaggedBatch, Skeletons, check_planned_size, min_tail_frames, plan_views,
                                       plan_windows, window_cost)
-from amass_fast.io.formats import FormatError, NoMotion, Sequence, dataset_of, load_sequence
+from amass_fast.io.formats import FormatError, NoMotion, Sequence, load_sequence
+from amass_fast.io.tree import dataset_of
 from amass_fast.labels.motion import ClipMotion
 from amass_fast.process.plan import Task, task_sources
 from amass_fast.kernels.reference import resampled_length

@@ -18,7 +18,8 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 
 from amass_fast.outputs import writers
-from amass_fast.io.formats import FormatError, NoMotion, Sequence, dataset_of, iter_npz_files, load_sequence
+from amass_fast.io.formats import FormatError, NoMotion, Sequence, load_sequence
+from amass_fast.io.tree import dataset_of, iter_npz_files
 
 # A file path; an archive member already loaded (its body poses and trans only, float32), or found to hold no
 # motion; or the error that made a member or an archive unreadable.

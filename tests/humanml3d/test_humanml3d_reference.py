@@ -113,6 +113,18 @@ def test_backends_agree_with_reference(backend):
         np.testing.assert_allclose(g, w, atol=1e-9)
 
 
+@pytest.mark.parametrize("backend", ["numba", "reference", "auto"])
+def test_recover_batch_agrees_with_reference(backend):
+    clips = [clip(m, n, seed=i, heading=2.5 * i) for i, (m, n) in
+             enumerate(zip(synthetic.MOTIONS * 2, range(2, 200, 17)))]
+    vecs = [v.astype(np.float32) for v in hk.features_batch(clips, TARGET)]
+    got = hk.recover_batch(vecs, backend=backend)
+    for g, v in zip(got, vecs):
+        np.testing.assert_allclose(g, ref.recover_from_ric(v), atol=1e-9)
+    with pytest.raises(ValueError, match="263"):
+        hk.recover_batch([np.zeros((3, 262))])
+
+
 def test_public_api():
     joints = clip(frames=40)
     vecs = humanml3d.features_from_joints(joints, clip(seed=99)[0])

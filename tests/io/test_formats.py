@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from amass_fast.harness import synthetic
-from amass_fast.io.formats import (FormatError, NoMotion, Sequence, SequenceInfo, dataset_of, iter_motion_files,
-                                   iter_npz_files, load_sequence, probe_sequence, rel_path)
+from amass_fast.io.formats import FormatError, NoMotion, Sequence, SequenceInfo, load_sequence, probe_sequence
+from amass_fast.io.tree import dataset_of, iter_motion_files, iter_npz_files, rel_path
 
 BOTH = pytest.mark.parametrize("reader", [load_sequence, probe_sequence], ids=["load", "probe"])
 
@@ -235,7 +235,7 @@ def linked_cmu_tree(tmp_path):
 
 def test_linked_dataset_folders_are_followed_once(tmp_path):
     """data/amass/CMU is often a link to a bigger disk: its files count; a link back up does not loop."""
-    from amass_fast.io.formats import iter_npz_files
+    from amass_fast.io.tree import iter_npz_files
 
     root, disk = linked_cmu_tree(tmp_path)
     (disk / "loop").symlink_to(root)  # a cycle: amass/CMU/01/loop -> amass
@@ -513,7 +513,7 @@ def test_loading_allocates_little_beyond_the_arrays_it_returns(tmp_path):
 
 
 def test_tree_messages_name_the_folder_and_the_fix(tmp_path):
-    from amass_fast.io.formats import empty_tree_message, no_tree_message
+    from amass_fast.io.tree import empty_tree_message, no_tree_message
 
     missing = tmp_path / "amass"
     assert no_tree_message(missing) == f"{missing}: no such folder; extract AMASS there first " \

@@ -29,7 +29,7 @@ def tree(tmp_path_factory):
 
 def expected_counts(root):
     """Ground truth per dataset folder, read with plain NumPy (files that NumPy cannot open are left out)."""
-    from amass_fast.io.formats import dataset_of, iter_npz_files
+    from amass_fast.io.tree import dataset_of, iter_npz_files
     counts = {}
     for p in iter_npz_files(root):
         c = counts.setdefault(dataset_of(p.relative_to(root).as_posix()), {"none": 0, "frames": 0, "seconds": 0.0})

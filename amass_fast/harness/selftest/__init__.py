@@ -21,6 +21,13 @@ from pathlib import Path
 from amass_fast.harness.selftest.cases import GROUPS
 
 
+#: Shown at the end of `amass-fast selftest --help`.
+EXAMPLES = [
+    "amass-fast selftest --hostile",
+    "amass-fast selftest --hostile --groups archives download --json",
+]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hostile", action="store_true",
                         help="run the hostile-input corpus (broken files, malicious archives, network faults, kills)")

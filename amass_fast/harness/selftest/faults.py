@@ -104,7 +104,7 @@ def _tree(root: Path, files: int = 2, seconds: tuple = (1.5, 2.5)) -> Path:
 
 
 def _rels(root: Path) -> list[str]:
-    from amass_fast.io.formats import iter_motion_files
+    from amass_fast.io.tree import iter_motion_files
 
     return [p.relative_to(root).as_posix() for p in iter_motion_files(root)]
 

@@ -329,7 +329,8 @@ def _float16(c: Check) -> None:
 
 @case("files", "non_utf8_name", "a file named with non-UTF-8 bytes is found, loaded and named in JSON")
 def _non_utf8(c: Check) -> None:
-    from amass_fast.io.formats import iter_npz_files, load_sequence, rel_path
+    from amass_fast.io.formats import load_sequence
+    from amass_fast.io.tree import iter_npz_files, rel_path
 
     root = c.dir / "amass"
     target = root / "CMU" / "01" / os.fsdecode(b"caf\xe9_01_poses.npz")

@@ -5,11 +5,12 @@ Fk, FkBackward, Resample, Project, StickBatch, JointsBatch); amass_fast.kernels.
 install has and what "auto" means.
 
     reference    amass_fast.kernels.reference (float64 NumPy, the specification)
-    numba_jit    amass_fast.kernels.numba_backend (numba loops)
+    numba        amass_fast.kernels.numba_backend (numba loops)
     cpp          amass_fast._core (C++ and OpenMP)
     cuda         amass_fast._cuda (CUDA kernels on torch's current stream)
 
-Every adapter is a module with the functions of ``Backend``: each takes one prepared record and writes its
+Every adapter is the module of its backend's name (runtime.DEVICE lists the names and where each computes) with
+the functions of ``Backend``: each takes one prepared record and writes its
 outputs (``out`` / ``out_poses``, ``out_trans``), returning nothing. The checks are done once, when the record is
 prepared; an adapter only calls its backend.
 """
@@ -19,9 +20,6 @@ import importlib
 from typing import Protocol
 
 from amass_fast.kernels.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
-
-ADAPTERS = {"reference": "reference", "numba": "numba_jit", "cpp": "cpp", "cuda": "cuda"}
-
 
 class Backend(Protocol):
     """The operations every adapter has."""
@@ -41,8 +39,8 @@ def adapter(backend: str) -> Backend:
     """The adapter module of a resolved backend name ("reference", "numba", "cpp" or "cuda")."""
     module = _adapters.get(backend)
     if module is None:
-        module = _adapters[backend] = importlib.import_module(f"amass_fast.kernels.backends.{ADAPTERS[backend]}")
+        module = _adapters[backend] = importlib.import_module(f"amass_fast.kernels.backends.{backend}")
     return module
 
 
-__all__ = ["ADAPTERS", "Backend", "adapter"]
+__all__ = ["Backend", "adapter"]
