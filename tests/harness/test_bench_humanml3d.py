@@ -11,7 +11,7 @@ import pytest
 
 from amass_fast.humanml3d.source import read_index
 
-_SPEC = importlib.util.spec_from_file_location("bench_humanml3d", Path(__file__).resolve().parents[1] / "benches" /
+_SPEC = importlib.util.spec_from_file_location("bench_humanml3d", Path(__file__).resolve().parents[2] / "benches" /
                                                "bench_humanml3d.py")
 bench = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench)
