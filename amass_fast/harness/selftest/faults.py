@@ -290,6 +290,42 @@ def _texts_zip(c: Check) -> None:
         c.expect(texts.read_bytes() == before, f"{label}: texts.zip unchanged")
 
 
+def _write_texts_zip_over_total(hml: Path, rels: list[str]) -> Path:
+    """A texts.zip whose members are each under the one-member cap but together over the zip's total cap
+    (guarded.LIMITS["texts_zip"]): about 3 MB that expand beyond it."""
+    from amass_fast.io import guarded
+
+    path = _write_texts_zip(hml, rels)
+    member_cap, total_cap = guarded.ZIP_MEMBER_LIMITS["texts_zip"], guarded.LIMITS["texts_zip"]
+    line = b"a person moves#a/DET person/NOUN#0.0#0.0\n"
+    data = line * ((member_cap - 1) // len(line))  # just under the one-member cap
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for i in range(total_cap // len(data) + 1):
+            archive.writestr(f"texts/extra{i:06d}.txt", data)
+    return path
+
+
+@case(GROUP, "texts_zip_over_total", "a texts.zip whose members are each within the one-member cap but together "
+      "expand beyond the zip's total cap: labels, process and humanml3d_index refuse it by name before reading a "
+      "member, within the memory limit")
+def _texts_zip_total(c: Check) -> None:
+    tree = _tree(c.dir / "amass")
+    hml = c.dir / "hml"
+    texts = _write_texts_zip_over_total(hml, _rels(tree))
+    before = texts.read_bytes()
+    words = [str(texts), "limit", "members expand"]
+    _refusal(c, "labels", _cli(c, "labels", ["labels", "--amass-root", str(tree), "--humanml3d", str(hml)]), words, 2)
+    out = c.dir / "clips.pt"
+    _refusal(c, "process", _cli(c, "process", ["process", "--amass-root", str(tree), "--humanml3d", str(hml),
+                                               "--output", str(out), *_FLAGS]), words, 2)
+    c.expect(not out.exists() and not Path(f"{out}.parts").exists(), "process: nothing written")
+    _refusal(c, "humanml3d_index", _python(c, "humanml3d_index", f"""
+from amass_fast.labels import humanml3d_index
+humanml3d_index({str(hml)!r})
+"""), words, 3)
+    c.expect(texts.read_bytes() == before, "texts.zip unchanged")
+
+
 @case(GROUP, "planned_size_counts_views", "one long file with --views 360 --schema joints2d, --random-views 360 "
       "--schema stick12 (shards) and --mirror --views 180: the file is one error line giving the limit and the "
       "planned size (exit 1), under an address-space limit far below it")
