@@ -20,6 +20,7 @@ def _env(block_dir: Path) -> dict:
     return {**os.environ, "PYTHONPATH": path}
 
 
+@pytest.mark.slow  # the whole faults group once more (minutes)
 def test_faults_group_without_scipy(tmp_path):
     block = tmp_path / "noscipy"
     block.mkdir()
