@@ -79,3 +79,19 @@ def test_readme_links_the_conventions_and_links_resolve():
             if target.endswith("LABELS.md"):
                 continue   # written beside this file by the labels documentation
             assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to missing {target}"
+
+
+def test_size_cap_table_is_the_code_table():
+    """docs/CONVENTIONS.md's table of size caps lists exactly amass_fast.io.guarded.LIMITS, each cap as the code
+    states it (guarded.size_text; "none" for a streamed kind), so the two cannot drift apart."""
+    from amass_fast.io import guarded
+
+    text = CONVENTIONS.read_text(encoding="utf-8")
+    table = text.split("<!-- size caps: amass_fast.io.guarded.LIMITS -->", 1)[1].split("<!-- end size caps -->", 1)[0]
+    rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M)}
+    assert list(rows) == list(guarded.LIMITS), "the table's kinds, in the code's order"
+    for kind, cap in guarded.LIMITS.items():
+        assert rows[kind] == ("none (streamed)" if cap is None else guarded.size_text(cap)), kind
+    # The per-member cap of texts.zip is the caption cap, as the caption row says.
+    assert guarded.ZIP_MEMBER_LIMITS == {"texts_zip": guarded.LIMITS["caption"]}
+    assert f"deeper than {guarded.MAX_JSON_DEPTH} levels" in text

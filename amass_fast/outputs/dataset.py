@@ -119,7 +119,7 @@ class StickClips(Dataset):
         if shard not in self._opened:
             path, clips = self._shards[shard]
             try:
-                opened = (*writers.open_shard(path), writers.read_shard_clips(path))
+                opened = (*writers.open_shard(path, len(self.actions_vocabulary)), writers.read_shard_clips(path))
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
                 raise ValueError(f"{path}: damaged or missing shard ({type(exc).__name__}: {exc}); write it again "
                                  f"with `amass-fast process --format shards --resume` and the run's flags") from None

@@ -175,14 +175,25 @@ def shard_is_complete(path: os.PathLike | str) -> bool:
     return shard_summary(path) is not None
 
 
-def open_shard(path: os.PathLike | str) -> tuple[np.ndarray, np.ndarray]:
+def open_shard(path: os.PathLike | str, vocabulary_size: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """(motion [N, W, ...] float32, actions [N, W] int64) memory-mapped read-only from the shard's stored members;
-    ValueError naming the shard when they are not that."""
+    ValueError naming the shard when they are not that, or when an action index is outside
+    0..vocabulary_size-1 (default: the ActionType list, amass_fast.labels.ACTION_TYPES)."""
     motion, actions = _memmap_member(path, "motion"), _memmap_member(path, "actions")
     if motion.dtype != np.float32 or actions.dtype != np.int64 or actions.ndim != 2 or motion.ndim < 3 \
             or motion.shape[:2] != actions.shape:
         raise ValueError(f"{path}: motion {motion.dtype} {list(motion.shape)} and actions {actions.dtype} "
                          f"{list(actions.shape)} are not float32 [N, W, ...] and int64 [N, W]; {_DAMAGED}")
+    if vocabulary_size is None:
+        from amass_fast.labels.actions import ACTION_TYPES
+
+        vocabulary_size = len(ACTION_TYPES)
+    if actions.size:
+        low, high = int(actions.min()), int(actions.max())
+        if low < 0 or high >= vocabulary_size:
+            bad = low if low < 0 else high
+            raise ValueError(f"{path}: member actions holds the action index {bad}, outside 0..{vocabulary_size - 1} "
+                             f"(one per entry of the actions vocabulary); {_DAMAGED}")
     return motion, actions
 
 

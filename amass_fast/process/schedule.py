@@ -4,12 +4,13 @@ the tasks 0..k in order hold --max-samples clips."""
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import signal
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from amass_fast.outputs import writers
 from amass_fast.process import mapping
@@ -42,11 +43,11 @@ def _init_worker() -> None:
     set_num_threads(1)
 
 
-def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+def stop_workers(pool: ProcessPoolExecutor, workers: Iterable = (), grace_s: float = 5.0) -> None:
     """End a pool now (on Ctrl-C, SIGTERM or SIGHUP, or an error): queued tasks cancelled, every worker terminated
     (killed if it has not ended within ``grace_s``), so none lives on writing shards. What a worker was writing is
-    only a temporary file, which --resume removes."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # the stdlib keeps no public handle
+    only a temporary file, which --resume removes. ``workers`` are the pool's processes (pool_workers)."""
+    processes = list(workers)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(Exception):
@@ -58,6 +59,13 @@ def stop_workers(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
             if process.is_alive():
                 process.kill()
                 process.join(1.0)
+
+
+def pool_workers(before: set) -> list:
+    """The worker processes of a pool started after ``before`` (multiprocessing.active_children() taken just before
+    the pool was made): the pool's workers are this process's only children started since, and the public
+    active_children() lists them without reaching into the executor's private state."""
+    return [p for p in multiprocessing.active_children() if p not in before]
 
 
 def _finish(loaded: LoadedTask, opts: MapOptions, work_dir: Path) -> dict:
@@ -110,6 +118,7 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
     parent_converts = opts.backend == "cuda"  # workers load; the one device converts in the parent
     work = load_task if parent_converts else map_task
     args = () if parent_converts else (str(work_dir),)
+    children_before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(jobs, initializer=_init_worker)
     try:
         pending = set()
@@ -134,7 +143,7 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
             pending.add(pool.submit(work, task, opts, *args))
         collect(1)
     except BaseException:
-        stop_workers(pool)
+        stop_workers(pool, pool_workers(children_before))
         raise
     pool.shutdown(wait=True)
     return [infos[i] for i in sorted(infos)]

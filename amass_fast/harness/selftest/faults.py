@@ -8,6 +8,7 @@ made is snapshotted before and compared byte for byte afterwards. A fix that cov
 the other paths' checks."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -109,7 +110,8 @@ def _rels(root: Path) -> list[str]:
     return [p.relative_to(root).as_posix() for p in iter_motion_files(root)]
 
 
-def _fake_shards(folder: Path, shards: int = 2, clips: int = 2, lines: Optional[list] = None) -> Path:
+def _fake_shards(folder: Path, shards: int = 2, clips: int = 2, lines: Optional[list] = None,
+                 action: int = 0) -> Path:
     """A shards folder as `process --format shards` writes it (small random stick5 clips), without running it."""
     from amass_fast.outputs import writers
     from amass_fast.labels import ACTION_TYPES
@@ -123,7 +125,8 @@ def _fake_shards(folder: Path, shards: int = 2, clips: int = 2, lines: Optional[
                           "file": f"CMU/01/01_{i:02d}_poses.npz", "start_s": 0.0, "source_fps": 120.0,
                           "view": "front", "valid_length": 25, "label_source": "name",
                           "description_source": "template"} for i in range(clips)]
-        writers.write_shard(folder / name, rng.normal(0, 0.3, (len(rows), 25, 20)), np.zeros((len(rows), 25)), rows,
+        writers.write_shard(folder / name, rng.normal(0, 0.3, (len(rows), 25, 20)),
+                            np.full((len(rows), 25), action), rows,
                             {"task": s, "counts": {}, "errors": [], "sources": [], "label_sources": {}})
         entries.append({"file": name, "clips": len(rows)})
     writers.write_json(folder / writers.MANIFEST_NAME, {
@@ -290,6 +293,42 @@ def _texts_zip(c: Check) -> None:
         c.expect(texts.read_bytes() == before, f"{label}: texts.zip unchanged")
 
 
+def _write_texts_zip_over_total(hml: Path, rels: list[str]) -> Path:
+    """A texts.zip whose members are each under the one-member cap but together over the zip's total cap
+    (guarded.LIMITS["texts_zip"]): about 3 MB that expand beyond it."""
+    from amass_fast.io import guarded
+
+    path = _write_texts_zip(hml, rels)
+    member_cap, total_cap = guarded.ZIP_MEMBER_LIMITS["texts_zip"], guarded.LIMITS["texts_zip"]
+    line = b"a person moves#a/DET person/NOUN#0.0#0.0\n"
+    data = line * ((member_cap - 1) // len(line))  # just under the one-member cap
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for i in range(total_cap // len(data) + 1):
+            archive.writestr(f"texts/extra{i:06d}.txt", data)
+    return path
+
+
+@case(GROUP, "texts_zip_over_total", "a texts.zip whose members are each within the one-member cap but together "
+      "expand beyond the zip's total cap: labels, process and humanml3d_index refuse it by name before reading a "
+      "member, within the memory limit")
+def _texts_zip_total(c: Check) -> None:
+    tree = _tree(c.dir / "amass")
+    hml = c.dir / "hml"
+    texts = _write_texts_zip_over_total(hml, _rels(tree))
+    before = texts.read_bytes()
+    words = [str(texts), "limit", "members expand"]
+    _refusal(c, "labels", _cli(c, "labels", ["labels", "--amass-root", str(tree), "--humanml3d", str(hml)]), words, 2)
+    out = c.dir / "clips.pt"
+    _refusal(c, "process", _cli(c, "process", ["process", "--amass-root", str(tree), "--humanml3d", str(hml),
+                                               "--output", str(out), *_FLAGS]), words, 2)
+    c.expect(not out.exists() and not Path(f"{out}.parts").exists(), "process: nothing written")
+    _refusal(c, "humanml3d_index", _python(c, "humanml3d_index", f"""
+from amass_fast.labels import humanml3d_index
+humanml3d_index({str(hml)!r})
+"""), words, 3)
+    c.expect(texts.read_bytes() == before, "texts.zip unchanged")
+
+
 @case(GROUP, "planned_size_counts_views", "one long file with --views 360 --schema joints2d, --random-views 360 "
       "--schema stick12 (shards) and --mirror --views 180: the file is one error line giving the limit and the "
       "planned size (exit 1), under an address-space limit far below it")
@@ -374,6 +413,42 @@ def _wrong_types(c: Check) -> None:
         _refusal(c, f"StickClips ({name})", _python(c, f"StickClips ({name})", _read_all(pt)), [str(pt)], 3)
         _refusal(c, f"preview ({name})", _preview(c, f"preview ({name})", pt, c.dir / f"{name}.gif", 0), [str(pt)], 1)
         c.expect(not (c.dir / f"{name}.gif").exists(), f"preview ({name}): no image written")
+
+
+def _replace_member(shard: Path, member: str, array: np.ndarray) -> None:
+    """Rewrite one stored .npy member of a shard (as a damaged or foreign writer would have left it)."""
+    with zipfile.ZipFile(shard) as zf:
+        members = {info.filename: zf.read(info) for info in zf.infolist()}
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    members[member] = buffer.getvalue()
+    with zipfile.ZipFile(shard, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+@case(GROUP, "shard_actions_out_of_range", "shards whose actions member holds an index below 0 or past the "
+      "actions vocabulary, or floats: StickClips, preview and writers.open_shard refuse the shard by name (no "
+      "traceback), the shards unchanged")
+def _actions_range(c: Check) -> None:
+    from amass_fast.labels import ACTION_TYPES
+
+    for label, action in (("negative", -1), ("past_vocabulary", len(ACTION_TYPES)), ("float", None)):
+        folder = _fake_shards(c.dir / label, shards=1, action=0 if action is None else action)
+        shard = folder / "shard-000000.npz"
+        if action is None:
+            _replace_member(shard, "actions.npy", np.zeros((2, 25), dtype=np.float64))
+        before = _snapshot(folder)
+        words = [str(shard), "actions"]
+        _refusal(c, f"StickClips ({label})", _python(c, f"StickClips ({label})", _read_all(folder)), words, 3)
+        _refusal(c, f"preview ({label})", _preview(c, f"preview ({label})", folder, c.dir / f"{label}.gif", 0),
+                 words, 1)
+        c.expect(not (c.dir / f"{label}.gif").exists(), f"preview ({label}): no image written")
+        _refusal(c, f"open_shard ({label})", _python(c, f"open_shard ({label})", f"""
+from amass_fast.outputs import writers
+writers.open_shard({str(shard)!r})
+"""), words, 3)
+        c.expect(_snapshot(folder) == before, f"{label}: the shards unchanged")
 
 
 @case(GROUP, "flags_that_cannot_work", "--random-views 2 --seed -1, labels --seed -1, --view top --scale-height "
