@@ -19,7 +19,6 @@ benchmarks check that before timing. ``compiled_torch_pipeline`` is the same fun
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable, Optional
 
 import numpy as np
@@ -269,9 +268,14 @@ def chain_joints(R, offsets, root, plan):
 STICK5_JOINTS = (HEAD, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST, L_HIP, R_HIP, L_ANKLE, R_ANKLE)
 
 
-@functools.lru_cache(maxsize=None)
+_PLANS: dict = {}
+
+
 def _plan(which: str) -> dict:
-    return chain_plan(BODY_PARENTS, STICK5_JOINTS if which == "stick5" else range(NUM_BODY_JOINTS))
+    """The chain plans of stick5 and of the 22 body joints, built once (before torch.compile traces a caller)."""
+    if which not in _PLANS:
+        _PLANS[which] = chain_plan(BODY_PARENTS, STICK5_JOINTS if which == "stick5" else range(NUM_BODY_JOINTS))
+    return _PLANS[which]
 
 
 def resampled_joints(poses, trans, offsets, i0, i1, alpha, seq, plan):
@@ -382,6 +386,7 @@ def compiled_torch_pipeline(posing: Optional[Callable] = None) -> Callable:
     compiles (time it apart)."""
     import torch
 
+    _plan("stick5")
     posing = torch.compile(posing or grouped_keypoints, dynamic=True)
 
     def run(*args, **kwargs):
@@ -435,6 +440,7 @@ def compiled_torch_joints3d_pipeline() -> Callable:
     """``torch_joints3d_pipeline`` with its per-frame part under ``torch.compile`` (the first call compiles)."""
     import torch
 
+    _plan("body")
     posing = torch.compile(world_body_joints, dynamic=True)
 
     def run(*args, **kwargs):

@@ -11,14 +11,26 @@ default (torch, numba and the C++ backend are all set to ``--threads``). Rows:
 - ``body-models forward_skeleton``: the ``body-models`` package's joints-only SMPL+H forward (torch), 22 joints,
   where that package is installed (a note in ``skipped`` otherwise).
 - ``torch pipeline``: what a capable user writes instead of ``convert_batch`` (``amass_fast.baselines``): resample
-  first, batched over every clip, 22-joint FK, stick5; ``eager`` and ``compiled`` (``torch.compile``, its compile
-  time reported apart in ``compile_seconds``). Both are checked equal to ``convert_batch`` before they are timed
-  (float64 within 1e-6 m; float32 within 1e-5 m plus 4 float32 ulps of the largest world coordinate).
-- ``fk``: each backend's forward kinematics of the 52 SMPL+H joints.
+  first, batched over every clip, FK, stick5; ``eager`` and ``compiled`` (``torch.compile``, its compile time
+  reported apart in ``compile_seconds``), each with the default posing (rest offsets once per sequence, only the
+  20 joints and 15 rotations stick5 reads, one batched step per depth) and with the older ``per-frame rest`` one.
+  All are checked equal to ``convert_batch`` before they are timed (float64 within 1e-6 m; float32 within 1e-5 m
+  plus 4 float32 ulps of the largest world coordinate); the fastest is the baseline of the ratios.
 - ``convert_batch``: each backend's fused 120 -> 25 fps resampling + body FK + stick5 projection into 250-frame clips.
 
-Ratios that matter: cpp and numba against the faster torch pipeline row at the same thread count (targets: cpp
+Ratios that matter: cpp and numba against the fastest torch pipeline row at the same thread count (targets: cpp
 >= 10x, numba >= the eager pipeline). ``--json`` adds thread scaling (1, 2 and all cores) of the convert rows.
+
+Training workloads (``--part training``, also part of the default run), each at 1 thread and on all cores:
+
+- FK forward and forward+backward (gradients of sum(joints * w) with respect to poses and trans) of a batch of
+  4096 poses, 22 and 52 joints: ``af.fk`` on torch tensors (the torch op and its analytic backward) beside plain
+  torch (``baselines.torch_fk`` eager and compiled, ``torch_fk_unrolled`` compiled), smplx's own joint chain
+  (``lbs.batch_rodrigues`` + ``batch_rigid_transform``, joints only) and body-models' ``forward_skeleton`` (where
+  installed; a line in ``skipped`` otherwise). Each is checked against ``af.fk`` in float64 before it is timed
+  (joints within 1e-5 m, gradients within ``grad_tolerance``); ``fk_ratios``: af.fk over the fastest of them.
+- ``convert_batch`` joints3d beside ``baselines.torch_joints3d_pipeline`` eager and compiled, checked equal first.
+
 The benches/ pytest-benchmark suite times the same cases.
 """
 from __future__ import annotations
@@ -250,9 +262,10 @@ def _fk_alternatives(J: int, rest: np.ndarray, model_path: Path, quick: bool, sk
                             reason="--quick: torch.compile takes tens of seconds"))
     else:
         per_depth = baselines.compiled_torch_fk(par)
-        unrolled = baselines.compiled_torch_fk_unrolled(par)
+        unrolled = baselines.compiled_torch_fk_unrolled(par) if J <= 24 else None
         out.append(("plain torch compiled", lambda p, t: per_depth(p, t, rest_t), "compile"))
-        out.append(("plain torch compiled, unrolled", lambda p, t: unrolled(p, t, rest_t), "compile"))
+        if J <= 24:  # 52 joints: minutes of compiling for a forward+backward slower than per depth (BENCHMARKS.md)
+            out.append(("plain torch compiled, unrolled", lambda p, t: unrolled(p, t, rest_t), "compile"))
     try:
         from smplx.lbs import batch_rigid_transform, batch_rodrigues
     except ImportError as exc:
