@@ -706,11 +706,11 @@ def _targets(rows: list[dict]) -> list[dict]:
 def format_table(report: dict) -> str:
     lines = [f"amass-fast bench: {report['frames']} source frames (SMPL+H, {SRC_FPS:g} fps), "
              f"{report['threads']} thread(s){', quick' if report['quick'] else ''}; {report['processor']}",
-             f"{'workload':44} {'backend':>9} {'frames/s':>13} {'x smplx':>10}"]
+             f"{'workload':54} {'backend':>9} {'frames/s':>13} {'x smplx':>10}"]
     for r in report["results"]:
         ratio = f"{r['ratio_to_smplx']:.1f}" if r["ratio_to_smplx"] else "-"
         extra = f"   (compile {r['compile_seconds']:.1f} s, not counted)" if r.get("compile_seconds") else ""
-        lines.append(f"{r['name']:44} {r['backend']:>9} {r['frames_per_s']:13,.0f} {ratio:>10}{extra}")
+        lines.append(f"{r['name']:54} {r['backend']:>9} {r['frames_per_s']:13,.0f} {ratio:>10}{extra}")
     for s in report.get("skipped", []):
         lines.append(f"skipped {s['name']}: {s['reason']}")
     for r in report.get("ratios", []):
