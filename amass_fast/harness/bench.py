@@ -11,14 +11,26 @@ default (torch, numba and the C++ backend are all set to ``--threads``). Rows:
 - ``body-models forward_skeleton``: the ``body-models`` package's joints-only SMPL+H forward (torch), 22 joints,
   where that package is installed (a note in ``skipped`` otherwise).
 - ``torch pipeline``: what a capable user writes instead of ``convert_batch`` (``amass_fast.harness.baselines``): resample
-  first, batched over every clip, 22-joint FK, stick5; ``eager`` and ``compiled`` (``torch.compile``, its compile
-  time reported apart in ``compile_seconds``). Both are checked equal to ``convert_batch`` before they are timed
-  (float64 within 1e-6 m; float32 within 1e-5 m plus 4 float32 ulps of the largest world coordinate).
-- ``fk``: each backend's forward kinematics of the 52 SMPL+H joints.
+  first, batched over every clip, FK, stick5; ``eager`` and ``compiled`` (``torch.compile``, its compile time
+  reported apart in ``compile_seconds``), each with the default posing (rest offsets once per sequence, only the
+  20 joints and 15 rotations stick5 reads, one batched step per depth) and with the older ``per-frame rest`` one.
+  All are checked equal to ``convert_batch`` before they are timed (float64 within 1e-6 m; float32 within 1e-5 m
+  plus 4 float32 ulps of the largest world coordinate); the fastest is the baseline of the ratios.
 - ``convert_batch``: each backend's fused 120 -> 25 fps resampling + body FK + stick5 projection into 250-frame clips.
 
-Ratios that matter: cpp and numba against the faster torch pipeline row at the same thread count (targets: cpp
+Ratios that matter: cpp and numba against the fastest torch pipeline row at the same thread count (targets: cpp
 >= 10x, numba >= the eager pipeline). ``--json`` adds thread scaling (1, 2 and all cores) of the convert rows.
+
+Training workloads (``--part training``, also part of the default run), each at 1 thread and on all cores:
+
+- FK forward and forward+backward (gradients of sum(joints * w) with respect to poses and trans) of a batch of
+  4096 poses, 22 and 52 joints: ``af.fk`` on torch tensors (the torch op and its analytic backward) beside plain
+  torch (``baselines.torch_fk`` eager and compiled, ``torch_fk_unrolled`` compiled), smplx's own joint chain
+  (``lbs.batch_rodrigues`` + ``batch_rigid_transform``, joints only) and body-models' ``forward_skeleton`` (where
+  installed; a line in ``skipped`` otherwise). Each is checked against ``af.fk`` in float64 before it is timed
+  (joints within 1e-5 m, gradients within ``grad_tolerance``); ``fk_ratios``: af.fk over the fastest of them.
+- ``convert_batch`` joints3d beside ``baselines.torch_joints3d_pipeline`` eager and compiled, checked equal first.
+
 The benches/ pytest-benchmark suite times the same cases.
 """
 from __future__ import annotations
@@ -164,16 +176,18 @@ def _torch_pipeline_cases(frames: int, quick: bool, plan: dict, rest: np.ndarray
     poses, trans, rest32 = (torch.as_tensor(a.astype(np.float32)) for a in (poses64, trans64, rest))
     args = {k: plan[k] for k in ("seq_offsets", "seq_fps", "clip_seq", "clip_start", "clip_len", "clip_yaw")}
     cases = []
-    variants = [("eager", baselines.torch_pipeline)]
+    per_frame = baselines.POSINGS["per-frame rest"]
+    variants = [("eager", baselines.torch_pipeline, None)]
     if quick:
         skipped.append(dict(name="torch pipeline compiled", reason="--quick: torch.compile takes tens of seconds"))
-    else:
-        variants.append(("compiled", None))
-    for label, fn in variants:
+    else:  # the variants BENCHMARKS.md compares: the fastest of them is the baseline of the ratios
+        variants += [("eager per-frame rest", lambda *a, **k: baselines.torch_pipeline(*a, posing=per_frame, **k),
+                      None), ("compiled", None, None), ("compiled per-frame rest", None, per_frame)]
+    for label, fn, posing in variants:
         setup = None
         if fn is None:
             t0 = time.perf_counter()
-            fn = baselines.compiled_torch_pipeline()
+            fn = baselines.compiled_torch_pipeline(posing)
             try:
                 with torch.no_grad():
                     fn(poses, trans, rest_joints=rest32, **args)   # compiles (for this shape family)
@@ -211,6 +225,208 @@ def _body_models_case(frames: int, poses: np.ndarray, trans: np.ndarray, model_p
             return model.forward_skeleton(body, hands, pelvis_rotation=root, global_translation=transl,
                                           shape=shape, joint_indices=list(range(22)))
     return [Case("body-models forward_skeleton 22 joints", "torch", frames, forward)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training workloads: FK forward and forward+backward of a batch of poses, convert_batch joints3d forward.
+
+FK_BATCH = 4096               # poses per FK call (body-models' published CPU/GPU figures use this batch)
+FK_JOINTS = (22, 52)
+FK_MODES = ("forward", "forward+backward")
+
+
+def grad_tolerance(dtype, g64) -> float:
+    """How far a float32 gradient may lie from the float64 one: 2e-4 of the largest float64 gradient (at least
+    2e-4), as tests/test_autograd.py states for af.fk; float64 1e-8 of it."""
+    scale = max(1.0, float(np.abs(g64).max()))
+    return (1e-8 if np.dtype(dtype) == np.float64 else 2e-4) * scale
+
+
+def _fk_alternatives(J: int, rest: np.ndarray, model_path: Path, quick: bool, skipped: list) -> list:
+    """(name, joints(poses [B, 3J], trans [B, 3]) -> [B, J, 3], compile seconds or None, differentiable) of every
+    implementation of FK timed beside af.fk: af.fk itself (the torch op), plain torch (amass_fast.harness.baselines: per
+    depth eager and compiled, unrolled compiled), smplx's own joint chain (lbs.batch_rodrigues +
+    batch_rigid_transform, joints only) and body-models' forward_skeleton, where they are installed."""
+    import torch
+
+    from amass_fast.harness import baselines
+    from amass_fast import kernels
+
+    par = SMPLH_PARENTS[:J]
+    rest_t, par_t = torch.as_tensor(rest[:J], dtype=torch.float32), torch.as_tensor(par)
+    out = [("amass-fast af.fk [cpp]" if "cpp" in _kernel_api()[0] else "amass-fast af.fk",
+            lambda p, t: kernels.fk(p, t, rest_t, par_t), None)]
+    levels = baselines.chain_levels(par)
+    out.append(("plain torch eager", lambda p, t: baselines.torch_fk(p, t, rest_t, par, levels), None))
+    if quick:
+        skipped.append(dict(name=f"plain torch compiled (FK {J} joints)",
+                            reason="--quick: torch.compile takes tens of seconds"))
+    else:
+        per_depth = baselines.compiled_torch_fk(par)
+        unrolled = baselines.compiled_torch_fk_unrolled(par) if J <= 24 else None
+        out.append(("plain torch compiled", lambda p, t: per_depth(p, t, rest_t), "compile"))
+        if J <= 24:  # 52 joints: minutes of compiling for a forward+backward slower than per depth (BENCHMARKS.md)
+            out.append(("plain torch compiled, unrolled", lambda p, t: unrolled(p, t, rest_t), "compile"))
+    try:
+        from smplx.lbs import batch_rigid_transform, batch_rodrigues
+    except ImportError as exc:
+        skipped.append(dict(name=f"smplx joint chain (FK {J} joints)", reason=f"smplx is not installed ({exc})"))
+    else:
+        def smplx_chain(p, t):
+            B = p.shape[0]
+            rot = batch_rodrigues(p[:, :3 * J].reshape(-1, 3)).view(B, J, 3, 3)
+            joints, _ = batch_rigid_transform(rot, rest_t.expand(B, J, 3), par_t)
+            return joints + t[:, None]
+        out.append(("smplx lbs joint chain", smplx_chain, None))
+    try:
+        from body_models.smplh.torch import SMPLH
+    except ImportError as exc:
+        skipped.append(dict(name=f"body-models forward_skeleton (FK {J} joints)",
+                            reason=f"body-models is not installed ({exc}); pip install body-models"))
+    else:
+        model = SMPLH(model_path=str(model_path), flat_hand_mean=True)
+        select = list(range(J)) if J < 52 else None
+
+        def bm(p, t):
+            B = p.shape[0]
+            hands = p[:, 66:156].reshape(B, 30, 3) if J == 52 else p.new_zeros((B, 30, 3))
+            T = model.forward_skeleton(p[:, 3:66].reshape(B, 21, 3), hands, pelvis_rotation=p[:, :3],
+                                       global_translation=t, shape=p.new_zeros((B, 16)), joint_indices=select)
+            return T[..., :3, 3]
+        out.append(("body-models forward_skeleton", bm, None))
+    return out
+
+
+def check_fk(fn: Callable, poses64: np.ndarray, trans64: np.ndarray, weight: np.ndarray, rest: np.ndarray,
+             name: str) -> tuple[float, float]:
+    """``fn``'s float32 joints and gradients (poses, trans) of sum(joints * weight) against af.fk in float64; raise
+    RuntimeError if they differ by more than 1e-5 m (joints) or grad_tolerance. Returns (joint diff, grad diff)."""
+    import torch
+
+    from amass_fast import kernels
+
+    J = weight.shape[1]
+    p64 = torch.tensor(poses64[:, :3 * J], requires_grad=True)
+    t64 = torch.tensor(trans64, requires_grad=True)
+    j64 = kernels.fk(p64, t64, torch.as_tensor(rest[:J]), torch.as_tensor(SMPLH_PARENTS[:J]))
+    (j64 * torch.as_tensor(weight, dtype=torch.float64)).sum().backward()
+    p = torch.tensor(poses64[:, :3 * J], dtype=torch.float32, requires_grad=True)
+    t = torch.tensor(trans64, dtype=torch.float32, requires_grad=True)
+    joints = fn(p, t)
+    (joints * torch.as_tensor(weight, dtype=torch.float32)).sum().backward()
+    jd = float((joints.detach().double() - j64.detach()).abs().max())
+    gd = max(float((p.grad.double() - p64.grad).abs().max()), float((t.grad.double() - t64.grad).abs().max()))
+    gtol = grad_tolerance(np.float32, np.concatenate([p64.grad.numpy().ravel(), t64.grad.numpy().ravel()]))
+    if not (jd <= 1e-5 and gd <= gtol):
+        raise RuntimeError(f"{name} differs from af.fk: joints by {jd:.3g} m (allowed 1e-5), gradients by "
+                           f"{gd:.3g} (allowed {gtol:.3g}): the comparison would be unfair")
+    return jd, gd
+
+
+@dataclass
+class FkCase:
+    """One timed FK workload: ``fn()`` poses ``poses`` frames (forward, or forward and backward)."""
+    name: str
+    joints: int
+    mode: str
+    poses: int
+    fn: Callable[[], object]
+    ours: bool
+    setup_seconds: Optional[float] = None
+
+
+def build_fk_cases(batch: int, quick: bool, model_path: Path, rest52: np.ndarray, skipped: list) -> list[FkCase]:
+    """FK forward and forward+backward of ``batch`` poses, 22 and 52 joints, for af.fk and every alternative;
+    each is checked equal to af.fk (joints and gradients) before it is timed (a failed check leaves it out with
+    the reason in ``skipped``)."""
+    import torch
+
+    poses64, trans64 = synthetic_motion(batch, seed=1)
+    poses64[:, :156] += np.random.default_rng(2).normal(0.0, 0.2, (batch, 156))  # no two frames alike
+    cases: list[FkCase] = []
+    for J in FK_JOINTS:
+        weight = np.random.default_rng(J).normal(size=(batch, J, 3))
+        w = torch.as_tensor(weight, dtype=torch.float32)
+        p32 = torch.tensor(poses64[:, :3 * J], dtype=torch.float32)
+        t32 = torch.tensor(trans64, dtype=torch.float32)
+        for name, fn, compiled in _fk_alternatives(J, rest52, model_path, quick, skipped):
+            setup = None
+            try:
+                t0 = time.perf_counter()
+                check_fk(fn, poses64, trans64, weight, rest52, f"{name} ({J} joints)")
+                if compiled:
+                    fn(p32.clone().requires_grad_(), t32.clone().requires_grad_())  # the dynamic-shape recompile
+                    setup = time.perf_counter() - t0
+            except Exception as exc:  # a wrong result or a failed compile: say so, keep the other rows
+                skipped.append(dict(name=f"{name} (FK {J} joints)", reason=str(exc).splitlines()[0][:300]))
+                continue
+
+            def forward(fn=fn, p32=p32, t32=t32):
+                with torch.no_grad():
+                    return fn(p32, t32)
+            p, t = p32.clone().requires_grad_(), t32.clone().requires_grad_()
+
+            def both(fn=fn, p=p, t=t, w=w):
+                p.grad = t.grad = None
+                (fn(p, t) * w).sum().backward()
+                return p.grad
+            ours = name.startswith("amass-fast")
+            cases.append(FkCase(name, J, "forward", batch, forward, ours, setup))
+            cases.append(FkCase(name, J, "forward+backward", batch, both, ours, setup))
+    return cases
+
+
+def joints3d_cases(frames: int, quick: bool, plan: dict, rest: np.ndarray, poses64: np.ndarray,
+                   trans64: np.ndarray, convert: Callable, skipped: list) -> list[Case]:
+    """convert_batch joints3d (up z) and the plain-torch joints3d pipeline, eager and compiled, each pipeline
+    checked equal to convert_batch before it is timed (pipeline_tolerance)."""
+    import torch
+
+    from amass_fast.harness import baselines
+
+    args = {k: plan[k] for k in ("seq_offsets", "seq_fps", "clip_seq", "clip_start", "clip_len", "clip_yaw")}
+    poses, trans = poses64.astype(np.float32), trans64.astype(np.float32)
+    rest32 = rest.astype(np.float32)
+    ours = Case("convert_batch joints3d 120->25", _kernel_api()[0][0], frames,
+                lambda: convert(poses, trans, args["seq_offsets"], args["seq_fps"], rest32, SMPLH_PARENTS,
+                                args["clip_seq"], args["clip_start"], args["clip_len"], args["clip_yaw"],
+                                schema="joints3d"))
+    cases = [ours]
+    pt, tt, rt = (torch.as_tensor(a) for a in (poses, trans, rest32))
+    variants = [("eager", baselines.torch_joints3d_pipeline)]
+    if quick:
+        skipped.append(dict(name="torch joints3d pipeline compiled", reason="--quick: torch.compile takes time"))
+    else:
+        variants.append(("compiled", None))
+    for label, fn in variants:
+        setup = None
+        try:
+            t0 = time.perf_counter()
+            if fn is None:
+                fn = baselines.compiled_torch_joints3d_pipeline()
+                with torch.no_grad():
+                    fn(pt, tt, rest_joints=rt, **args)
+                setup = time.perf_counter() - t0
+            for dtype in (np.float64, np.float32):
+                mine = np.asarray(convert(poses64.astype(dtype), trans64.astype(dtype), args["seq_offsets"],
+                                          args["seq_fps"], rest.astype(dtype), SMPLH_PARENTS, args["clip_seq"],
+                                          args["clip_start"], args["clip_len"], args["clip_yaw"], schema="joints3d"))
+                with torch.no_grad():
+                    theirs = fn(poses64.astype(dtype), trans64.astype(dtype), rest_joints=rest.astype(dtype),
+                                **args).numpy()
+                diff, tol = float(np.abs(theirs - mine).max()), pipeline_tolerance(dtype, trans64)
+                if not diff <= tol:
+                    raise RuntimeError(f"the torch joints3d pipeline differs from convert_batch by {diff:.3g} m "
+                                       f"in {np.dtype(dtype).name} (allowed {tol:.3g})")
+        except Exception as exc:
+            skipped.append(dict(name=f"torch joints3d pipeline {label}", reason=str(exc).splitlines()[0][:300]))
+            continue
+
+        def run(fn=fn):
+            with torch.no_grad():
+                return fn(pt, tt, rest_joints=rt, **args)
+        cases.append(Case(f"torch joints3d pipeline {label} 120->25", "torch", frames, run, setup_seconds=setup))
+    return cases
 
 
 def build_cases(frames: int, quick: bool, model_dir: Path, skipped: Optional[list] = None) -> list[Case]:
@@ -325,45 +541,122 @@ SCALED = ("torch pipeline", "convert_batch")   # rows whose thread scaling --jso
 
 def _threads_to_scale(threads: int) -> list[int]:
     """1, 2 and all cores (deduplicated, in order), plus the requested count."""
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = _cores()
     return sorted({1, min(2, cores), cores, threads})
 
 
-def run_bench(frames: int, threads: int, quick: bool, progress: bool = True, scaling: bool = False) -> dict:
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_bench(frames: int, threads: int, quick: bool, progress: bool = True, scaling: bool = False,
+              part: str = "all") -> dict:
     """Measure every case and return the report (see --json). scaling: also time the torch pipeline and
-    convert_batch rows at 1, 2 and all cores (``scaling``: {threads: {"name [backend]": frames/s}})."""
+    convert_batch rows at 1, 2 and all cores (``scaling``: {threads: {"name [backend]": frames/s}}).
+    part: "convert" (the conversion table), "training" (FK forward / forward+backward and joints3d, at 1 thread
+    and on all cores) or "all"."""
     set_threads(threads)
     skipped: list = []
     min_seconds, min_runs = (0.0, 1) if quick else (0.5, 3)
+    rows, scale, training = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="amass-fast-bench-") as tmp:
-        cases = build_cases(frames, quick, Path(tmp), skipped)
-        rows = []
-        for case in cases:
-            if progress:
-                print(f"  timing {case.name} [{case.backend}] ...", file=sys.stderr)
-            rows.append(dict(name=case.name, backend=case.backend, frames=case.frames,
-                             frames_per_s=time_case(case, min_seconds, min_runs), baseline=case.baseline,
-                             compile_seconds=case.setup_seconds))
-        scale = {}
-        if scaling:
-            for n in _threads_to_scale(threads):
-                set_threads(n)
+        if part in ("all", "convert"):
+            cases = build_cases(frames, quick, Path(tmp), skipped)
+            for case in cases:
                 if progress:
-                    print(f"  thread scaling: {n} thread(s) ...", file=sys.stderr)
-                scale[str(n)] = {f"{c.name} [{c.backend}]": time_case(c, min_seconds, min_runs)
-                                 for c in cases if c.name.startswith(SCALED) and c.backend != "reference"}
+                    print(f"  timing {case.name} [{case.backend}] ...", file=sys.stderr)
+                rows.append(dict(name=case.name, backend=case.backend, frames=case.frames,
+                                 frames_per_s=time_case(case, min_seconds, min_runs), baseline=case.baseline,
+                                 compile_seconds=case.setup_seconds))
+            if scaling:
+                for n in _threads_to_scale(threads):
+                    set_threads(n)
+                    if progress:
+                        print(f"  thread scaling: {n} thread(s) ...", file=sys.stderr)
+                    scale[str(n)] = {f"{c.name} [{c.backend}]": time_case(c, min_seconds, min_runs)
+                                     for c in cases if c.name.startswith(SCALED) and c.backend != "reference"}
+                set_threads(threads)
+        if part in ("all", "training"):
+            training = run_training(frames, quick, Path(tmp), skipped, progress, min_seconds, min_runs)
             set_threads(threads)
     base = next((r["frames_per_s"] for r in rows if r["baseline"]), None)
     for r in rows:
         r["ratio_to_smplx"] = r["frames_per_s"] / base if base else None
     report = dict(threads=threads, frames=frames, quick=quick, machine=platform.machine(),
-                  processor=_cpu_model(), python=platform.python_version(), results=rows,
-                  ratios=_ratios(rows), targets=_targets(rows), skipped=skipped)
+                  processor=_cpu_model(), cpu_limits=_cpu_limits(), python=platform.python_version(),
+                  results=rows, ratios=_ratios(rows), targets=_targets(rows), skipped=skipped, **training)
     if scaling:
         report["scaling"] = scale
     return report
+
+
+def run_training(frames: int, quick: bool, tmp: Path, skipped: list, progress: bool, min_seconds: float,
+                 min_runs: int) -> dict:
+    """The training workloads at 1 thread and on all cores: ``fk`` rows (name, joints, mode, threads, poses/s),
+    ``fk_ratios`` (af.fk against the fastest differentiable alternative, same joints, mode and threads),
+    ``joints3d`` rows and ``joints3d_ratios``."""
+    from amass_fast.io.body_models import load_body_model
+    from amass_fast.harness.synthetic_models import write_model
+
+    path = write_model(tmp / "training" / "SMPLH_NEUTRAL.npz", "smplh", num_vertices=400 if quick else 6890)
+    rest52 = load_body_model(path).rest_joints(np.zeros(16))
+    batch = 256 if quick else FK_BATCH
+    fk_cases = build_fk_cases(batch, quick, path, rest52, skipped)
+    n3 = min(frames, 4800) if quick else frames
+    poses64, trans64 = synthetic_motion(n3)
+    plan = clip_plan(n3)
+    rest = np.repeat(rest52[None, :22], len(plan["seq_fps"]), axis=0)
+    backends, _, convert = _kernel_api()
+    j3 = joints3d_cases(n3, quick, plan, rest, poses64, trans64, lambda *a, **k: convert(backends[0], *a, **k),
+                        skipped)
+    fk_rows, j3_rows = [], []
+    for n in sorted({1, _cores()}):
+        set_threads(n)
+        for c in fk_cases:
+            if progress:
+                print(f"  timing FK {c.joints} joints {c.mode}: {c.name}, {n} thread(s) ...", file=sys.stderr)
+            fk_rows.append(dict(name=c.name, joints=c.joints, mode=c.mode, threads=n, poses=c.poses,
+                                poses_per_s=time_case(Case(c.name, "", c.poses, c.fn), min_seconds, min_runs),
+                                ours=c.ours, compile_seconds=c.setup_seconds))
+        for c in j3:
+            if progress:
+                print(f"  timing {c.name} [{c.backend}], {n} thread(s) ...", file=sys.stderr)
+            j3_rows.append(dict(name=c.name, backend=c.backend, threads=n, frames=c.frames,
+                                frames_per_s=time_case(c, min_seconds, min_runs), compile_seconds=c.setup_seconds))
+    fk_ratios = []
+    for key in sorted({(r["joints"], r["mode"], r["threads"]) for r in fk_rows}):
+        same = [r for r in fk_rows if (r["joints"], r["mode"], r["threads"]) == key]
+        ours = next((r for r in same if r["ours"]), None)
+        others = [r for r in same if not r["ours"]]
+        if ours and others:
+            best = max(others, key=lambda r: r["poses_per_s"])
+            fk_ratios.append(dict(joints=key[0], mode=key[1], threads=key[2], fastest_alternative=best["name"],
+                                  ratio=ours["poses_per_s"] / best["poses_per_s"]))
+    j3_ratios = []
+    for n in sorted({r["threads"] for r in j3_rows}):
+        same = [r for r in j3_rows if r["threads"] == n]
+        ours = next((r for r in same if r["name"].startswith("convert_batch")), None)
+        others = [r for r in same if not r["name"].startswith("convert_batch")]
+        if ours and others:
+            best = max(others, key=lambda r: r["frames_per_s"])
+            j3_ratios.append(dict(threads=n, fastest_alternative=best["name"],
+                                  ratio=ours["frames_per_s"] / best["frames_per_s"]))
+    return dict(fk_batch=batch, fk=fk_rows, fk_ratios=fk_ratios, joints3d=j3_rows, joints3d_ratios=j3_ratios)
+
+
+def _cpu_limits() -> dict:
+    """What bounds the figures: cores this process may use and the vector extensions the CPU reports."""
+    flags: set = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    return dict(cores=_cores(), avx2="avx2" in flags, avx512f="avx512f" in flags, fma="fma" in flags)
 
 
 def _cpu_model() -> str:
@@ -414,17 +707,18 @@ def _targets(rows: list[dict]) -> list[dict]:
 def format_table(report: dict) -> str:
     lines = [f"amass-fast bench: {report['frames']} source frames (SMPL+H, {SRC_FPS:g} fps), "
              f"{report['threads']} thread(s){', quick' if report['quick'] else ''}; {report['processor']}",
-             f"{'workload':44} {'backend':>9} {'frames/s':>13} {'x smplx':>10}"]
+             f"{'workload':54} {'backend':>9} {'frames/s':>13} {'x smplx':>10}"]
     for r in report["results"]:
         ratio = f"{r['ratio_to_smplx']:.1f}" if r["ratio_to_smplx"] else "-"
         extra = f"   (compile {r['compile_seconds']:.1f} s, not counted)" if r.get("compile_seconds") else ""
-        lines.append(f"{r['name']:44} {r['backend']:>9} {r['frames_per_s']:13,.0f} {ratio:>10}{extra}")
+        lines.append(f"{r['name']:54} {r['backend']:>9} {r['frames_per_s']:13,.0f} {ratio:>10}{extra}")
     for s in report.get("skipped", []):
         lines.append(f"skipped {s['name']}: {s['reason']}")
     for r in report.get("ratios", []):
         lines.append(f"ratio {r['name']}: {r['ratio']:.2f}")
     for n, fps in report.get("scaling", {}).items():
         lines.append(f"{n} thread(s): " + ", ".join(f"{k} {v:,.0f}" for k, v in fps.items()))
+    lines += _training_table(report)
     if report["quick"]:  # tiny sizes: the figures show that everything runs, not how fast
         lines.append("(--quick: a smoke run; targets are judged on a full run)")
         return "\n".join(lines)
@@ -432,6 +726,31 @@ def format_table(report: dict) -> str:
         lines.append(f"target {t['name']}: {t['ratio']:.1f} (>= {t['target']:.3g}) "
                      f"{'met' if t['met'] else 'NOT met'}")
     return "\n".join(lines)
+
+
+def _training_table(report: dict) -> list[str]:
+    if not report.get("fk") and not report.get("joints3d"):
+        return []
+    lim = report.get("cpu_limits", {})
+    lines = [f"training workloads: FK of a batch of {report.get('fk_batch')} poses (poses/s) and convert_batch "
+             f"joints3d (source frames/s); {lim.get('cores')} core(s), AVX-512 "
+             f"{'yes' if lim.get('avx512f') else 'no'}",
+             f"{'workload':58} {'threads':>7} {'per s':>13}"]
+    for r in report.get("fk", []):
+        extra = f"   (compile {r['compile_seconds']:.1f} s, not counted)" if r.get("compile_seconds") else ""
+        lines.append(f"{'FK ' + str(r['joints']) + ' ' + r['mode'] + ': ' + r['name']:58} {r['threads']:>7} "
+                     f"{r['poses_per_s']:13,.0f}{extra}")
+    for r in report.get("joints3d", []):
+        extra = f"   (compile {r['compile_seconds']:.1f} s, not counted)" if r.get("compile_seconds") else ""
+        lines.append(f"{r['name'] + ' [' + r['backend'] + ']':58} {r['threads']:>7} {r['frames_per_s']:13,.0f}"
+                     f"{extra}")
+    for r in report.get("fk_ratios", []):
+        lines.append(f"ratio af.fk / fastest alternative, FK {r['joints']} joints {r['mode']}, {r['threads']} "
+                     f"thread(s): {r['ratio']:.2f} ({r['fastest_alternative']})")
+    for r in report.get("joints3d_ratios", []):
+        lines.append(f"ratio convert_batch joints3d / fastest torch pipeline, {r['threads']} thread(s): "
+                     f"{r['ratio']:.2f} ({r['fastest_alternative']})")
+    return lines
 
 
 #: Shown at the end of `amass-fast bench --help`.
@@ -451,6 +770,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scaling", action="store_true",
                         help="also time the torch pipeline and convert_batch rows at 1, 2 and all cores "
                              "(always on with --json, except with --quick)")
+    parser.add_argument("--part", choices=("all", "convert", "training"), default="all",
+                        help="convert: the conversion table; training: FK forward and forward+backward of a batch "
+                             "of 4096 poses and convert_batch joints3d, at 1 thread and on all cores (default all)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and one run each (a smoke test, not a measurement)")
 
@@ -458,6 +780,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     frames = args.frames or (480 if args.quick else 24000)
     scaling = args.scaling or (args.json and not args.quick)
-    report = run_bench(frames, args.threads, args.quick, progress=not args.json, scaling=scaling)
+    report = run_bench(frames, args.threads, args.quick, progress=not args.json, scaling=scaling,
+                       part=getattr(args, "part", "all"))
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
