@@ -131,7 +131,7 @@ def test_chain_plan_prunes_what_stick5_does_not_read():
 def test_plain_torch_fk_variants_equal_af_fk_with_gradients(J):
     """baselines.torch_fk and torch_fk_unrolled against af.fk in float64: joints within 1e-10 m, gradients of
     sum(joints * w) with respect to poses and trans within 1e-9."""
-    from amass_fast.io.body_models import SMPLH_PARENTS
+    from amass_fast.schemas.skeleton import SMPLH_PARENTS
 
     rng = np.random.default_rng(J)
     rest = torch.as_tensor(rng.normal(0, 0.2, (J, 3)))
@@ -159,7 +159,7 @@ def test_bench_fk_check_refuses_wrong_gradients():
     """The FK check before timing passes af.fk's plain-torch twin and refuses one whose gradient is off (the
     joints equal, the backward scaled)."""
     from amass_fast.harness import bench
-    from amass_fast.io.body_models import SMPLH_PARENTS
+    from amass_fast.schemas.skeleton import SMPLH_PARENTS
 
     rng = np.random.default_rng(7)
     J, rest = 22, rng.normal(0, 0.2, (22, 3))
