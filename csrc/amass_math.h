@@ -234,15 +234,28 @@ AF_HD bool has_bit(uint64_t mask, int j) { return (mask >> j) & 1u; }
 // ---------------------------------------------------------------------------------------------------------------
 // Rotations.
 
+// |aa|^2, |aa| and sin, cos of k |aa| (k = 1: rodrigues, rodrigues_backward; k = 1/2: aa_to_quat). k t is exact for
+// k = 1 and 1/2, so each caller gets the bits it computed inline before.
+template <typename V>
+struct AxisAngle {
+  V t2, t, s, c;
+};
+template <typename V>
+AF_HD AxisAngle<V> axis_angle(V x, V y, V z, elem_t<V> k) {
+  AxisAngle<V> r;
+  r.t2 = x * x + y * y + z * z;
+  r.t = vsqrt(r.t2);
+  sincos_poly(k * r.t, &r.s, &r.c);
+  return r;
+}
+
 // R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I. Below
 // kSmallAngle a and b by their series (selects: the same code for one frame and for a lane group of frames).
 template <typename V>
 AF_HD Mat3<V> rodrigues(V x, V y, V z) {
   using T = elem_t<V>;
-  const V t2 = x * x + y * y + z * z;
-  const V t = vsqrt(t2);
-  V s, c;
-  sincos_poly(t, &s, &c);
+  const AxisAngle<V> g = axis_angle(x, y, z, T(1));
+  const V t2 = g.t2, t = g.t, s = g.s, c = g.c;
   const auto small = t < T(kSmallAngle);
   const V a = small ? T(1) - t2 / T(6) : s / (small ? splat<V>(T(1)) : t);
   const V b = small ? T(0.5) - t2 / T(24) : (T(1) - c) / (small ? splat<V>(T(1)) : t2);
@@ -264,12 +277,9 @@ AF_HD Mat3<V> rodrigues(V x, V y, V z) {
 template <typename V>
 AF_HD Quat<V> aa_to_quat(V x, V y, V z) {
   using T = elem_t<V>;
-  const V t2 = x * x + y * y + z * z;
-  const V t = vsqrt(t2);
-  V sin_half, cos_half;
-  sincos_poly(T(0.5) * t, &sin_half, &cos_half);
-  const V s = t < T(kSmallAngle) ? T(0.5) - t2 / T(48) : sin_half / t;
-  return {cos_half, s * x, s * y, s * z};
+  const AxisAngle<V> h = axis_angle(x, y, z, T(0.5));
+  const V s = h.t < T(kSmallAngle) ? T(0.5) - h.t2 / T(48) : h.s / h.t;
+  return {h.c, s * x, s * y, s * z};
 }
 
 template <typename T>
@@ -469,10 +479,8 @@ template <typename V>
 AF_HD void rodrigues_backward(const V* aa, const V* g, V* grad_aa) {
   using T = elem_t<V>;
   const V x = aa[0], y = aa[1], z = aa[2];
-  const V t2 = x * x + y * y + z * z;
-  const V t = vsqrt(t2);
-  V s, co;
-  sincos_poly(t, &s, &co);
+  const AxisAngle<V> r = axis_angle(x, y, z, T(1));
+  const V t2 = r.t2, t = r.t, s = r.s, co = r.c;
   const auto small = t < T(kSmallAngle);
   const V one = splat<V>(T(1));
   const V b = small ? T(0.5) - t2 / T(24) : (T(1) - co) / (small ? one : t2);
