@@ -7,7 +7,7 @@ small-angle branch, and source frames far apart (slerp's trigonometric branch, a
 hemispheres); float32 gradients against float64; arguments without a backward are refused.
 
 gradcheck runs on the outputs projected onto 6 fixed random directions (the whole Jacobian would take one
-backward pass per output element); the reference, slow, in gradcheck's fast mode.
+backward pass per output element); the reference and numba, slow per call, in gradcheck's fast mode.
 
 Tolerances: gradcheck's central differences (eps 1e-6; 1e-7 around the 1e-4 rad switch) agree to atol 1e-5 /
 rtol 1e-4 in float64; the backends' float64 gradients agree with the reference's to 1e-9; float32 gradients are
@@ -148,12 +148,13 @@ def test_the_cases_reach_the_branches():
 @pytest.mark.parametrize("schema", list(SCHEMAS))
 @pytest.mark.parametrize("kind", ["generic", "small", "switch", "far"])
 def test_gradcheck(backend, schema, kind):
-    """Every backend: the full Jacobian along 6 random output directions; the float64 reference (slow) in
-    gradcheck's fast mode (random directions on both sides)."""
+    """cpp and the grid shim: the full Jacobian along 6 random output directions; the float64 reference and numba
+    (slow per call: Python loops, a thread pool start) in gradcheck's fast mode (random directions on both sides);
+    both also agree with cpp's numbers through test_backends_agree_with_reference_in_float64."""
     poses, trans = motion(kind)
     eps = 1e-7 if kind == "switch" else 1e-6
     assert torch.autograd.gradcheck(projected(call(backend, schema)), (poses, trans), eps=eps, atol=1e-5, rtol=1e-4,
-                                    fast_mode=backend == "reference")
+                                    fast_mode=backend in ("reference", "numba"))
 
 
 def grads(backend: str, schema: str, kind: str, dtype=torch.float64):
