@@ -5,8 +5,11 @@
 #    offline: pip --no-index --no-build-isolation --no-deps, so nothing is ever downloaded (torch, nanobind and
 #    scikit-build-core must already be there); if the wheel fails, builds in place with tools/build_inplace.sh;
 # 2. runs the kernel tests (tests/kernels/test_kernels_*.py, tests/kernels/test_native.py,
-#    tests/schemas/test_schema_kernels.py: CUDA against cpp, grid shim) with
-#    AMASS_FAST_CUDA_SYNC=1 (every launch waited for, so a fault names its op), then every test marked cuda;
+#    tests/schemas/test_schema_kernels.py: CUDA against cpp, grid shim) and the torch ops' forward and backward
+#    tests (tests/kernels/test_autograd.py, tests/kernels/test_autograd_joints.py: gradcheck, CUDA gradients
+#    against cpp; tests/kernels/test_torch_ops.py: compile without graph breaks, export;
+#    tests/kernels/test_no_detach.py) with AMASS_FAST_CUDA_SYNC=1 (every launch waited for, so a fault names
+#    its op), then every test marked cuda;
 # 3. benchmarks convert_batch on GPU_CHECK_SEQS (default 10000) synthetic sequences: source frames/s, bandwidth,
 #    max |cuda - cpp|, and the cpp backend's frames/s on the same machine for comparison;
 # 4. runs the whole test suite in the time left (tests that need smplx or a download skip).
@@ -86,8 +89,10 @@ EOF
 
   echo "== kernel tests (AMASS_FAST_CUDA_SYNC=1)"
   local pytest=("$PYTHON" -m pytest -q -rs -p no:cacheprovider --rootdir "$REPO" -c "$REPO/pyproject.toml")
-  if AMASS_FAST_CUDA_SYNC=1 timeout 180 "${pytest[@]}" "$REPO"/tests/kernels/test_kernels_*.py "$REPO/tests/kernels/test_native.py" \
-       "$REPO/tests/schemas/test_schema_kernels.py" \
+  if AMASS_FAST_CUDA_SYNC=1 timeout 240 "${pytest[@]}" "$REPO"/tests/kernels/test_kernels_*.py "$REPO/tests/kernels/test_native.py" \
+       "$REPO/tests/schemas/test_schema_kernels.py" "$REPO/tests/kernels/test_autograd.py" \
+       "$REPO/tests/kernels/test_autograd_joints.py" "$REPO/tests/kernels/test_torch_ops.py" \
+       "$REPO/tests/kernels/test_no_detach.py" \
        2>&1 | tee "$WORK/kernel_tests.txt"; then
     SUMMARY+=("kernel tests: PASS: $(tail -1 "$WORK/kernel_tests.txt")")
   else

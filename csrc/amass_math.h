@@ -234,15 +234,28 @@ AF_HD bool has_bit(uint64_t mask, int j) { return (mask >> j) & 1u; }
 // ---------------------------------------------------------------------------------------------------------------
 // Rotations.
 
+// |aa|^2, |aa| and sin, cos of k |aa| (k = 1: rodrigues, rodrigues_backward; k = 1/2: aa_to_quat). k t is exact for
+// k = 1 and 1/2, so each caller gets the bits it computed inline before.
+template <typename V>
+struct AxisAngle {
+  V t2, t, s, c;
+};
+template <typename V>
+AF_HD AxisAngle<V> axis_angle(V x, V y, V z, elem_t<V> k) {
+  AxisAngle<V> r;
+  r.t2 = x * x + y * y + z * z;
+  r.t = vsqrt(r.t2);
+  sincos_poly(k * r.t, &r.s, &r.c);
+  return r;
+}
+
 // R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I. Below
 // kSmallAngle a and b by their series (selects: the same code for one frame and for a lane group of frames).
 template <typename V>
 AF_HD Mat3<V> rodrigues(V x, V y, V z) {
   using T = elem_t<V>;
-  const V t2 = x * x + y * y + z * z;
-  const V t = vsqrt(t2);
-  V s, c;
-  sincos_poly(t, &s, &c);
+  const AxisAngle<V> g = axis_angle(x, y, z, T(1));
+  const V t2 = g.t2, t = g.t, s = g.s, c = g.c;
   const auto small = t < T(kSmallAngle);
   const V a = small ? T(1) - t2 / T(6) : s / (small ? splat<V>(T(1)) : t);
   const V b = small ? T(0.5) - t2 / T(24) : (T(1) - c) / (small ? splat<V>(T(1)) : t2);
@@ -264,12 +277,9 @@ AF_HD Mat3<V> rodrigues(V x, V y, V z) {
 template <typename V>
 AF_HD Quat<V> aa_to_quat(V x, V y, V z) {
   using T = elem_t<V>;
-  const V t2 = x * x + y * y + z * z;
-  const V t = vsqrt(t2);
-  V sin_half, cos_half;
-  sincos_poly(T(0.5) * t, &sin_half, &cos_half);
-  const V s = t < T(kSmallAngle) ? T(0.5) - t2 / T(48) : sin_half / t;
-  return {cos_half, s * x, s * y, s * z};
+  const AxisAngle<V> h = axis_angle(x, y, z, T(0.5));
+  const V s = h.t < T(kSmallAngle) ? T(0.5) - h.t2 / T(48) : h.s / h.t;
+  return {h.c, s * x, s * y, s * z};
 }
 
 template <typename T>
@@ -469,10 +479,8 @@ template <typename V>
 AF_HD void rodrigues_backward(const V* aa, const V* g, V* grad_aa) {
   using T = elem_t<V>;
   const V x = aa[0], y = aa[1], z = aa[2];
-  const V t2 = x * x + y * y + z * z;
-  const V t = vsqrt(t2);
-  V s, co;
-  sincos_poly(t, &s, &co);
+  const AxisAngle<V> r = axis_angle(x, y, z, T(1));
+  const V t2 = r.t2, t = r.t, s = r.s, co = r.c;
   const auto small = t < T(kSmallAngle);
   const V one = splat<V>(T(1));
   const V b = small ? T(0.5) - t2 / T(24) : (T(1) - co) / (small ? one : t2);
@@ -736,6 +744,247 @@ AF_HD void frame_joints2d(const T* world, const T* fr, T* out) {
     out[2 * j] = k * (q[0] * r[0] + q[1] * r[1] + q[2] * r[2]) + tr;
     out[2 * j + 1] = k * (q[0] * u[0] + q[1] * u[1] + q[2] * u[2]) + tu;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backward of the joint schemas (joints3d, joints2d) w.r.t. poses and trans (reference.py mirrors these:
+// aa_to_quat_backward, slerp_weight_backward, slerp_trig_weights_backward, quat_slerp_backward,
+// quat_rotation_backward, interpolate_frame_backward, canonical_point_backward, frame_joints3d_backward,
+// frame_joints2d_backward, clip_frame_backward, lowest_ankle). Scalar (one output frame or one clip per call).
+// The rest joints, cameras and scales are constants (no gradient).
+
+// Gradient of a frame record's differentiable fields: cos, sin, origin x, y, z.
+constexpr int kFrGrad = 5;
+
+// dL/daa from dL/dq for q = aa_to_quat(aa) = (cos(t/2), s aa), s = sin(t/2) / t:
+// dL/daa = (-s/2 gq_w + h (aa . gq_v)) aa + s gq_v, h = s'(t) / t = (t/2 cos(t/2) - sin(t/2)) / t^3; below
+// kSmallAngle the derivatives of the forward's series (s = 1/2 - t^2/48, h = -1/24).
+template <typename T>
+AF_HD void aa_to_quat_backward(const T* aa, const T* gq, T* grad_aa) {
+  const T x = aa[0], y = aa[1], z = aa[2];
+  const T t2 = x * x + y * y + z * z;
+  const T t = msqrt(t2);
+  T s, h;
+  if (t < T(kSmallAngle)) {
+    s = T(0.5) - t2 / T(48);
+    h = T(-1) / T(24);
+  } else {
+    T sh, ch;
+    msincos(T(0.5) * t, &sh, &ch);
+    s = sh / t;
+    h = (T(0.5) * t * ch - sh) / (t2 * t);
+  }
+  const T k = T(-0.5) * s * gq[0] + h * (x * gq[1] + y * gq[2] + z * gq[3]);
+  for (int i = 0; i < 3; ++i) grad_aa[i] = k * aa[i] + s * gq[1 + i];
+}
+
+// d slerp_weight(a, xm1) / d xm1: the series' Horner loop differentiated alongside it.
+template <typename T>
+AF_HD T slerp_weight_backward(T a, T xm1) {
+  T f = T(1), df = T(0);
+  for (int i = SlerpTerms<T>::value; i >= 1; --i) {
+    const T c = (a * a - T(i * i)) * T(1.0 / (i * (2 * i + 1)));
+    df = c * (f + xm1 * df);
+    f = T(1) + c * xm1 * f;
+  }
+  return a * df;
+}
+
+// dw0/dd and dw1/dd of slerp_trig_weights: dw1 = (d sin(a theta) - a cos(a theta) sin theta) / sin^3 theta,
+// dw0 = a sin(a theta) / sin theta - w1 - d dw1.
+template <typename T>
+AF_HD void slerp_trig_weights_backward(T d, T alpha, T& dw0, T& dw1) {
+  const T theta = macos(d);
+  const T sin_theta = msqrt((T(1) - d) * (T(1) + d));
+  T s, c;
+  msincos(alpha * theta, &s, &c);
+  const T w1 = s / sin_theta;
+  dw1 = (d * s - alpha * c * sin_theta) / (sin_theta * sin_theta * sin_theta);
+  dw0 = alpha * s / sin_theta - w1 - d * dw1;
+}
+
+// dL/dq0, dL/dq1 from dL/dq for q = quat_slerp(q0, q1, alpha) (alpha a constant): through the normalisation, the
+// weights (q~ = w0 q0 + sign w1 q1) and the weights' dependence on d = |q0 . q1|.
+template <typename T>
+AF_HD void quat_slerp_backward(const Quat<T>& q0, const Quat<T>& q1, T alpha, const T* gq, T* gq0, T* gq1) {
+  const T dot = q0.w * q1.w + q0.x * q1.x + q0.y * q1.y + q0.z * q1.z;
+  const T sign = dot < T(0) ? T(-1) : T(1);
+  const T d = sign * dot;
+  T w0, w1, dw0, dw1;
+  if (d >= T(kSlerpSeriesDot)) {
+    w0 = slerp_weight(T(1) - alpha, d - T(1));
+    w1 = slerp_weight(alpha, d - T(1));
+    dw0 = slerp_weight_backward(T(1) - alpha, d - T(1));
+    dw1 = slerp_weight_backward(alpha, d - T(1));
+  } else {
+    slerp_trig_weights(d, alpha, w0, w1);
+    slerp_trig_weights_backward(d, alpha, dw0, dw1);
+  }
+  const T a[4] = {q0.w, q0.x, q0.y, q0.z}, b[4] = {q1.w, q1.x, q1.y, q1.z};
+  T q[4], nn = T(0);
+  for (int i = 0; i < 4; ++i) {
+    q[i] = w0 * a[i] + sign * w1 * b[i];
+    nn += q[i] * q[i];
+  }
+  const T n = msqrt(nn);
+  T og = T(0);
+  for (int i = 0; i < 4; ++i) og += q[i] / n * gq[i];
+  T g[4], ga = T(0), gb = T(0);
+  for (int i = 0; i < 4; ++i) {
+    g[i] = (gq[i] - q[i] / n * og) / n;
+    ga += g[i] * a[i];
+    gb += g[i] * b[i];
+  }
+  const T gd = ga * dw0 + sign * gb * dw1;
+  for (int i = 0; i < 4; ++i) {
+    gq0[i] = w0 * g[i] + sign * gd * b[i];
+    gq1[i] = sign * w1 * g[i] + sign * gd * a[i];
+  }
+}
+
+// dL/dq (tangent to the unit sphere) of a unit quaternion whose rotation quat_to_mat(q) has dL/dw, w its change in
+// its own frame: q (x) (1, w/2) turns R(q) into R(q) exp([w]x), so dL/dq = 2 q (x) (0, grad_w).
+template <typename T>
+AF_HD void quat_rotation_backward(const Quat<T>& q, const T* g, T* gq) {
+  gq[0] = T(-2) * (q.x * g[0] + q.y * g[1] + q.z * g[2]);
+  gq[1] = T(2) * (q.w * g[0] + (q.y * g[2] - q.z * g[1]));
+  gq[2] = T(2) * (q.w * g[1] + (q.z * g[0] - q.x * g[2]));
+  gq[3] = T(2) * (q.w * g[2] + (q.x * g[1] - q.y * g[0]));
+}
+
+// interpolate_frame's backward for source pose rows p0, p1 at weight alpha: dL/dw [J, 3] of the local rotations
+// and dL/dt [3] -> dL/dp0, dL/dp1 [3J] and dL/dtrans0, dL/dtrans1 [3] (overwritten).
+template <typename T>
+AF_HD void interpolate_frame_backward(const T* p0, const T* p1, T alpha, int num_joints, const T* grad_w,
+                                      const T* grad_t, T* g0, T* g1, T* gt0, T* gt1) {
+  for (int j = 0; j < num_joints; ++j) {
+    const Quat<T> q0 = aa_to_quat(p0 + 3 * j);
+    T gq[4];
+    if (alpha == T(0)) {
+      quat_rotation_backward(q0, grad_w + 3 * j, gq);
+      aa_to_quat_backward(p0 + 3 * j, gq, g0 + 3 * j);
+      for (int i = 0; i < 3; ++i) g1[3 * j + i] = T(0);
+      continue;
+    }
+    const Quat<T> q1 = aa_to_quat(p1 + 3 * j);
+    quat_rotation_backward(quat_slerp(q0, q1, alpha), grad_w + 3 * j, gq);
+    T gq0[4], gq1[4];
+    quat_slerp_backward(q0, q1, alpha, gq, gq0, gq1);
+    aa_to_quat_backward(p0 + 3 * j, gq0, g0 + 3 * j);
+    aa_to_quat_backward(p1 + 3 * j, gq1, g1 + 3 * j);
+  }
+  for (int i = 0; i < 3; ++i) {
+    gt0[i] = (T(1) - alpha) * grad_t[i];
+    gt1[i] = alpha * grad_t[i];
+  }
+}
+
+// canonical_point's backward: dL/dout [3] -> dL/dp [3] (overwritten) and dL/d(cos, sin, origin) added to gf [5].
+template <typename T>
+AF_HD void canonical_point_backward(const T* p, const T* fr, const T* g, T* gp, T* gf) {
+  const T dx = p[0] - fr[kFrOrigin], dy = p[1] - fr[kFrOrigin + 1], dz = p[2] - fr[kFrOrigin + 2];
+  const T c = fr[kFrCos], s = fr[kFrSin], k = fr[kFrScale];
+  gp[0] = k * (c * g[0] - s * g[1]);
+  gp[1] = k * (s * g[0] + c * g[1]);
+  gp[2] = k * g[2];
+  gf[0] += k * (dx * g[0] + dy * g[1]);
+  gf[1] += k * (dy * g[0] - dx * g[1]);
+  for (int i = 0; i < 3; ++i) gf[2 + i] -= gp[i];
+}
+
+// frame_joints3d's backward: dL/dout [22, 3] -> dL/dworld added to gw [22, 3], dL/dframe added to gf [5].
+template <typename T>
+AF_HD void frame_joints3d_backward(const T* world, const T* fr, int up, const T* g, T* gw, T* gf) {
+  for (int j = 0; j < kNumBodyJoints; ++j) {
+    const T* o = g + 3 * j;
+    const T gc[3] = {o[0], up == kUpY ? -o[2] : o[1], up == kUpY ? o[1] : o[2]};
+    T gp[3];
+    canonical_point_backward(world + 3 * j, fr, gc, gp, gf);
+    for (int i = 0; i < 3; ++i) gw[3 * j + i] += gp[i];
+  }
+}
+
+// frame_joints2d's backward: dL/dout [22, 2] -> dL/dworld added to gw [22, 3], dL/dframe added to gf [5].
+// Perspective: with e_j = g_x r + g_y u, dL/dq_j = k e_j + dL/dk_j (-distance / z_j^2) d (zero where z is clamped
+// to kNearM), dL/dt = sum (e_j - dL/dq_j), and t's (x, y) is the mean of the hips.
+template <typename T>
+AF_HD void frame_joints2d_backward(const T* world, const T* fr, const T* g, T* gw, T* gf) {
+  const T* r = fr + kFrRight;
+  const T* u = fr + kFrUp;
+  const T* d = fr + kFrForward;
+  T gP[3 * kNumBodyJoints];
+  for (int j = 0; j < kNumBodyJoints; ++j)
+    for (int i = 0; i < 3; ++i) gP[3 * j + i] = g[2 * j] * r[i] + g[2 * j + 1] * u[i];
+  if (fr[kFrPersp] != T(0)) {
+    T P[3 * kNumBodyJoints];
+    for (int j = 0; j < kNumBodyJoints; ++j) canonical_point(world + 3 * j, fr, P + 3 * j);
+    const T t[3] = {T(0.5) * (P[3 * kLHip] + P[3 * kRHip]), T(0.5) * (P[3 * kLHip + 1] + P[3 * kRHip + 1]),
+                    fr[kFrTarget]};
+    const T dist = fr[kFrDistance];
+    T gt[3] = {T(0), T(0), T(0)};
+    for (int j = 0; j < kNumBodyJoints; ++j) {
+      const T q[3] = {P[3 * j] - t[0], P[3 * j + 1] - t[1], P[3 * j + 2] - t[2]};
+      const T zr = q[0] * d[0] + q[1] * d[1] + q[2] * d[2] + dist;
+      const T z = zr < T(kNearM) ? T(kNearM) : zr;
+      const T k = dist / z;
+      const T gk = g[2 * j] * (q[0] * r[0] + q[1] * r[1] + q[2] * r[2]) +
+                   g[2 * j + 1] * (q[0] * u[0] + q[1] * u[1] + q[2] * u[2]);
+      const T gz = zr < T(kNearM) ? T(0) : -gk * dist / (z * z);
+      for (int i = 0; i < 3; ++i) {
+        const T e = gP[3 * j + i];
+        gP[3 * j + i] = k * e + gz * d[i];
+        gt[i] += e - gP[3 * j + i];
+      }
+    }
+    for (int i = 0; i < 2; ++i) {
+      gP[3 * kLHip + i] += T(0.5) * gt[i];
+      gP[3 * kRHip + i] += T(0.5) * gt[i];
+    }
+  }
+  for (int j = 0; j < kNumBodyJoints; ++j) {
+    T gp[3];
+    canonical_point_backward(world + 3 * j, fr, gP + 3 * j, gp, gf);
+    for (int i = 0; i < 3; ++i) gw[3 * j + i] += gp[i];
+  }
+}
+
+// clip_frame's backward for the frame's (cos, sin, origin x, origin y) gf [>=4] -> dL/dfirst added to gw [22, 3]
+// (the hips; the origin's z, the lowest ankle, is the caller's). Hips vertical (no facing): cos, sin constant.
+template <typename T>
+AF_HD void clip_frame_backward(const T* first, const T* gf, T* gw) {
+  const T lx = first[3 * kLHip] - first[3 * kRHip], ly = first[3 * kLHip + 1] - first[3 * kRHip + 1];
+  const T n = msqrt(lx * lx + ly * ly);
+  if (!(n < T(1e-9))) {
+    const T c = lx / n, s = ly / n;
+    const T m = c * gf[0] + s * gf[1];
+    const T glx = (gf[0] - c * m) / n, gly = (gf[1] - s * m) / n;
+    gw[3 * kLHip] += glx;
+    gw[3 * kLHip + 1] += gly;
+    gw[3 * kRHip] -= glx;
+    gw[3 * kRHip + 1] -= gly;
+  }
+  for (int i = 0; i < 2; ++i) {
+    gw[3 * kLHip + i] += T(0.5) * gf[2 + i];
+    gw[3 * kRHip + i] += T(0.5) * gf[2 + i];
+  }
+}
+
+// Index (frame * 22 + joint) of a clip's lowest ankle over its n valid frames world [n, 22, 3]: the first frame
+// strictly lower than all before it; in a frame the left ankle when strictly lower, else the right (the order of
+// clip_frame_item's comparisons, so that the gradient goes where the minimum was taken).
+template <typename T>
+AF_HD int64_t lowest_ankle(const T* world, int64_t n) {
+  int64_t where = 0;
+  T best = T(0);
+  for (int64_t k = 0; k < n; ++k) {
+    const T* f = world + k * 3 * kNumBodyJoints;
+    const int j = f[3 * kLAnkle + 2] < f[3 * kRAnkle + 2] ? kLAnkle : kRAnkle;
+    if (k == 0 || f[3 * j + 2] < best) {
+      best = f[3 * j + 2];
+      where = k * kNumBodyJoints + j;
+    }
+  }
+  return where;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1004,6 +1253,111 @@ AF_HD void clip_schema_item(const JointBatch<T>& b, int64_t i) {
     frame_joints3d(world, fr, b.up, b.out + i * 3 * kNumBodyJoints);
   else
     frame_joints2d(world, fr, b.out + i * 2 * kNumBodyJoints);
+}
+
+
+// convert_joints_batch's backward w.r.t. poses and trans. The forward's passes A and B run first (fwd.world and
+// fwd.frame filled); then pass C^T, item c: dL/dworld of clip c's valid frames (padding frames add to the last
+// valid one; the frame record's gradient goes to the first frame's hips and to the lowest ankle); pass A^T, item
+// i = c * window + k: the chain and slerp backward of valid frame k into grad_rows[i] (its two source rows); then
+// pass S adds grad_rows into grad_poses / grad_trans (zeroed by the caller): serially on the host, by atomics on
+// the device.
+constexpr int kRowGrad = 3 * kNumBodyJoints + 3;  // one source row's gradient: 66 pose columns, then trans [3]
+
+template <typename T>
+struct JointBackwardBatch {
+  JointBatch<T> fwd;   // fwd.out unused
+  const T* grad_out;   // [C, window, 22, out_dim]
+  T* grad_world;       // scratch [C, window, 22, 3]
+  T* grad_rows;        // scratch [C, window, 2, kRowGrad]: rows i0 and i1 of each output frame
+  T* grad_poses;       // [N, pose_stride]
+  T* grad_trans;       // [N, 3]
+};
+
+// Pass C^T, item c.
+template <typename T>
+AF_HD void clip_schema_backward_item(const JointBackwardBatch<T>& bb, int64_t c) {
+  const JointBatch<T>& b = bb.fwd;
+  const int64_t W = b.clips.window, n = clip_length(b.clips, c), stride = 3 * kNumBodyJoints;
+  const T* world = b.world + c * W * stride;
+  const T* fr = b.frame + kFrameSize * c;
+  T* gw = bb.grad_world + c * W * stride;
+  for (int64_t i = 0; i < n * stride; ++i) gw[i] = T(0);
+  T gf[kFrGrad] = {T(0), T(0), T(0), T(0), T(0)};
+  for (int64_t k = 0; k < W; ++k) {
+    const int64_t src = k < n - 1 ? k : n - 1;
+    const T* g = bb.grad_out + (c * W + k) * kNumBodyJoints * b.out_dim;
+    if (b.out_dim == 3)
+      frame_joints3d_backward(world + src * stride, fr, b.up, g, gw + src * stride, gf);
+    else
+      frame_joints2d_backward(world + src * stride, fr, g, gw + src * stride, gf);
+  }
+  clip_frame_backward(world, gf, gw);
+  gw[3 * lowest_ankle(world, n) + 2] += gf[4];
+}
+
+// The world joints' backward of one output frame (source rows of SourceRows form): dL/dpos [22, 3] -> the two
+// source rows' gradients g [2, kRowGrad]. Every joint's world rotation is recomputed (the forward's skeleton may
+// skip the leaves').
+template <typename T>
+AF_HD void posed_joints_backward(const SourceRows<T>& rows, const T* rest, const Skeleton& skel, const T* grad_pos,
+                                 T* g) {
+  Skeleton full = skel;
+  full.need_pos = full.need_rot = (uint64_t(1) << kNumBodyJoints) - 1;
+  T t[3], pos[3 * kNumBodyJoints], grad_w[3 * kNumBodyJoints], grad_t[3];
+  for (int i = 0; i < 3; ++i) t[i] = (T(1) - rows.alpha) * rows.t0[i] + rows.alpha * rows.t1[i];
+  Mat3<T> G[kNumBodyJoints];
+  joint_chain_world(InterpolatedRotations<T, SourceRows<T>>{rows, rows.alpha}, rest, full, t, pos, G);
+  joint_chain_backward<kNumBodyJoints>(G, pos, rest, full, grad_pos, grad_w, grad_t, static_cast<T*>(nullptr));
+  interpolate_frame_backward(rows.p0, rows.p1, rows.alpha, kNumBodyJoints, grad_w, grad_t, g, g + kRowGrad,
+                             g + 3 * kNumBodyJoints, g + kRowGrad + 3 * kNumBodyJoints);
+}
+
+// Pass A^T, item i = c * window + k.
+template <typename T>
+AF_HD void clip_joints_backward_item(const JointBackwardBatch<T>& bb, int64_t i) {
+  const ClipBatch<T>& a = bb.fwd.clips;
+  const int64_t c = i / a.window, k = i - c * a.window;
+  T* g = bb.grad_rows + i * 2 * kRowGrad;
+  if (k >= clip_length(a, c)) {
+    for (int r = 0; r < 2 * kRowGrad; ++r) g[r] = T(0);
+    return;
+  }
+  const int64_t s = a.clip_seq[c];
+  const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
+  const SourceRows<T> rows = interpolate_frame(a.poses + first * a.pose_stride, a.pose_stride, a.trans + 3 * first,
+                                               source_position(a.clip_start[c] + k, num_frames, a.seq_fps[s],
+                                                               a.dst_fps));
+  posed_joints_backward(rows, a.rest + s * a.rest_stride, a.skel, bb.grad_world + i * 3 * kNumBodyJoints, g);
+}
+
+// *p += v, atomically on the device (threads of pass S may share a source row).
+template <typename T>
+AF_HD void add_to(T* p, T v) {
+#if defined(__CUDA_ARCH__)
+  atomicAdd(p, v);
+#else
+  *p += v;
+#endif
+}
+
+// Pass S, item i = c * window + k: grad_rows[i] into the gradients of its two source rows.
+template <typename T>
+AF_HD void scatter_rows_item(const JointBackwardBatch<T>& bb, int64_t i) {
+  const ClipBatch<T>& a = bb.fwd.clips;
+  const int64_t c = i / a.window, k = i - c * a.window;
+  if (k >= clip_length(a, c)) return;
+  const int64_t s = a.clip_seq[c];
+  const int64_t first = a.seq_offsets[s];
+  const SourcePosition sp = source_position(a.clip_start[c] + k, a.seq_offsets[s + 1] - first, a.seq_fps[s],
+                                            a.dst_fps);
+  const T* g = bb.grad_rows + i * 2 * kRowGrad;
+  for (int r = 0; r < 2; ++r) {
+    const int64_t row = first + (r == 0 ? sp.i0 : sp.i1);
+    const T* gr = g + r * kRowGrad;
+    for (int col = 0; col < 3 * kNumBodyJoints; ++col) add_to(bb.grad_poses + row * a.pose_stride + col, gr[col]);
+    for (int col = 0; col < 3; ++col) add_to(bb.grad_trans + 3 * row + col, gr[3 * kNumBodyJoints + col]);
+  }
 }
 
 }  // namespace af

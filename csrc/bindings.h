@@ -232,16 +232,14 @@ ClipBatch<T> convert_batch_args(const In<T, D>& poses, const In<T, D>& trans, co
 // convert_joints_batch: the sources of convert_batch, then clip_scale f64 [C], clip_camera f64 [C, 6], up (0: z,
 // 1: y) and out [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d). Shapes only.
 template <typename T, typename D, typename IndexArray, typename DoubleArray>
-JointBatch<T> convert_joints_batch_args(const In<T, D>& poses, const In<T, D>& trans, const IndexArray& seq_offsets,
-                                        const DoubleArray& seq_fps, const In<T, D>& rest, const HostIndex& parents,
-                                        const IndexArray& clip_seq, const IndexArray& clip_start,
-                                        const IndexArray& clip_len, const DoubleArray& clip_scale,
-                                        const DoubleArray& clip_camera, double dst_fps, int up,
-                                        const Out<T, D>& out) {
-  const char* op = "convert_joints_batch";
-  check_shape(out, op, "out", {-1, -1, kNumBodyJoints, -1});
-  const int64_t C = dim(out, 0), W = dim(out, 1), D3 = dim(out, 3);
-  require(D3 == 2 || D3 == 3, op, "`out` must be [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d)");
+JointBatch<T> joint_batch_sources(const char* op, const In<T, D>& poses, const In<T, D>& trans,
+                                  const IndexArray& seq_offsets, const DoubleArray& seq_fps, const In<T, D>& rest,
+                                  const HostIndex& parents, const IndexArray& clip_seq, const IndexArray& clip_start,
+                                  const IndexArray& clip_len, const DoubleArray& clip_scale,
+                                  const DoubleArray& clip_camera, double dst_fps, int up, int64_t C, int64_t W,
+                                  int64_t D3, const char* out_name) {
+  require(D3 == 2 || D3 == 3, op,
+          std::string("`") + out_name + "` must be [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d)");
   JointBatch<T> b{};
   b.clips = clip_sources<T, D>(op, poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start, clip_len,
                                dst_fps, C, W, kBodyJoints);
@@ -252,8 +250,48 @@ JointBatch<T> convert_joints_batch_args(const In<T, D>& poses, const In<T, D>& t
   b.clip_camera = clip_camera.data();
   b.up = up;
   b.out_dim = static_cast<int>(D3);
+  return b;
+}
+
+template <typename T, typename D, typename IndexArray, typename DoubleArray>
+JointBatch<T> convert_joints_batch_args(const In<T, D>& poses, const In<T, D>& trans, const IndexArray& seq_offsets,
+                                        const DoubleArray& seq_fps, const In<T, D>& rest, const HostIndex& parents,
+                                        const IndexArray& clip_seq, const IndexArray& clip_start,
+                                        const IndexArray& clip_len, const DoubleArray& clip_scale,
+                                        const DoubleArray& clip_camera, double dst_fps, int up,
+                                        const Out<T, D>& out) {
+  const char* op = "convert_joints_batch";
+  check_shape(out, op, "out", {-1, -1, kNumBodyJoints, -1});
+  JointBatch<T> b = joint_batch_sources<T, D>(op, poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq,
+                                              clip_start, clip_len, clip_scale, clip_camera, dst_fps, up,
+                                              dim(out, 0), dim(out, 1), dim(out, 3), "out");
   b.out = out.data();
   return b;
+}
+
+// convert_joints_batch's backward: its inputs, grad_out [C, window, 22, 3 or 2] -> grad_poses [N, P] and
+// grad_trans [N, 3] (zeroed here by the caller's launch). Scratch pointers are the caller's. Shapes only.
+template <typename T, typename D, typename IndexArray, typename DoubleArray>
+JointBackwardBatch<T> convert_joints_backward_args(const In<T, D>& poses, const In<T, D>& trans,
+                                                   const IndexArray& seq_offsets, const DoubleArray& seq_fps,
+                                                   const In<T, D>& rest, const HostIndex& parents,
+                                                   const IndexArray& clip_seq, const IndexArray& clip_start,
+                                                   const IndexArray& clip_len, const DoubleArray& clip_scale,
+                                                   const DoubleArray& clip_camera, double dst_fps, int up,
+                                                   const In<T, D>& grad_out, const Out<T, D>& grad_poses,
+                                                   const Out<T, D>& grad_trans) {
+  const char* op = "convert_joints_batch_backward";
+  check_shape(grad_out, op, "grad_out", {-1, -1, kNumBodyJoints, -1});
+  JointBackwardBatch<T> bb{};
+  bb.fwd = joint_batch_sources<T, D>(op, poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start,
+                                     clip_len, clip_scale, clip_camera, dst_fps, up, dim(grad_out, 0),
+                                     dim(grad_out, 1), dim(grad_out, 3), "grad_out");
+  check_shape(grad_poses, op, "grad_poses", {dim(poses, 0), dim(poses, 1)});
+  check_shape(grad_trans, op, "grad_trans", {dim(poses, 0), 3});
+  bb.grad_out = grad_out.data();
+  bb.grad_poses = grad_poses.data();
+  bb.grad_trans = grad_trans.data();
+  return bb;
 }
 
 // Contents of a host-side batch: each sequence non-empty with a positive rate, every clip inside its sequence.

@@ -261,6 +261,46 @@ void cpu_convert_joints_batch(const JointBatch<T>& b0) {
   }
 }
 
+// launch_convert_joints_batch_backward's passes, chunk by chunk; the scatter of each chunk runs on one thread
+// (a source row may be shared by several output frames and clips), so the sums are the same on every run.
+template <typename T>
+void cpu_convert_joints_batch_backward(const JointBackwardBatch<T>& bb0, int64_t num_rows) {
+  const ClipBatch<T>& a = bb0.fwd.clips;
+  std::fill(bb0.grad_poses, bb0.grad_poses + num_rows * a.pose_stride, T(0));
+  std::fill(bb0.grad_trans, bb0.grad_trans + num_rows * 3, T(0));
+  const int64_t chunk = std::min(a.num_clips, kChunkClips);
+  const int64_t per_clip = a.window * 3 * kNumBodyJoints;
+  std::vector<T> world(chunk * per_clip), grad_world(chunk * per_clip), frame(kFrameSize * chunk),
+      grad_rows(chunk * a.window * 2 * kRowGrad);
+#pragma omp parallel num_threads(num_threads()) if (a.num_clips * a.window >= kMinParallel)
+  for (int64_t c0 = 0; c0 < a.num_clips; c0 += chunk) {
+    JointBackwardBatch<T> bb = bb0;
+    JointBatch<T>& b = bb.fwd;
+    b.clips.num_clips = std::min(chunk, a.num_clips - c0);
+    b.clips.clip_seq += c0;
+    b.clips.clip_start += c0;
+    b.clips.clip_len += c0;
+    b.clip_scale += c0;
+    b.clip_camera += kCameraFields * c0;
+    b.world = world.data();
+    b.frame = frame.data();
+    bb.grad_out += c0 * a.window * kNumBodyJoints * b.out_dim;
+    bb.grad_world = grad_world.data();
+    bb.grad_rows = grad_rows.data();
+    const int64_t n = b.clips.num_clips * a.window;
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t i = 0; i < n; ++i) clip_joints_item(b, i);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < b.clips.num_clips; ++c) clip_frame_item(b, c);
+#pragma omp for schedule(static)
+    for (int64_t c = 0; c < b.clips.num_clips; ++c) clip_schema_backward_item(bb, c);
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t i = 0; i < n; ++i) clip_joints_backward_item(bb, i);
+#pragma omp single
+    for (int64_t i = 0; i < n; ++i) scatter_rows_item(bb, i);
+  }
+}
+
 template <typename T>
 void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_len/clip_yaw null)
   std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
@@ -419,6 +459,53 @@ void convert_joints_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_off
   launch_convert_joints_batch(b, GridShimLaunch{block_size});
 }
 
+template <typename T>
+JointBackwardBatch<T> host_convert_joints_backward(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets,
+                                                   DoubleIn seq_fps, CIn<T> rest_joints, HostIndex parents,
+                                                   HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
+                                                   DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps, int up,
+                                                   CIn<T> grad_out, COut<T> grad_poses, COut<T> grad_trans) {
+  const JointBackwardBatch<T> bb = convert_joints_backward_args<T, Cpu>(
+      poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_scale,
+      clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+  check_clip_contents(bb.fwd.clips, dim(seq_offsets, 0) - 1, dim(poses, 0));
+  return bb;
+}
+
+template <typename T>
+void convert_joints_batch_backward(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
+                                   CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
+                                   HostIndex clip_len, DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps,
+                                   int up, CIn<T> grad_out, COut<T> grad_poses, COut<T> grad_trans) {
+  const JointBackwardBatch<T> bb =
+      host_convert_joints_backward(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
+                                   clip_len, clip_scale, clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+  nb::gil_scoped_release release;
+  cpu_convert_joints_batch_backward(bb, dim(poses, 0));
+}
+
+template <typename T>
+void convert_joints_batch_backward_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
+                                            CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq,
+                                            HostIndex clip_start, HostIndex clip_len, DoubleIn clip_scale,
+                                            DoubleIn clip_camera, double dst_fps, int up, CIn<T> grad_out,
+                                            COut<T> grad_poses, COut<T> grad_trans, unsigned block_size) {
+  JointBackwardBatch<T> bb =
+      host_convert_joints_backward(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
+                                   clip_len, clip_scale, clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+  nb::gil_scoped_release release;
+  const int64_t n = bb.fwd.clips.num_clips * bb.fwd.clips.window;
+  std::vector<T> world(n * 3 * kNumBodyJoints), grad_world(n * 3 * kNumBodyJoints),
+      frame(kFrameSize * bb.fwd.clips.num_clips), grad_rows(n * 2 * kRowGrad);
+  bb.fwd.world = world.data();
+  bb.fwd.frame = frame.data();
+  bb.grad_world = grad_world.data();
+  bb.grad_rows = grad_rows.data();
+  std::fill(bb.grad_poses, bb.grad_poses + dim(poses, 0) * bb.fwd.clips.pose_stride, T(0));
+  std::fill(bb.grad_trans, bb.grad_trans + dim(poses, 0) * 3, T(0));
+  launch_convert_joints_batch_backward(bb, GridShimLaunch{block_size});
+}
+
 // sin and cos of every x by amass_math.h's sincos_poly, in vector lanes as convert_batch runs it (tests measure
 // its error against the exact functions).
 template <typename T>
@@ -486,6 +573,18 @@ void def_ops(nb::module_& m) {
         arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
         arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), block,
         "convert_joints_batch's CUDA kernels run grid-serially with block_size threads per block.");
+  m.def("convert_joints_batch_backward", &convert_joints_batch_backward<T>, arr("poses"), arr("trans"),
+        arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
+        arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("grad_out"),
+        arr("grad_poses"), arr("grad_trans"),
+        "convert_joints_batch_backward(convert_joints_batch's inputs, grad_out [C, window, 22, 3 or 2], grad_poses "
+        "[N, P], grad_trans [N, 3]): the gradients w.r.t. poses and trans (semantics of "
+        "amass_fast.kernels.reference.convert_joints_batch_backward).");
+  m.def("convert_joints_batch_backward_gridshim", &convert_joints_batch_backward_gridshim<T>, arr("poses"),
+        arr("trans"), arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"),
+        arr("clip_start"), arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"),
+        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), block,
+        "convert_joints_batch_backward's CUDA kernels run grid-serially with block_size threads per block.");
   m.def("sincos", &sincos<T>, arr("x"), arr("out_sin"), arr("out_cos"),
         "sincos(x [n], out_sin [n], out_cos [n]): the polynomial sin/cos of the kernels (for tests).");
 }

@@ -188,6 +188,33 @@ void convert_joints_batch(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDoubl
   launch_convert_joints_batch(b, CudaLaunch{as_stream(stream), op});
 }
 
+// Scratch: world and grad_world [C, window, 22, 3], frame [C, kFrameSize], grad_rows [C, window, 2, kRowGrad];
+// grad_poses and grad_trans must hold zeros (the scatter adds into them).
+template <typename T>
+void convert_joints_batch_backward(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_fps,
+                                   GIn<T> rest_joints, HostIndex parents, GIndex clip_seq, GIndex clip_start,
+                                   GIndex clip_len, GDouble clip_scale, GDouble clip_camera, double dst_fps, int up,
+                                   GIn<T> grad_out, GOut<T> grad_poses, GOut<T> grad_trans, GOut<T> world,
+                                   GOut<T> grad_world, GOut<T> frame, GOut<T> grad_rows, uintptr_t stream) {
+  const char* op = "convert_joints_batch_backward";
+  JointBackwardBatch<T> bb = convert_joints_backward_args<T, Gpu>(
+      poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_scale,
+      clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+  const int64_t C = bb.fwd.clips.num_clips, W = bb.fwd.clips.window;
+  check_shape(world, op, "world_scratch", {C, W, kNumBodyJoints, 3});
+  check_shape(grad_world, op, "grad_world_scratch", {C, W, kNumBodyJoints, 3});
+  check_shape(frame, op, "frame_scratch", {C, kFrameSize});
+  check_shape(grad_rows, op, "grad_rows_scratch", {C, W, 2, kRowGrad});
+  const DeviceGuard guard(op, poses, trans, seq_offsets, seq_fps, rest_joints, clip_seq, clip_start, clip_len,
+                          clip_scale, clip_camera, grad_out, grad_poses, grad_trans, world, grad_world, frame,
+                          grad_rows);
+  bb.fwd.world = world.data();
+  bb.fwd.frame = frame.data();
+  bb.grad_world = grad_world.data();
+  bb.grad_rows = grad_rows.data();
+  launch_convert_joints_batch_backward(bb, CudaLaunch{as_stream(stream), op});
+}
+
 template <typename T>
 void def_ops(nb::module_& m) {
   auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
@@ -207,6 +234,11 @@ void def_ops(nb::module_& m) {
         arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
         arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), arr("world_scratch"),
         arr("frame_scratch"), stream);
+  m.def("convert_joints_batch_backward", &convert_joints_batch_backward<T>, arr("poses"), arr("trans"),
+        arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
+        arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("grad_out"),
+        arr("grad_poses"), arr("grad_trans"), arr("world_scratch"), arr("grad_world_scratch"), arr("frame_scratch"),
+        arr("grad_rows_scratch"), stream);
 }
 
 }  // namespace

@@ -73,6 +73,24 @@ __global__ void clip_schema_kernel(JointBatch<T> b) {
   if (i < b.clips.num_clips * b.clips.window) clip_schema_item(b, i);
 }
 
+template <typename T>
+__global__ void clip_schema_backward_kernel(JointBackwardBatch<T> bb) {
+  const int64_t c = thread_index();
+  if (c < bb.fwd.clips.num_clips) clip_schema_backward_item(bb, c);
+}
+
+template <typename T>
+__global__ void clip_joints_backward_kernel(JointBackwardBatch<T> bb) {
+  const int64_t i = thread_index();
+  if (i < bb.fwd.clips.num_clips * bb.fwd.clips.window) clip_joints_backward_item(bb, i);
+}
+
+template <typename T>
+__global__ void scatter_rows_kernel(JointBackwardBatch<T> bb) {
+  const int64_t i = thread_index();
+  if (i < bb.fwd.clips.num_clips * bb.fwd.clips.window) scatter_rows_item(bb, i);
+}
+
 // Launch sequences. `launch(num_threads, kernel, args)` starts a 1-D grid of at least num_threads threads: the
 // CUDA module launches on a stream, the grid shim loops. Passes of one op run in order on one stream.
 
@@ -103,6 +121,18 @@ void launch_convert_joints_batch(const JointBatch<T>& b, Launch&& launch) {
   launch(b.clips.num_clips * b.clips.window, clip_joints_kernel<T>, b);
   launch(b.clips.num_clips, clip_frame_kernel<T>, b);
   launch(b.clips.num_clips * b.clips.window, clip_schema_kernel<T>, b);
+}
+
+// The backward: the forward's passes A and B, then C^T, A^T and the scatter S (atomics on the device). grad_poses
+// and grad_trans must be zero before (the caller clears them).
+template <typename T, typename Launch>
+void launch_convert_joints_batch_backward(const JointBackwardBatch<T>& bb, Launch&& launch) {
+  const int64_t n = bb.fwd.clips.num_clips * bb.fwd.clips.window;
+  launch(n, clip_joints_kernel<T>, bb.fwd);
+  launch(bb.fwd.clips.num_clips, clip_frame_kernel<T>, bb.fwd);
+  launch(bb.fwd.clips.num_clips, clip_schema_backward_kernel<T>, bb);
+  launch(n, clip_joints_backward_kernel<T>, bb);
+  launch(n, scatter_rows_kernel<T>, bb);
 }
 
 template <typename T, typename Launch>

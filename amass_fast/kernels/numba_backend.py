@@ -6,7 +6,8 @@ caller-supplied ``out`` (and scratch) array here, and quaternions, axis-angles a
 Arithmetic is float64 whatever the input; outputs take the input's float dtype (float32 in -> float32 out).
 
 Loops over whole arrays (``fk_loop``, ``resample_loop``, ``project_loop``, ``convert_batch_loop``,
-``convert_joints_batch_loop``) write into outputs the caller allocated; ``amass_fast.kernels.backends.numba`` runs them
+``convert_joints_batch_loop``, ``fk_backward_loop``, ``convert_joints_batch_backward_loop``) write into outputs the
+caller allocated; ``amass_fast.kernels.backends.numba`` runs them
 with the arguments amass_fast.kernels checked. For direct use, the whole-array entry points are
 amass_fast.kernels with backend="numba" (the same checks):
 
@@ -476,6 +477,250 @@ def convert_joints_batch_loop(poses, trans, seq_offsets, seq_fps, rest, parents,
             else:
                 frame_joints2d(world[min(k, n - 1)], fr, P, out[c, k])
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Backward of the joint schemas (joints3d, joints2d) w.r.t. poses and trans, as the reference's functions of the
+# same names (gradients into caller-supplied arrays; quaternions as tuples).
+
+@_njit()
+def aa_to_quat_backward(aa, gq, out):
+    """out[3] = dL/daa from dL/dq (tuple) for q = aa_to_quat(aa) (as reference.aa_to_quat_backward)."""
+    x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
+    t2 = x * x + y * y + z * z
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        s, h = 0.5 - t2 / 48.0, -1.0 / 24.0
+    else:
+        s, h = math.sin(0.5 * t) / t, (0.5 * t * math.cos(0.5 * t) - math.sin(0.5 * t)) / (t2 * t)
+    k = -0.5 * s * gq[0] + h * (x * gq[1] + y * gq[2] + z * gq[3])
+    out[0], out[1], out[2] = k * x + s * gq[1], k * y + s * gq[2], k * z + s * gq[3]
+
+
+@_njit()
+def slerp_weight_backward(a, xm1):
+    """d slerp_weight(a, xm1) / d xm1 (as reference.slerp_weight_backward)."""
+    f, df = 1.0, 0.0
+    for i in range(SLERP_SERIES_TERMS, 0, -1):
+        c = (a * a - i * i) * (1.0 / (i * (2 * i + 1)))
+        df = c * (f + xm1 * df)
+        f = 1.0 + c * xm1 * f
+    return a * df
+
+
+@_njit()
+def slerp_trig_weights_backward(d, alpha):
+    """(dw0/dd, dw1/dd) of the trigonometric slerp weights (as reference.slerp_trig_weights_backward)."""
+    theta = math.acos(d)
+    sin_theta = math.sqrt((1.0 - d) * (1.0 + d))
+    s, c = math.sin(alpha * theta), math.cos(alpha * theta)
+    w1 = s / sin_theta
+    dw1 = (d * s - alpha * c * sin_theta) / (sin_theta * sin_theta * sin_theta)
+    return alpha * s / sin_theta - w1 - d * dw1, dw1
+
+
+@_njit()
+def quat_slerp_backward(q0, q1, alpha, gq):
+    """(dL/dq0, dL/dq1) as tuples from dL/dq for q = quat_slerp(q0, q1, alpha) (as reference.quat_slerp_backward)."""
+    dot = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
+    sign = -1.0 if dot < 0.0 else 1.0
+    d = sign * dot
+    if d >= SLERP_SERIES_DOT:
+        w0, w1 = slerp_weight(1.0 - alpha, d - 1.0), slerp_weight(alpha, d - 1.0)
+        dw0, dw1 = slerp_weight_backward(1.0 - alpha, d - 1.0), slerp_weight_backward(alpha, d - 1.0)
+    else:
+        theta = math.acos(d)
+        sin_theta = math.sqrt((1.0 - d) * (1.0 + d))
+        w1 = math.sin(alpha * theta) / sin_theta
+        w0 = math.cos(alpha * theta) - d * w1
+        dw0, dw1 = slerp_trig_weights_backward(d, alpha)
+    q = np.empty(4)
+    for i in range(4):
+        q[i] = w0 * q0[i] + sign * w1 * q1[i]
+    n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    og = 0.0
+    for i in range(4):
+        og += q[i] / n * gq[i]
+    g = np.empty(4)
+    ga, gb = 0.0, 0.0
+    for i in range(4):
+        g[i] = (gq[i] - q[i] / n * og) / n
+        ga += g[i] * q0[i]
+        gb += g[i] * q1[i]
+    gd = ga * dw0 + sign * gb * dw1
+    a = (w0 * g[0] + sign * gd * q1[0], w0 * g[1] + sign * gd * q1[1], w0 * g[2] + sign * gd * q1[2],
+         w0 * g[3] + sign * gd * q1[3])
+    b = (sign * w1 * g[0] + sign * gd * q0[0], sign * w1 * g[1] + sign * gd * q0[1],
+         sign * w1 * g[2] + sign * gd * q0[2], sign * w1 * g[3] + sign * gd * q0[3])
+    return a, b
+
+
+@_njit()
+def quat_rotation_backward(q, g):
+    """dL/dq = 2 q (x) (0, g) as a tuple (as reference.quat_rotation_backward)."""
+    w, x, y, z = q
+    return (-2.0 * (x * g[0] + y * g[1] + z * g[2]), 2.0 * (w * g[0] + (y * g[2] - z * g[1])),
+            2.0 * (w * g[1] + (z * g[0] - x * g[2])), 2.0 * (w * g[2] + (x * g[1] - y * g[0])))
+
+
+@_njit()
+def interpolate_frame_backward(p0, p1, alpha, num_joints, grad_w, grad_t, g0, g1, gt0, gt1):
+    """interpolate_frame's backward into g0, g1 [3J] and gt0, gt1 [3] (as reference.interpolate_frame_backward)."""
+    for j in range(num_joints):
+        q0 = aa_to_quat(p0[3 * j:3 * j + 3])
+        if alpha == 0.0:
+            aa_to_quat_backward(p0[3 * j:3 * j + 3], quat_rotation_backward(q0, grad_w[j]), g0[3 * j:3 * j + 3])
+            g1[3 * j:3 * j + 3] = 0.0
+            continue
+        q1 = aa_to_quat(p1[3 * j:3 * j + 3])
+        gq0, gq1 = quat_slerp_backward(q0, q1, alpha, quat_rotation_backward(quat_slerp(q0, q1, alpha), grad_w[j]))
+        aa_to_quat_backward(p0[3 * j:3 * j + 3], gq0, g0[3 * j:3 * j + 3])
+        aa_to_quat_backward(p1[3 * j:3 * j + 3], gq1, g1[3 * j:3 * j + 3])
+    for i in range(3):
+        gt0[i] = (1.0 - alpha) * grad_t[i]
+        gt1[i] = alpha * grad_t[i]
+
+
+@_njit()
+def canonical_point_backward(p, fr, g0, g1, g2, gw, gf):
+    """canonical_point's backward: dL/dout (g0, g1, g2) -> dL/dp added to gw [3], dL/dframe added to gf [5]."""
+    dx, dy, dz = p[0] - fr[FR_ORIGIN], p[1] - fr[FR_ORIGIN + 1], p[2] - fr[FR_ORIGIN + 2]
+    c, s, k = fr[FR_COS], fr[FR_SIN], fr[FR_SCALE]
+    a, b, e = k * (c * g0 - s * g1), k * (s * g0 + c * g1), k * g2
+    gw[0] += a
+    gw[1] += b
+    gw[2] += e
+    gf[0] += k * (dx * g0 + dy * g1)
+    gf[1] += k * (dy * g0 - dx * g1)
+    gf[2] -= a
+    gf[3] -= b
+    gf[4] -= e
+
+
+@_njit()
+def frame_joints3d_backward(world, fr, up, g, gw, gf):
+    """frame_joints3d's backward: dL/dout g [22, 3] -> added to gw [22, 3] and gf [5]."""
+    for j in range(NUM_BODY_JOINTS):
+        if up == UP_Z:
+            canonical_point_backward(world[j], fr, g[j, 0], g[j, 1], g[j, 2], gw[j], gf)
+        else:
+            canonical_point_backward(world[j], fr, g[j, 0], -g[j, 2], g[j, 1], gw[j], gf)
+
+
+@_njit()
+def frame_joints2d_backward(world, fr, g, P, gP, gw, gf):
+    """frame_joints2d's backward: dL/dout g [22, 2] -> added to gw [22, 3] and gf [5] (P, gP [22, 3]: scratch)."""
+    r0, r1, r2 = fr[FR_RIGHT], fr[FR_RIGHT + 1], fr[FR_RIGHT + 2]
+    u0, u1, u2 = fr[FR_UP], fr[FR_UP + 1], fr[FR_UP + 2]
+    d = (fr[FR_FORWARD], fr[FR_FORWARD + 1], fr[FR_FORWARD + 2])
+    for j in range(NUM_BODY_JOINTS):
+        gP[j, 0] = g[j, 0] * r0 + g[j, 1] * u0
+        gP[j, 1] = g[j, 0] * r1 + g[j, 1] * u1
+        gP[j, 2] = g[j, 0] * r2 + g[j, 1] * u2
+    if fr[FR_PERSP] != 0.0:
+        for j in range(NUM_BODY_JOINTS):
+            P[j, 0], P[j, 1], P[j, 2] = canonical_point(world[j], fr)
+        t0, t1, t2 = 0.5 * (P[L_HIP, 0] + P[R_HIP, 0]), 0.5 * (P[L_HIP, 1] + P[R_HIP, 1]), fr[FR_TARGET]
+        dist = fr[FR_DISTANCE]
+        gt = np.zeros(3)
+        for j in range(NUM_BODY_JOINTS):
+            q0, q1, q2 = P[j, 0] - t0, P[j, 1] - t1, P[j, 2] - t2
+            zr = q0 * d[0] + q1 * d[1] + q2 * d[2] + dist
+            z = NEAR_M if zr < NEAR_M else zr
+            k = dist / z
+            gk = g[j, 0] * (q0 * r0 + q1 * r1 + q2 * r2) + g[j, 1] * (q0 * u0 + q1 * u1 + q2 * u2)
+            gz = 0.0 if zr < NEAR_M else -gk * dist / (z * z)
+            for i in range(3):
+                e = gP[j, i]
+                gP[j, i] = k * e + gz * d[i]
+                gt[i] += e - gP[j, i]
+        for i in range(2):
+            gP[L_HIP, i] += 0.5 * gt[i]
+            gP[R_HIP, i] += 0.5 * gt[i]
+    for j in range(NUM_BODY_JOINTS):
+        canonical_point_backward(world[j], fr, gP[j, 0], gP[j, 1], gP[j, 2], gw[j], gf)
+
+
+@_njit()
+def clip_frame_backward(first, gf, gw):
+    """clip_frame's backward for (cos, sin, origin x, y) of gf -> added to gw [22, 3] (the first frame's hips)."""
+    lx, ly = first[L_HIP, 0] - first[R_HIP, 0], first[L_HIP, 1] - first[R_HIP, 1]
+    n = math.sqrt(lx * lx + ly * ly)
+    if n >= 1e-9:
+        c, s = lx / n, ly / n
+        m = c * gf[0] + s * gf[1]
+        glx, gly = (gf[0] - c * m) / n, (gf[1] - s * m) / n
+        gw[L_HIP, 0] += glx
+        gw[L_HIP, 1] += gly
+        gw[R_HIP, 0] -= glx
+        gw[R_HIP, 1] -= gly
+    for i in range(2):
+        gw[L_HIP, i] += 0.5 * gf[2 + i]
+        gw[R_HIP, i] += 0.5 * gf[2 + i]
+
+
+@_njit()
+def lowest_ankle(world):
+    """(frame, joint) of a clip's lowest ankle (as reference.lowest_ankle)."""
+    best, kz, jz = np.inf, 0, R_ANKLE
+    for k in range(world.shape[0]):
+        j = L_ANKLE if world[k, L_ANKLE, 2] < world[k, R_ANKLE, 2] else R_ANKLE
+        if k == 0 or world[k, j, 2] < best:
+            best, kz, jz = world[k, j, 2], k, j
+    return kz, jz
+
+
+@_njit(parallel=True)
+def convert_joints_batch_backward_loop(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start,
+                                       clip_len, clip_scale, clip_camera, dst_fps, up, grad_out, grad_poses,
+                                       grad_trans):
+    """convert_joints_batch's gradients: grad_out [C, window, 22, 3 or 2] -> grad_poses [N, P], grad_trans [N, 3]
+    (as reference.convert_joints_batch_backward). Clips run in parallel into per-frame row gradients; one thread
+    adds them into the rows (clips may share source rows)."""
+    C, window, J = grad_out.shape[0], grad_out.shape[1], NUM_BODY_JOINTS
+    rows = np.zeros((C, window, 2), dtype=np.int64)
+    grad_rows = np.zeros((C, window, 2, 3 * J + 3))
+    for c in prange(C):
+        n = clip_len[c]
+        s = clip_seq[c]
+        a, b = seq_offsets[s], seq_offsets[s + 1]
+        world, gworld = np.empty((n, J, 3)), np.zeros((n, J, 3))
+        P, gP, fr, gf = np.empty((J, 3)), np.empty((J, 3)), np.empty(FRAME_SIZE), np.zeros(5)
+        _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, s, clip_start[c], dst_fps, world)
+        min_z = np.inf
+        for k in range(n):
+            min_z = min(min_z, world[k, L_ANKLE, 2], world[k, R_ANKLE, 2])
+        clip_frame(world[0], min_z, clip_scale[c], clip_camera[c], fr)
+        for k in range(window):
+            src = min(k, n - 1)
+            if grad_out.shape[3] == 3:
+                frame_joints3d_backward(world[src], fr, up, grad_out[c, k], gworld[src], gf)
+            else:
+                frame_joints2d_backward(world[src], fr, grad_out[c, k], P, gP, gworld[src], gf)
+        clip_frame_backward(world[0], gf, gworld[0])
+        kz, jz = lowest_ankle(world)
+        gworld[kz, jz, 2] += gf[4]
+        rot, G, t, p = np.empty((J, 3, 3)), np.empty((J, 3, 3)), np.empty(3), np.empty((J, 3))
+        A, B, gw, gr, gt = np.empty((J, 3)), np.empty((J, 3)), np.empty((J, 3)), np.zeros((J, 3)), np.empty(3)
+        seq_poses, seq_trans = poses[a:b], trans[a:b]
+        for k in range(n):
+            i0, i1, alpha = source_position(clip_start[c] + k, b - a, seq_fps[s], dst_fps)
+            interpolate_frame(seq_poses, seq_trans, i0, i1, alpha, J, rot, t)
+            joint_chain(rot, rest[s], parents, t, G, p)
+            joint_chain_backward(G, p, rest[s], parents, gworld[k], A, B, gw, gt, gr)
+            g = grad_rows[c, k]
+            interpolate_frame_backward(seq_poses[i0], seq_poses[i1], alpha, J, gw, gt, g[0, :3 * J], g[1, :3 * J],
+                                       g[0, 3 * J:], g[1, 3 * J:])
+            rows[c, k, 0], rows[c, k, 1] = a + i0, a + i1
+    grad_poses[:] = 0.0
+    grad_trans[:] = 0.0
+    for c in range(C):
+        for k in range(clip_len[c]):
+            for r in range(2):
+                row = rows[c, k, r]
+                for i in range(3 * J):
+                    grad_poses[row, i] += grad_rows[c, k, r, i]
+                for i in range(3):
+                    grad_trans[row, i] += grad_rows[c, k, r, 3 * J + i]
 
 __all__ = ["set_num_threads", "resampled_length",
            "fk_loop", "fk_backward_loop", "resample_loop", "project_loop", "convert_batch_loop", "convert_joints_batch_loop",

@@ -341,6 +341,163 @@ def frame_joints2d(world: np.ndarray, frame: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Backward of the joint schemas (joints3d, joints2d) of convert_joints_batch w.r.t. poses and trans; the same
+# functions, with the same names, in csrc/amass_math.h and amass_fast/kernels/numba_backend.py. The rest joints, cameras and
+# scales are constants here (no gradient).
+
+
+def aa_to_quat_backward(aa: np.ndarray, gq: np.ndarray) -> np.ndarray:
+    """dL/daa from dL/dq for q = aa_to_quat(aa) = (cos(t/2), s aa), s = sin(t/2) / t:
+    dL/daa = -s/2 gq_w aa + s gq_v + h (aa . gq_v) aa, h = s'(t) / t = (t/2 cos(t/2) - sin(t/2)) / t^3; below
+    SMALL_ANGLE the derivatives of the forward's series (s = 1/2 - t^2/48, h = -1/24)."""
+    t2 = float(aa @ aa)
+    t = math.sqrt(t2)
+    if t < SMALL_ANGLE:
+        s, h = 0.5 - t2 / 48.0, -1.0 / 24.0
+    else:
+        s, h = math.sin(0.5 * t) / t, (0.5 * t * math.cos(0.5 * t) - math.sin(0.5 * t)) / (t2 * t)
+    gv = gq[1:]
+    return (-0.5 * s * gq[0] + h * float(aa @ gv)) * aa + s * gv
+
+
+def slerp_weight_backward(a: float, xm1: float) -> float:
+    """d slerp_weight(a, xm1) / d xm1: the series' Horner loop differentiated alongside it."""
+    f, df = 1.0, 0.0
+    for i in range(SLERP_SERIES_TERMS, 0, -1):
+        c = (a * a - i * i) * (1.0 / (i * (2 * i + 1)))
+        df = c * (f + xm1 * df)
+        f = 1.0 + c * xm1 * f
+    return a * df
+
+
+def slerp_trig_weights_backward(d: float, alpha: float) -> tuple[float, float]:
+    """d w0 / d d and d w1 / d d of the trigonometric weights (theta = acos d, w1 = sin(alpha theta) / sin theta,
+    w0 = cos(alpha theta) - d w1): dw1 = (d sin(alpha theta) - alpha cos(alpha theta) sin theta) / sin^3 theta,
+    dw0 = alpha sin(alpha theta) / sin theta - w1 - d dw1."""
+    theta = math.acos(d)
+    sin_theta = math.sqrt((1.0 - d) * (1.0 + d))
+    s, c = math.sin(alpha * theta), math.cos(alpha * theta)
+    w1 = s / sin_theta
+    dw1 = (d * s - alpha * c * sin_theta) / (sin_theta * sin_theta * sin_theta)
+    return alpha * s / sin_theta - w1 - d * dw1, dw1
+
+
+def quat_slerp_backward(q0: np.ndarray, q1: np.ndarray, alpha: float,
+                        gq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """dL/dq0, dL/dq1 from dL/dq for q = quat_slerp(q0, q1, alpha) (alpha a constant): through the normalisation
+    (g - q (q . g)) / |q~|, the weights (q~ = w0 q0 + sign w1 q1) and the weights' dependence on d = |q0 . q1|."""
+    dot = float(q0 @ q1)
+    sign, d = (-1.0, -dot) if dot < 0.0 else (1.0, dot)
+    if d >= SLERP_SERIES_DOT:
+        w0, w1 = slerp_weight(1.0 - alpha, d - 1.0), slerp_weight(alpha, d - 1.0)
+        dw0, dw1 = slerp_weight_backward(1.0 - alpha, d - 1.0), slerp_weight_backward(alpha, d - 1.0)
+    else:
+        theta = math.acos(d)
+        sin_theta = math.sqrt((1.0 - d) * (1.0 + d))
+        w1 = math.sin(alpha * theta) / sin_theta
+        w0 = math.cos(alpha * theta) - d * w1
+        dw0, dw1 = slerp_trig_weights_backward(d, alpha)
+    q = w0 * q0 + (sign * w1) * q1
+    n = math.sqrt(float(q @ q))
+    o = q / n
+    g = (gq - o * float(o @ gq)) / n
+    gd = float(g @ q0) * dw0 + sign * float(g @ q1) * dw1
+    return w0 * g + (sign * gd) * q1, (sign * w1) * g + (sign * gd) * q0
+
+
+def quat_rotation_backward(q: np.ndarray, grad_w: np.ndarray) -> np.ndarray:
+    """dL/dq (tangent to the unit sphere) of a unit quaternion whose rotation quat_to_mat(q) has dL/dw, w its change
+    in its own frame: q (x) (1, w/2) turns R(q) into R(q) exp([w]x), so dL/dq = 2 q (x) (0, grad_w)."""
+    w, v = q[0], q[1:]
+    return 2.0 * np.concatenate([[-float(v @ grad_w)], w * grad_w + np.cross(v, grad_w)])
+
+
+def interpolate_frame_backward(p0: np.ndarray, p1: np.ndarray, alpha: float, num_joints: int, grad_w: np.ndarray,
+                               grad_t: np.ndarray):
+    """interpolate_frame's backward for source pose rows p0, p1 (axis-angle, >= 3J) at weight alpha: dL/dw [J, 3]
+    of the local rotations and dL/dt [3] -> dL/dp0, dL/dp1 [3J] and dL/dtrans0, dL/dtrans1 [3]."""
+    g0, g1 = np.zeros(3 * num_joints), np.zeros(3 * num_joints)
+    for j in range(num_joints):
+        a0 = p0[3 * j:3 * j + 3]
+        q0 = aa_to_quat(a0)
+        if alpha == 0.0:
+            g0[3 * j:3 * j + 3] = aa_to_quat_backward(a0, quat_rotation_backward(q0, grad_w[j]))
+            continue
+        a1 = p1[3 * j:3 * j + 3]
+        q1 = aa_to_quat(a1)
+        gq0, gq1 = quat_slerp_backward(q0, q1, alpha, quat_rotation_backward(quat_slerp(q0, q1, alpha), grad_w[j]))
+        g0[3 * j:3 * j + 3] = aa_to_quat_backward(a0, gq0)
+        g1[3 * j:3 * j + 3] = aa_to_quat_backward(a1, gq1)
+    return g0, g1, (1.0 - alpha) * grad_t, alpha * grad_t
+
+
+def canonical_point_backward(p: np.ndarray, frame: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """canonical_point's backward: dL/dout [3] -> dL/dp [3] and dL/d(cos, sin, origin x, y, z) [5] of the frame."""
+    dx, dy, dz = p - frame[FR_ORIGIN:FR_ORIGIN + 3]
+    c, s, k = frame[FR_COS], frame[FR_SIN], frame[FR_SCALE]
+    gp = np.array([k * (c * g[0] - s * g[1]), k * (s * g[0] + c * g[1]), k * g[2]])
+    return gp, np.array([k * (dx * g[0] + dy * g[1]), k * (dy * g[0] - dx * g[1]), -gp[0], -gp[1], -gp[2]])
+
+
+def frame_joints3d_backward(world: np.ndarray, frame: np.ndarray, up: int,
+                            g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """frame_joints3d's backward: dL/dout [22, 3] -> dL/dworld [22, 3], dL/dframe [5] (canonical_point_backward)."""
+    if up == UP_Y:
+        g = np.stack([g[:, 0], -g[:, 2], g[:, 1]], axis=1)
+    gw, gf = np.empty((NUM_BODY_JOINTS, 3)), np.zeros(5)
+    for j in range(NUM_BODY_JOINTS):
+        gw[j], f = canonical_point_backward(world[j], frame, g[j])
+        gf += f
+    return gw, gf
+
+
+def frame_joints2d_backward(world: np.ndarray, frame: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """frame_joints2d's backward: dL/dout [22, 2] -> dL/dworld [22, 3], dL/dframe [5]. Perspective: with
+    e = dL/d(out) through (r, u), dL/dq_j = k e_j + (dL/dk_j) (-distance / z_j^2) d (zero where z is clamped to NEAR_M),
+    dL/dt = sum (e_j - dL/dq_j), and t's (x, y) is the mean of the hips."""
+    P = np.stack([canonical_point(world[j], frame) for j in range(NUM_BODY_JOINTS)])
+    r, u, d = (frame[i:i + 3] for i in (FR_RIGHT, FR_UP, FR_FORWARD))
+    e = g[:, :1] * r + g[:, 1:] * u
+    if frame[FR_PERSP] == 0.0:
+        gP = e
+    else:
+        t = np.array([0.5 * (P[L_HIP, 0] + P[R_HIP, 0]), 0.5 * (P[L_HIP, 1] + P[R_HIP, 1]), frame[FR_TARGET]])
+        q = P - t
+        zr = q @ d + frame[FR_DISTANCE]
+        z = np.maximum(zr, NEAR_M)
+        k = frame[FR_DISTANCE] / z
+        gk = g[:, 0] * (q @ r) + g[:, 1] * (q @ u)
+        gz = np.where(zr < NEAR_M, 0.0, -gk * frame[FR_DISTANCE] / (z * z))
+        gq = k[:, None] * e + gz[:, None] * d
+        gt = (e - gq).sum(0)
+        gP = gq
+        gP[L_HIP, :2] += 0.5 * gt[:2]
+        gP[R_HIP, :2] += 0.5 * gt[:2]
+    gw, gf = np.empty((NUM_BODY_JOINTS, 3)), np.zeros(5)
+    for j in range(NUM_BODY_JOINTS):
+        gw[j], f = canonical_point_backward(world[j], frame, gP[j])
+        gf += f
+    return gw, gf
+
+
+def clip_frame_backward(first: np.ndarray, gf: np.ndarray) -> np.ndarray:
+    """clip_frame's backward for the frame's (cos, sin, origin x, origin y) [>=4] -> dL/dfirst [22, 3] (the hips;
+    the origin's z, the lowest ankle, is the caller's). Hips vertical (no facing): cos and sin are constants."""
+    out = np.zeros((NUM_BODY_JOINTS, 3))
+    lx, ly = first[L_HIP, 0] - first[R_HIP, 0], first[L_HIP, 1] - first[R_HIP, 1]
+    n = math.sqrt(lx * lx + ly * ly)
+    if n >= 1e-9:
+        c, s = lx / n, ly / n
+        m = c * gf[0] + s * gf[1]
+        glx, gly = (gf[0] - c * m) / n, (gf[1] - s * m) / n
+        out[L_HIP, :2] += (glx, gly)
+        out[R_HIP, :2] -= (glx, gly)
+    out[L_HIP, :2] += 0.5 * gf[2:4]
+    out[R_HIP, :2] += 0.5 * gf[2:4]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Whole-array entry points (same signatures as the public ones in amass_fast.kernels, float64 NumPy only).
 
 
@@ -448,3 +605,60 @@ def convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parent
             w = world[min(k, n - 1)]
             out[c, k] = frame_joints3d(w, frame, up) if dim == 3 else frame_joints2d(w, frame)
     return out
+
+
+def lowest_ankle(world: np.ndarray) -> tuple[int, int]:
+    """(frame, joint) of a clip's lowest ankle over its valid frames world [n, 22, 3]: the first frame that is
+    strictly lower than all before it; in a frame the left ankle when it is strictly lower, else the right (the
+    order of the forward's comparisons, so that the gradient goes where the minimum was taken)."""
+    best, where = math.inf, (0, R_ANKLE)
+    for k in range(len(world)):
+        j = L_ANKLE if world[k, L_ANKLE, 2] < world[k, R_ANKLE, 2] else R_ANKLE
+        if k == 0 or world[k, j, 2] < best:
+            best, where = world[k, j, 2], (k, j)
+    return where
+
+
+def convert_joints_batch_backward(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
+                                  clip_len, clip_scale, clip_camera, grad_out, *, dst_fps: float = 25.0,
+                                  up: int = UP_Z) -> tuple[np.ndarray, np.ndarray]:
+    """convert_joints_batch's gradients w.r.t. poses and trans: dL/dout [C, window, 22, dim] (dim 3: joints3d,
+    2: joints2d) -> (dL/dposes [N, P] (columns past 66 zero), dL/dtrans [N, 3]). Padding frames pass their gradient
+    to the last valid frame; the clip's frame (facing and origin from the first frame's hips, floor from the lowest
+    ankle) passes its gradient back to those joints."""
+    poses, trans, rest = (np.asarray(a, dtype=np.float64) for a in (poses, trans, rest_joints))
+    grad_out = np.asarray(grad_out, dtype=np.float64)
+    window, dim = grad_out.shape[1], grad_out.shape[-1]
+    grad_poses, grad_trans = np.zeros(poses.shape), np.zeros(trans.shape)
+    J = NUM_BODY_JOINTS
+    for c in range(len(clip_seq)):
+        world = _clip_world_joints(poses, trans, seq_offsets, seq_fps, rest, parents, clip_seq, clip_start,
+                                   clip_len, c, dst_fps)
+        n = len(world)
+        min_z = float(np.min(world[:, [L_ANKLE, R_ANKLE], 2]))
+        frame = clip_frame(world[0], min_z, float(clip_scale[c]), np.asarray(clip_camera[c], dtype=np.float64))
+        gworld, gframe = np.zeros_like(world), np.zeros(5)
+        for k in range(window):
+            src = min(k, n - 1)
+            if dim == 3:
+                gw, gf = frame_joints3d_backward(world[src], frame, up, grad_out[c, k])
+            else:
+                gw, gf = frame_joints2d_backward(world[src], frame, grad_out[c, k])
+            gworld[src] += gw
+            gframe += gf
+        gworld[0] += clip_frame_backward(world[0], gframe)
+        kz, jz = lowest_ankle(world)
+        gworld[kz, jz, 2] += gframe[4]
+        s = int(clip_seq[c])
+        a, b = int(seq_offsets[s]), int(seq_offsets[s + 1])
+        for k in range(n):
+            i0, i1, alpha = source_position(int(clip_start[c]) + k, b - a, float(seq_fps[s]), dst_fps)
+            rot, t = interpolate_frame(poses[a:b], trans[a:b], i0, i1, alpha, J)
+            p, G = joint_chain_world(rot, rest[s, :J], parents[:J], t)
+            grad_w, grad_t, _ = joint_chain_backward(G, p, rest[s, :J], parents[:J], gworld[k])
+            g0, g1, t0, t1 = interpolate_frame_backward(poses[a + i0], poses[a + i1], alpha, J, grad_w, grad_t)
+            grad_poses[a + i0, :3 * J] += g0
+            grad_poses[a + i1, :3 * J] += g1
+            grad_trans[a + i0] += t0
+            grad_trans[a + i1] += t1
+    return grad_poses, grad_trans

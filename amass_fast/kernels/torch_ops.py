@@ -1,13 +1,15 @@
 """torch custom ops (torch.library) behind amass_fast.kernels for torch tensors: fk, convert_batch and
 convert_joints_batch, with fake (meta) implementations, so that torch.compile(fullgraph=True) traces a model that
-calls them without a graph break and torch.export sees them as ops; fk has an analytic backward (autograd).
+calls them without a graph break and torch.export sees them as ops; fk and convert_joints_batch have analytic
+backwards (autograd).
 
     amass_fast::fk(poses, trans, rest_joints, parents, backend) -> joints [F, J, 3]            (differentiable)
     amass_fast::fk_backward(grad, poses, trans, rest_joints, parents, backend, with_rest)
         -> (grad_poses [F, P], grad_trans [F, 3], grad_rest [J, 3])
     amass_fast::convert_batch(...) -> stick5 [C, window, 20]                                  (no backward)
     amass_fast::convert_joints_batch(...) -> joints3d [C, window, 22, 3] / joints2d [C, window, 22, 2]
-                                                                                               (no backward)
+                                                                       (differentiable w.r.t. poses, trans)
+    amass_fast::convert_joints_batch_backward(grad, ...) -> (grad_poses [N, P], grad_trans [N, 3])
 
 Call them through amass_fast.kernels (af.fk, af.convert_batch), which routes torch tensors here and NumPy arrays
 straight to the backends, as before. The ops wrap the same backends from Python (prepared checks, then the
@@ -134,10 +136,10 @@ def convert_joints_batch_op(poses: Tensor, trans: Tensor, seq_offsets: Tensor, s
                             clip_yaw: Optional[Tensor], cameras: Optional[Tensor], clip_scale: Optional[Tensor],
                             dst_fps: float, window: int, top: bool, schema: str, up: str, backend: str) -> Tensor:
     """kernels.convert_batch of tensors for schema joints3d -> [C, window, 22, 3]; joints2d (and the line schemas,
-    whose lines the caller gathers from it) -> joints2d [C, window, 22, 2]."""
-    p = prepared.convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
-                               clip_len, clip_yaw, dst_fps, window, top, backend, None, schema, cameras, up,
-                               clip_scale)
+    whose lines the caller gathers from it) -> joints2d [C, window, 22, 2]. Differentiable w.r.t. poses and trans."""
+    p = prepared.convert_batch(poses.detach(), trans.detach(), seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                               clip_start, clip_len, clip_yaw, dst_fps, window, top, backend, None, schema, cameras,
+                               up, clip_scale)
     adapter(p.place.backend).convert_joints_batch(p)
     return _result(p.place, p.out)
 
@@ -147,6 +149,58 @@ def _(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_s
       clip_scale, dst_fps, window, top, schema, up, backend):
     dim = 3 if schema == "joints3d" else 2
     return poses.new_empty((clip_seq.shape[0], window, NUM_BODY_JOINTS, dim), dtype=_out_dtype(poses))
+
+
+@torch.library.custom_op("amass_fast::convert_joints_batch_backward", mutates_args=())
+def convert_joints_batch_backward_op(grad: Tensor, poses: Tensor, trans: Tensor, seq_offsets: Tensor,
+                                     seq_fps: Tensor, rest_joints: Tensor, parents: Tensor, clip_seq: Tensor,
+                                     clip_start: Tensor, clip_len: Tensor, clip_yaw: Optional[Tensor],
+                                     cameras: Optional[Tensor], clip_scale: Optional[Tensor], dst_fps: float,
+                                     window: int, top: bool, schema: str, up: str,
+                                     backend: str) -> Tuple[Tensor, Tensor]:
+    """convert_joints_batch's gradients: grad [C, window, 22, 3 or 2] -> (grad_poses [N, P] (columns past 66
+    zero), grad_trans [N, 3]), in the op's compute dtype."""
+    p = prepared.convert_batch(poses.detach(), trans.detach(), seq_offsets, seq_fps, rest_joints, parents, clip_seq,
+                               clip_start, clip_len, clip_yaw, dst_fps, window, top, backend, None, schema, cameras,
+                               up, clip_scale)
+    place = p.place
+    g = grad.detach().to(_out_dtype(poses)).contiguous()
+    if place.backend != "cuda":
+        g = g.cpu().numpy()
+    grad_poses, grad_trans = adapter(place.backend).convert_joints_batch_backward(p, g)
+    return _result(place, grad_poses), _result(place, grad_trans)
+
+
+@convert_joints_batch_backward_op.register_fake
+def _(grad, poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_yaw,
+      cameras, clip_scale, dst_fps, window, top, schema, up, backend):
+    dtype = _out_dtype(poses)
+    return poses.new_empty(poses.shape, dtype=dtype), poses.new_empty((poses.shape[0], 3), dtype=dtype)
+
+
+def _no_second_derivative_joints(ctx, *grads):
+    raise RuntimeError("convert_batch: its second derivative (the backward of its backward) is not built; the first "
+                       "derivatives are exact")
+
+
+convert_joints_batch_backward_op.register_autograd(_no_second_derivative_joints,
+                                                   setup_context=lambda ctx, inputs, output: None)
+
+
+def _joints_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(*inputs[:12])
+    ctx.rest = inputs[12:]
+
+
+def _joints_backward(ctx, grad):
+    saved = ctx.saved_tensors
+    poses, trans = saved[0], saved[1]
+    grad_poses, grad_trans = convert_joints_batch_backward_op(grad, *saved, *ctx.rest)
+    return (grad_poses.to(poses.dtype) if ctx.needs_input_grad[0] else None,
+            grad_trans.to(trans.dtype) if ctx.needs_input_grad[1] else None) + (None,) * 16
+
+
+convert_joints_batch_op.register_autograd(_joints_backward, setup_context=_joints_setup_context)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -172,12 +226,13 @@ def fk(poses: Tensor, trans, rest_joints, parents, backend: str) -> Tensor:
 def convert_batch(poses: Tensor, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len,
                   clip_yaw, dst_fps: float, window: int, top: bool, backend: str, schema: str, cameras, up: str,
                   clip_scale) -> Tensor:
-    """kernels.convert_batch for a torch `poses`: stick5 by yaw -> [C, window, 20]; any other schema (and stick5
-    through cameras) -> joints2d or joints3d (the caller gathers the lines from joints2d). No backward: tensors
-    that require grad are refused, naming the argument."""
+    """kernels.convert_batch for a torch `poses`: stick5 by yaw -> [C, window, 20] (no backward); any other schema
+    (and stick5 through cameras) -> joints2d or joints3d (the caller gathers the lines from joints2d), with a
+    backward w.r.t. poses and trans. Other tensors that require grad are refused, naming the argument."""
     op = "convert_batch"
-    for name, x in (("poses", poses), ("trans", trans), ("rest_joints", rest_joints), ("clip_yaw", clip_yaw),
-                    ("cameras", cameras), ("clip_scale", clip_scale)):
+    joints = schema != "stick5" or cameras is not None  # convert_joints_batch_op: poses and trans differentiable
+    checked = (("rest_joints", rest_joints), ("clip_yaw", clip_yaw), ("cameras", cameras), ("clip_scale", clip_scale))
+    for name, x in checked if joints else (("poses", poses), ("trans", trans)) + checked:
         if isinstance(x, Tensor):
             prepared.no_grad_needed(op, x, name)
     args = (poses, _tensor(trans, poses), _host(seq_offsets), _host(seq_fps), _tensor(rest_joints, poses),
@@ -188,4 +243,5 @@ def convert_batch(poses: Tensor, trans, seq_offsets, seq_fps, rest_joints, paren
                                    str(schema), str(up), backend)
 
 
-__all__ = ["fk_op", "fk_backward_op", "convert_batch_op", "convert_joints_batch_op", "fk", "convert_batch"]
+__all__ = ["fk_op", "fk_backward_op", "convert_batch_op", "convert_joints_batch_op", "convert_joints_batch_backward_op",
+           "fk", "convert_batch"]

@@ -10,14 +10,15 @@ install has and what "auto" means.
     cuda         amass_fast._cuda (CUDA kernels on torch's current stream)
 
 Every adapter is the module of its backend's name (runtime.DEVICE lists the names and where each computes) with
-the functions of ``Backend``: each takes one prepared record and writes its
-outputs (``out`` / ``out_poses``, ``out_trans``), returning nothing. The checks are done once, when the record is
+the functions of ``Backend``: each takes one prepared record and writes its outputs (``out`` / ``out_poses``,
+``out_trans``), returning nothing; convert_joints_batch_backward returns (grad_poses, grad_trans) in the compute
+dtype, arrays of the backend's kind. The checks are done once, when the record is
 prepared; an adapter only calls its backend.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from typing import Any, Protocol, Tuple
 
 from amass_fast.kernels.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
 
@@ -30,6 +31,7 @@ class Backend(Protocol):
     def project(self, p: Project) -> None: ...
     def convert_batch(self, p: StickBatch) -> None: ...
     def convert_joints_batch(self, p: JointsBatch) -> None: ...
+    def convert_joints_batch_backward(self, p: JointsBatch, grad_out: Any) -> Tuple[Any, Any]: ...
 
 
 _adapters: dict = {}

@@ -1,6 +1,8 @@
 """The cpp backend: amass_fast._core (C++ and OpenMP), writing straight into the outputs."""
 from __future__ import annotations
 
+import numpy as np
+
 from amass_fast.kernels import runtime
 from amass_fast.kernels.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
 
@@ -36,3 +38,12 @@ def convert_joints_batch(p: JointsBatch) -> None:
     b = p.batch
     _CORE.convert_joints_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents, b.clip_seq,
                                  b.clip_start, b.clip_len, p.clip_scale, p.clip_camera, b.dst_fps, p.up, p.out)
+
+
+def convert_joints_batch_backward(p: JointsBatch, grad_out):
+    b = p.batch
+    grad_poses, grad_trans = np.empty(b.poses.shape, b.poses.dtype), np.empty(b.trans.shape, b.poses.dtype)
+    _CORE.convert_joints_batch_backward(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents,
+                                        b.clip_seq, b.clip_start, b.clip_len, p.clip_scale, p.clip_camera,
+                                        b.dst_fps, p.up, grad_out, grad_poses, grad_trans)
+    return grad_poses, grad_trans

@@ -75,3 +75,21 @@ def convert_joints_batch(p: JointsBatch) -> None:
                                      b.rest_joints, b.parents, _dev(place, b.clip_seq), _dev(place, b.clip_start),
                                      _dev(place, b.clip_len), _dev(place, p.clip_scale), _dev(place, p.clip_camera),
                                      b.dst_fps, p.up, p.out, world, frame, stream=_stream(place.device))
+
+
+def convert_joints_batch_backward(p: JointsBatch, grad_out):
+    b, place = p.batch, p.place
+    torch = runtime.torch()
+    dtype = b.poses.dtype
+    grad_poses = torch.zeros(b.poses.shape, dtype=dtype, device=b.poses.device)
+    grad_trans = torch.zeros(b.trans.shape, dtype=dtype, device=b.poses.device)
+    world, grad_world = (place.empty((b.clips, b.window, NUM_BODY_JOINTS, 3)) for _ in range(2))
+    frame, grad_rows = place.empty((b.clips, FRAME_SIZE)), place.empty((b.clips, b.window, 2, 3 * NUM_BODY_JOINTS + 3))
+    with _device_guard(place.device):
+        _cuda().convert_joints_batch_backward(b.poses, b.trans, _dev(place, b.seq_offsets), _dev(place, b.seq_fps),
+                                              b.rest_joints, b.parents, _dev(place, b.clip_seq),
+                                              _dev(place, b.clip_start), _dev(place, b.clip_len),
+                                              _dev(place, p.clip_scale), _dev(place, p.clip_camera), b.dst_fps, p.up,
+                                              grad_out.contiguous(), grad_poses, grad_trans, world, grad_world, frame,
+                                              grad_rows, stream=_stream(place.device))
+    return grad_poses, grad_trans

@@ -41,3 +41,13 @@ def convert_joints_batch(p: JointsBatch) -> None:
     nb.convert_joints_batch_loop(b.poses, b.trans, b.seq_offsets, b.seq_fps,
                                  np.ascontiguousarray(b.rest_joints, dtype=np.float64), b.parents, b.clip_seq,
                                  b.clip_start, b.clip_len, p.clip_scale, p.clip_camera, b.dst_fps, p.up, p.out)
+
+
+def convert_joints_batch_backward(p: JointsBatch, grad_out):
+    b = p.batch
+    grad_poses, grad_trans = np.empty(b.poses.shape, b.poses.dtype), np.empty(b.trans.shape, b.poses.dtype)
+    nb.convert_joints_batch_backward_loop(b.poses, b.trans, b.seq_offsets, b.seq_fps,
+                                          np.ascontiguousarray(b.rest_joints, dtype=np.float64), b.parents,
+                                          b.clip_seq, b.clip_start, b.clip_len, p.clip_scale, p.clip_camera,
+                                          b.dst_fps, p.up, grad_out, grad_poses, grad_trans)
+    return grad_poses, grad_trans

@@ -37,3 +37,10 @@ def convert_joints_batch(p: JointsBatch) -> None:
     p.out[...] = reference.convert_joints_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents,
                                                 b.clip_seq, b.clip_start, b.clip_len, p.clip_scale, p.clip_camera,
                                                 dst_fps=b.dst_fps, window=b.window, up=p.up, dim=p.out.shape[-1])
+
+
+def convert_joints_batch_backward(p: JointsBatch, grad_out):
+    b = p.batch
+    return reference.convert_joints_batch_backward(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints,
+                                                   b.parents, b.clip_seq, b.clip_start, b.clip_len, p.clip_scale,
+                                                   p.clip_camera, grad_out, dst_fps=b.dst_fps, up=p.up)
