@@ -1,10 +1,12 @@
-"""Batches for the kernel tests of this folder, as fixtures that return a builder (call it with the arguments)."""
+"""Batches for the kernel tests of this folder, as fixtures that return a builder (call it with the arguments), and
+the grid shim that runs the CUDA kernel bodies on the host behind the cpp adapter."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from amass_fast.kernels import reference
+from amass_fast.kernels import reference, runtime
+from amass_fast.kernels.backends import cpp as cpp_adapter
 
 
 def _one_batch(seed: int = 0, frames=(50, 20), fps=(60.0, 100.0), window=8, dtype=np.float64):
@@ -55,3 +57,31 @@ def one_batch():
 def many_clips_batch():
     """_many_clips_batch: the real launch shape (several blocks, a partial last block)."""
     return _many_clips_batch
+
+
+class GridShimCore:
+    """amass_fast._core with every op that has a grid-shim twin (``NAME_gridshim``: its CUDA kernels run on the
+    host, grid-serially) running that twin, so the cpp adapter, and everything above it, runs the CUDA kernel
+    bodies; the other ops pass through."""
+
+    def __init__(self, core, block_size: int):
+        self.core, self.block_size = core, block_size
+
+    def __getattr__(self, name):
+        shim = getattr(self.core, f"{name}_gridshim", None)
+        if shim is None:
+            return getattr(self.core, name)
+        return lambda *args: shim(*args, block_size=self.block_size)
+
+
+@pytest.fixture
+def cpu_backend(monkeypatch):
+    """(name, block_size) -> the backend name to pass: "gridshim" is cpp with the CUDA kernels run on the host
+    (blocks of ``block_size`` threads, small so that several blocks and a partial one run); others as they are."""
+    def use(name: str, block_size: int) -> str:
+        if name == "gridshim":
+            monkeypatch.setattr(cpp_adapter, "_CORE", GridShimCore(runtime.load("_core"), block_size))
+            return "cpp"
+        return name
+
+    return use

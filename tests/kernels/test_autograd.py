@@ -15,34 +15,15 @@ torch = pytest.importorskip("torch")
 
 from amass_fast import kernels
 from amass_fast.kernels import reference  # noqa: E402
-from amass_fast.kernels.backends import cpp as cpp_adapter  # noqa: E402
-from amass_fast.kernels import runtime  # noqa: E402
 
 HAVE = kernels.available_backends()
 CPU_BACKENDS = [b for b in ("reference", "numba", "cpp") if b in HAVE]
 
 
-class GridShimCore:
-    """amass_fast._core with fk and fk_backward run by their CUDA kernels on the host (grid shim), so that the
-    cpp adapter, and everything above it, runs the CUDA kernel bodies."""
-
-    def __init__(self, core, block_size: int):
-        self.core, self.block_size = core, block_size
-
-    def fk(self, *args):
-        self.core.fk_gridshim(*args, block_size=self.block_size)
-
-    def fk_backward(self, *args):
-        self.core.fk_backward_gridshim(*args, block_size=self.block_size)
-
-
 @pytest.fixture(params=CPU_BACKENDS + (["gridshim"] if "cpp" in HAVE else []))
-def backend(request, monkeypatch):
+def backend(request, cpu_backend):
     """A backend name for kernels.fk; "gridshim" is cpp with the CUDA kernels run on the host (block size 7)."""
-    if request.param == "gridshim":
-        monkeypatch.setattr(cpp_adapter, "_CORE", GridShimCore(runtime.load("_core"), 7))
-        return "cpp"
-    return request.param
+    return cpu_backend(request.param, 7)  # tests/kernels/conftest.py
 
 
 def skeleton(num_joints: int, seed: int = 0) -> np.ndarray:

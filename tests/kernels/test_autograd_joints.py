@@ -21,38 +21,16 @@ torch = pytest.importorskip("torch")
 
 from amass_fast import kernels
 from amass_fast.kernels import reference  # noqa: E402
-from amass_fast.kernels.backends import cpp as cpp_adapter  # noqa: E402
-from amass_fast.kernels import runtime  # noqa: E402
 from amass_fast.schemas.cameras import Camera  # noqa: E402
 
 HAVE = kernels.available_backends()
 CPU_BACKENDS = [b for b in ("reference", "numba", "cpp") if b in HAVE]
 
 
-class GridShimCore:
-    """amass_fast._core with convert_joints_batch and its backward run by their CUDA kernels on the host (grid
-    shim), so that the cpp adapter runs the CUDA kernel bodies; everything else passes through."""
-
-    def __init__(self, core, block_size: int):
-        self.core, self.block_size = core, block_size
-
-    def __getattr__(self, name):
-        return getattr(self.core, name)
-
-    def convert_joints_batch(self, *args):
-        self.core.convert_joints_batch_gridshim(*args, block_size=self.block_size)
-
-    def convert_joints_batch_backward(self, *args):
-        self.core.convert_joints_batch_backward_gridshim(*args, block_size=self.block_size)
-
-
 @pytest.fixture(params=CPU_BACKENDS + (["gridshim"] if "cpp" in HAVE else []))
-def backend(request, monkeypatch):
+def backend(request, cpu_backend):
     """A backend name for kernels.convert_batch; "gridshim" is cpp with the CUDA kernels run on the host."""
-    if request.param == "gridshim":
-        monkeypatch.setattr(cpp_adapter, "_CORE", GridShimCore(runtime.load("_core"), 5))
-        return "cpp"
-    return request.param
+    return cpu_backend(request.param, 5)  # tests/kernels/conftest.py
 
 
 # Two sequences at 30 and 20 fps resampled to 25 fps (output frames between source frames: slerp; frame 0 on a
