@@ -717,11 +717,13 @@ print("shape", tuple(batch["motion"].shape), "meta", sorted(batch["meta"]))
 
 
 @case(GROUP, "manifest_names_outside", "a manifest naming ../elsewhere/shard-000000.npz or an absolute path (both "
-      "real shards): StickClips and preview refuse it, naming the manifest and the entry")
+      "real shards): StickClips, preview and writers.read_manifest refuse it, naming the manifest and the entry; "
+      "the shard outside is not touched")
 def _outside(c: Check) -> None:
     from amass_fast.outputs import writers
 
     elsewhere = _fake_shards(c.dir / "elsewhere", shards=1)
+    outside = (elsewhere / "shard-000000.npz").read_bytes()
     for label, name in (("relative", "../elsewhere/shard-000000.npz"),
                         ("absolute", str(elsewhere / "shard-000000.npz"))):
         shards = _fake_shards(c.dir / f"shards_{label}", shards=1)
@@ -733,3 +735,8 @@ def _outside(c: Check) -> None:
                  [str(manifest), name, "inside"], 3)
         _refusal(c, f"preview ({label})", _preview(c, f"preview ({label})", shards, c.dir / f"{label}.gif"),
                  [str(manifest), name], 1)
+        _refusal(c, f"read_manifest ({label})", _python(c, f"read_manifest ({label})", f"""
+from amass_fast.outputs.writers import read_manifest
+read_manifest({str(shards)!r})
+"""), [str(manifest), name, "inside"], 3)
+    c.expect((elsewhere / "shard-000000.npz").read_bytes() == outside, "the shard outside the folder is unchanged")
