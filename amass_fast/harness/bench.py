@@ -237,7 +237,7 @@ FK_MODES = ("forward", "forward+backward")
 
 def grad_tolerance(dtype, g64) -> float:
     """How far a float32 gradient may lie from the float64 one: 2e-4 of the largest float64 gradient (at least
-    2e-4), as tests/test_autograd.py states for af.fk; float64 1e-8 of it."""
+    2e-4), as tests/kernels/test_autograd.py states for af.fk; float64 1e-8 of it."""
     scale = max(1.0, float(np.abs(g64).max()))
     return (1e-8 if np.dtype(dtype) == np.float64 else 2e-4) * scale
 
