@@ -148,7 +148,7 @@ inline void fix_far_lanes(M far, V d, V alpha, V& w0, V& w1) {
 // 2^51 in double) and r = x - n pi/2 in three parts (Cody-Waite; each n * part is exact for |n| < 2^14 in float,
 // 2^20 in double), so |r| <= pi/4; then minimax polynomials on [-pi/4, pi/4] (float: S. Moshier's Cephes sinf/cosf;
 // double: fdlibm's __kernel_sin/__kernel_cos) and the quadrant n mod 4 picks and signs them.
-// Error against the exact sin/cos (tests/test_native.py measures it): float <= 2 ulp of 1 for |x| <= 8192; double
+// Error against the exact sin/cos (tests/kernels/test_native.py measures it): float <= 2 ulp of 1 for |x| <= 8192; double
 // <= 2 ulp of 1 for |x| <= 1e5. Axis-angle rotations need |x| <= pi (half angles <= pi/2) for any real data;
 // beyond the ranges above the result loses accuracy gradually.
 template <typename T>
