@@ -95,3 +95,16 @@ def test_size_cap_table_is_the_code_table():
     # The per-member cap of texts.zip is the caption cap, as the caption row says.
     assert guarded.ZIP_MEMBER_LIMITS == {"texts_zip": guarded.LIMITS["caption"]}
     assert f"deeper than {guarded.MAX_JSON_DEPTH} levels" in text
+
+
+def test_every_file_path_named_in_docs_and_comments_exists():
+    """A path of the repository named in the README, docs/, BENCHMARKS.md or a comment of csrc/ (a test file, a
+    module, a bench script, a C++ file) exists: moving a file without its mentions fails here."""
+    pattern = re.compile(r"(?<![\w/.])((?:amass_fast|tests|benches|csrc|tools|docs)/[\w/]+\.(?:py|h|cpp|cuh|cu|sh|md))(?!\w)")
+    texts = [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "csrc").iterdir())]
+    named = {(text.name, m) for text in texts for m in pattern.findall(text.read_text(encoding="utf-8"))}
+    assert len(named) > 20  # the check sees the paths the docs do name
+    missing = sorted(f"{where}: {path}" for where, path in named
+                     if "*" not in path and not (ROOT / path).exists())
+    assert not missing, "named but not in the repository:\n  " + "\n  ".join(missing)
