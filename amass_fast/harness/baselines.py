@@ -59,16 +59,26 @@ def rodrigues(aa):
         *aa.shape[:-1], 3, 3)
 
 
-def torch_fk(poses, trans, rest, parents, levels: Optional[list] = None):
+def fk_plan(parents, num_joints: int) -> tuple:
+    """What ``torch_fk`` needs of a skeleton, computed once outside any compiled graph: the chain's depths
+    (``chain_levels``), the parents [J] and the order that puts the joints back, as tensors."""
+    import torch
+
+    parents = np.array(parents[:num_joints], dtype=np.int64)  # a writable copy: torch.compile refuses read-only
+    levels = chain_levels(parents)
+    order = torch.as_tensor(np.argsort([j for joints, _ in levels for j in joints]))
+    return levels, torch.as_tensor(parents), order
+
+
+def torch_fk(poses, trans, rest, parents, plan: Optional[tuple] = None):
     """``af.fk`` in plain torch, differentiable: joints [F, J, 3] from poses [F, >=3J], trans [F, 3], rest [J, 3].
     Batched Rodrigues, then the chain one depth of the tree at a time (``chain_levels``; per joint is slower in
-    eager and no faster compiled, see BENCHMARKS.md)."""
+    eager and no faster compiled, see BENCHMARKS.md). ``plan``: ``fk_plan(parents, J)``, made here if not given."""
     import torch
 
     F, J = poses.shape[0], rest.shape[0]
     R = rodrigues(poses[:, :3 * J].reshape(F, J, 3))
-    levels = levels or chain_levels(parents)
-    par = torch.as_tensor(np.asarray(parents)[:J])
+    levels, par, order = plan or fk_plan(parents, J)
     offsets = torch.cat([rest[:1], rest[1:] - rest[par[1:]]])  # rest_j - rest_parent, once for all frames
     root = levels[0][0]
     G, p = R[:, root], rest[root] + trans[:, None]
@@ -79,16 +89,16 @@ def torch_fk(poses, trans, rest, parents, levels: Optional[list] = None):
         G = torch.matmul(Gq, R[:, joints])
         Gs.append(G)
         ps.append(p)
-    order = torch.as_tensor(np.argsort([j for joints, _ in levels for j in joints]))
     return torch.cat(ps, dim=1)[:, order]
 
 
 def compiled_torch_fk(parents) -> Callable:
-    """``torch_fk`` for one skeleton under ``torch.compile`` (the first call compiles: time it apart)."""
+    """``torch_fk`` for one skeleton (all of ``parents``) under ``torch.compile`` (the first call compiles: time it
+    apart)."""
     import torch
 
-    levels = chain_levels(parents)
-    fn = torch.compile(lambda poses, trans, rest: torch_fk(poses, trans, rest, parents, levels))
+    plan = fk_plan(parents, len(parents))
+    fn = torch.compile(lambda poses, trans, rest: torch_fk(poses, trans, rest, parents, plan))
     return fn
 
 

@@ -256,8 +256,8 @@ def _fk_alternatives(J: int, rest: np.ndarray, model_path: Path, quick: bool, sk
     rest_t, par_t = torch.as_tensor(rest[:J], dtype=torch.float32), torch.as_tensor(par)
     out = [("amass-fast af.fk [cpp]" if "cpp" in _kernel_api()[0] else "amass-fast af.fk",
             lambda p, t: kernels.fk(p, t, rest_t, par_t), None)]
-    levels = baselines.chain_levels(par)
-    out.append(("plain torch eager", lambda p, t: baselines.torch_fk(p, t, rest_t, par, levels), None))
+    plan = baselines.fk_plan(par, J)
+    out.append(("plain torch eager", lambda p, t: baselines.torch_fk(p, t, rest_t, par, plan), None))
     if quick:
         skipped.append(dict(name=f"plain torch compiled (FK {J} joints)",
                             reason="--quick: torch.compile takes tens of seconds"))
