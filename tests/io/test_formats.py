@@ -474,7 +474,9 @@ def test_a_member_running_past_the_end_of_the_file_is_refused_before_it_is_read(
 
 
 def test_python_work_per_file_does_not_grow_with_frames(tmp_path):
-    """No Python loop over frames or chunks: loading 200 or 200,000 frames makes the same Python calls."""
+    """No Python loop over frames or chunks: loading 200 or 200,000 frames makes the same Python calls, give or take
+    a few (a read the kernel returns short is finished by one more call). A loop over 1 MiB chunks would add at
+    least one call per chunk of the 200,000-frame poses member (119 chunks), and a loop over frames 200,000."""
     import sys
 
     calls = {}
@@ -492,7 +494,8 @@ def test_python_work_per_file_does_not_grow_with_frames(tmp_path):
         finally:
             sys.setprofile(None)
         calls[frames] = count[0]
-    assert calls[200] == calls[200_000], calls
+    chunks = 200_000 * 156 * 4 // (1 << 20)
+    assert chunks >= 119 and abs(calls[200_000] - calls[200]) < 16, calls
 
 
 def test_loading_allocates_little_beyond_the_arrays_it_returns(tmp_path):
