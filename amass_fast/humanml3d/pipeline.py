@@ -255,7 +255,7 @@ def build(amass_root: PathLike, humanml3d: PathLike, body_model: PathLike, out: 
                          "skeleton, so it is needed")
     try:
         target = clip_of(file_joints(target_row.source_path), target_row)
-    except (SourceError, OSError, ValueError) as exc:
+    except (SourceError, OSError, ValueError, MemoryError) as exc:
         raise BuildError(f"the target clip {TARGET_CLIP} cannot be made ({exc}); HumanML3D retargets every clip "
                          "onto its frame 0") from exc
     if len(target) < 1:
@@ -277,7 +277,7 @@ def build(amass_root: PathLike, humanml3d: PathLike, body_model: PathLike, out: 
             continue
         try:
             loaded = file_joints(source)
-        except (SourceError, OSError, ValueError) as exc:
+        except (SourceError, OSError, ValueError, MemoryError) as exc:
             for row in todo:
                 fail(row.name, str(exc))
             if progress is not None:

@@ -15,7 +15,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -193,6 +193,24 @@ class FileJoints:
         return clip
 
 
+#: float64 values per 20 fps frame that stage 1 holds at once: poses, trans, the FK's joints and the output joints.
+_VALUES_PER_FRAME = 66 + 3 + 2 * NUM_JOINTS * 3
+
+
+def _plan_size(path: PathLike, seq: Any, resampling: str) -> None:
+    """Refuse (MemoryError naming the file, its planned size and the limit) a file whose 20 fps joints the machine
+    cannot hold, before they are computed."""
+    from amass_fast.kernels import runtime
+
+    if resampling == "time":
+        frames = int((seq.num_frames - 1) * FPS / seq.fps) + 1
+    else:
+        frames = -(-seq.num_frames // max(stride(seq.fps), 1))
+    runtime.check_allocation(str(path), (frames, _VALUES_PER_FRAME), 8, what="its 20 fps joints",
+                             fix="check its frame rate (mocap_framerate) and length, or run on a machine with more "
+                                 "memory")
+
+
 def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> FileJoints:
     """Stage-1 joints of one AMASS SMPL+H file.
 
@@ -215,6 +233,7 @@ def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> Fi
     poses = seq.poses[:, :66].astype(np.float32).astype(np.float64)
     trans = seq.trans.astype(np.float32).astype(np.float64)
     betas = seq.betas[:_NUM_BETAS].astype(np.float32).astype(np.float64)
+    _plan_size(path, seq, resampling)
     if resampling == "stride":
         step = stride(seq.fps)
         if step < 1:

@@ -97,7 +97,9 @@ class Placement(NamedTuple):
                              f"got {tuple(got)}")
 
     def empty(self, shape: tuple):
-        """An output array in the compute dtype, where the backend writes."""
+        """An output array in the compute dtype, where the backend writes; refused (MemoryError giving the planned
+        size and the limit) before it is allocated when the compute device cannot hold it."""
+        runtime.check_allocation(self.op, shape, np.dtype(self.dtype).itemsize, self.device if self.on_gpu else None)
         if self.on_gpu:
             torch = runtime.torch()
             return torch.empty(shape, device=self.device,

@@ -1,4 +1,5 @@
-"""What runs where: the backend modules this install has, the one meaning of a backend name, and threads.
+"""What runs where: the backend modules this install has, the one meaning of a backend name, threads, and the
+memory a new output may take.
 
 The compiled modules are imported on first use and kept (with the reason when one does not import, for messages).
 torch is never imported here unless a GPU is there to use it: a tensor cannot exist before its caller imports torch.
@@ -6,6 +7,7 @@ torch is never imported here unless a GPU is there to use it: a tensor cannot ex
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any, Optional
 
@@ -135,3 +137,81 @@ def get_num_threads() -> int:
     """Threads the cpp backend uses (1 if it is not built)."""
     core = load("_core")
     return core.get_num_threads() if core is not None else 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Memory: every output a kernel allocates is checked against what the device can give, before it is allocated.
+
+#: Outputs smaller than this are not checked (asking the system costs more than they do).
+CHECKED_BYTES = 64 << 20
+
+
+def _meminfo_available() -> Optional[int]:
+    """MemAvailable of /proc/meminfo in bytes (Linux), else free physical pages (other Unix), else None."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _address_space_left() -> Optional[int]:
+    """What the address-space limit (ulimit -v, RLIMIT_AS) leaves this process, or None without one."""
+    try:
+        import resource
+    except ImportError:  # not Unix
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if soft == resource.RLIM_INFINITY:
+        return None
+    used = 0
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmSize:"):
+                    used = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, soft - used)
+
+
+def memory_available(device: Any = None) -> tuple[Optional[int], str]:
+    """(bytes a new allocation may take, what that limit is) on the host (device None) or a CUDA device; (None, "")
+    when the system does not say."""
+    if device is not None and getattr(device, "type", None) == "cuda":
+        t = torch()
+        free, _ = t.cuda.mem_get_info(device)
+        cached = t.cuda.memory_reserved(device) - t.cuda.memory_allocated(device)  # reusable by torch's allocator
+        return free + cached, f"memory free on {device}"
+    limits = [(n, what) for n, what in ((_meminfo_available(), "memory available on this machine"),
+                                        (_address_space_left(), "address space this process has left under its "
+                                                                "limit (ulimit -v)"))
+              if n is not None]
+    return min(limits) if limits else (None, "")
+
+
+_SPLIT = "split the call into smaller batches (fewer clips, frames or poses per call)"
+
+
+def check_allocation(op: str, shape: tuple, itemsize: int, device: Any = None, what: str = "the output",
+                     fix: str = _SPLIT) -> None:
+    """Refuse (MemoryError naming ``op``, the planned size and the limit) an output of ``shape`` (``what`` it is)
+    that the host (or the CUDA ``device``) cannot hold, before it is allocated: a huge call fails at once with a
+    message instead of in the allocator, or by swapping, or by the system's out-of-memory killer. ``fix`` ends the
+    message: what the caller can do."""
+    size = itemsize
+    for n in shape:
+        size *= int(n)
+    if size < CHECKED_BYTES:
+        return
+    limit, where = memory_available(device)
+    if limit is not None and size > limit:
+        raise MemoryError(f"{op}: {what} {list(shape)} needs {size / 2**30:.3g} GiB, more than the "
+                          f"{limit / 2**30:.3g} GiB of {where}; {fix}")

@@ -206,16 +206,23 @@ convert_joints_batch_op.register_autograd(_joints_backward, setup_context=_joint
 # ---------------------------------------------------------------------------------------------------------------
 # The calls amass_fast.kernels makes for torch tensors.
 
+def _array(x) -> np.ndarray:
+    """A NumPy view of `x`, copied when read-only (the shared tables, e.g. schemas.skeleton.BODY_PARENTS, are):
+    torch warns about tensors over memory it may not write."""
+    a = np.asarray(x)
+    return a if a.flags.writeable else a.copy()
+
+
 def _tensor(x, like: Tensor) -> Tensor:
     """A float input as a tensor on `like`'s device (NumPy arrays and lists are copied there)."""
-    return x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x), device=like.device)
+    return x if isinstance(x, Tensor) else torch.as_tensor(_array(x), device=like.device)
 
 
 def _host(x) -> Optional[Tensor]:
     """An index / rate input (or None) as a tensor; NumPy arrays become CPU tensors (prepared checks them)."""
     if x is None or isinstance(x, Tensor):
         return x
-    return torch.as_tensor(np.asarray(x))
+    return torch.as_tensor(_array(x))
 
 
 def fk(poses: Tensor, trans, rest_joints, parents, backend: str) -> Tensor:

@@ -203,7 +203,8 @@ def add_schema_clips(loaded: LoadedTask, opts: MapOptions) -> None:
     batch.clip_camera = cameras
 
 
-_STEP_ERRORS = (ValueError, RuntimeError, FloatingPointError, ArithmeticError, OSError, KeyError, IndexError)
+_STEP_ERRORS = (ValueError, RuntimeError, FloatingPointError, ArithmeticError, OSError, KeyError, IndexError,
+                MemoryError)
 
 
 def _isolated(loaded: LoadedTask, seq: int, step: str, fn, fallback, *args):
@@ -233,7 +234,7 @@ def label_stick5(loaded: LoadedTask, opts: MapOptions, motion: np.ndarray) -> np
     plain = replace(loaded.batch, clip_camera=[], scale=[])
     try:
         return plain.convert(dst_fps=opts.dst_fps, window=opts.window, backend=opts.backend)
-    except (ValueError, RuntimeError, FloatingPointError):
+    except _STEP_ERRORS:
         return np.zeros((plain.num_clips, opts.window, 20), dtype=np.float32)  # the failed ones fall back to idle
 
 

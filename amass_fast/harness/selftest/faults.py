@@ -69,7 +69,7 @@ _SNIPPET = """
 import sys
 try:
 {body}
-except (ValueError, TypeError, OSError) as exc:
+except (ValueError, TypeError, OSError, MemoryError) as exc:
     print(type(exc).__name__ + ": " + str(exc), file=sys.stderr)
     sys.exit(3)
 print("accepted")
@@ -78,7 +78,7 @@ print("accepted")
 
 def _python(c: Check, what: str, body: str) -> Optional[tuple[int, str, str]]:
     """Run ``body`` (library calls) in a bounded `python -c`: exit 3 with the error's one line on stderr when it
-    raises ValueError, TypeError or OSError; any other exception leaves a traceback, which _refusal reports."""
+    raises ValueError, TypeError, OSError or MemoryError; any other exception leaves a traceback, which _refusal reports."""
     return _run(c, what, [sys.executable, "-c", _SNIPPET.format(body=textwrap.indent(textwrap.dedent(body), "    "))])
 
 
@@ -331,7 +331,8 @@ humanml3d_index({str(hml)!r})
 
 @case(GROUP, "planned_size_counts_views", "one long file with --views 360 --schema joints2d, --random-views 360 "
       "--schema stick12 (shards) and --mirror --views 180: the file is one error line giving the limit and the "
-      "planned size (exit 1), under an address-space limit far below it")
+      "planned size (exit 1), under an address-space limit far below it; the kernels called directly (convert_batch "
+      "on NumPy arrays and torch tensors, resample_poses) refuse such an output with both sizes before allocating")
 def _planned_size(c: Check) -> None:
     from amass_fast.harness import synthetic
 
@@ -355,6 +356,25 @@ def _planned_size(c: Check) -> None:
         c.expect("GiB" in reason and "limit" in reason and reason.count("GiB") >= 2,
                  f"{name}: the reason gives the planned size and the limit")
     c.expect(_snapshot(tree) == before, "the input tree unchanged")
+    # The kernels: 2 M windows of joints3d (123 GiB of float32) from one short sequence; 2.5 M frames of 52 joints
+    # (3.1 GB of float64) resampled from 1e-5 fps.
+    batch = """
+import numpy as np
+import amass_fast as af
+from amass_fast.schemas.skeleton import BODY_PARENTS
+C = 2_000_000
+z = np.zeros(C, dtype=np.int64)
+args = dict(poses=np.zeros((300, 66), np.float32), trans=np.zeros((300, 3), np.float32),
+            seq_offsets=np.array([0, 300]), seq_fps=np.array([30.0]), rest_joints=np.zeros((1, 22, 3), np.float32),
+            parents=BODY_PARENTS, clip_seq=z, clip_start=z, clip_len=np.full(C, 250), schema="joints3d")
+"""
+    for what, body in (("convert_batch (NumPy)", batch + "af.convert_batch(**args)"),
+                       ("convert_batch (torch)", batch + "import torch\n"
+                        "af.convert_batch(**{k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v "
+                        "for k, v in args.items()})"),
+                       ("resample_poses", "import numpy as np\nimport amass_fast as af\n"
+                        "af.resample_poses(np.zeros((2, 156)), np.zeros((2, 3)), 1e-5)")):
+        _refusal(c, what, _python(c, what, body), [what.split()[0], "MemoryError", "GiB", "more than"], 3)
 
 
 # --- a message, not a traceback ----------------------------------------------------------------------------------
