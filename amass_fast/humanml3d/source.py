@@ -200,10 +200,10 @@ _VALUES_PER_FRAME = 66 + 3 + 2 * NUM_JOINTS * 3
 def _plan_size(path: PathLike, seq: Any, resampling: str) -> None:
     """Refuse (MemoryError naming the file, its planned size and the limit) a file whose 20 fps joints the machine
     cannot hold, before they are computed."""
-    from amass_fast.kernels import runtime
+    from amass_fast.kernels import reference, runtime
 
     if resampling == "time":
-        frames = int((seq.num_frames - 1) * FPS / seq.fps) + 1
+        frames = reference.resampled_length(seq.num_frames, seq.fps, float(FPS))
     else:
         frames = -(-seq.num_frames // max(stride(seq.fps), 1))
     runtime.check_allocation(str(path), (frames, _VALUES_PER_FRAME), 8, what="its 20 fps joints",
@@ -228,12 +228,12 @@ def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> Fi
     if seq.kind != "smplh":
         raise SourceError(f"{path}: a {seq.kind} file; HumanML3D is made from AMASS's SMPL+H release "
                           "(*_poses.npz)")
+    _plan_size(path, seq, resampling)
     model = models["male" if is_male(raw_gender(path)) else "female"]
     # HumanML3D hands the body model float32 tensors: round the inputs the same way.
     poses = seq.poses[:, :66].astype(np.float32).astype(np.float64)
     trans = seq.trans.astype(np.float32).astype(np.float64)
     betas = seq.betas[:_NUM_BETAS].astype(np.float32).astype(np.float64)
-    _plan_size(path, seq, resampling)
     if resampling == "stride":
         step = stride(seq.fps)
         if step < 1:

@@ -7,6 +7,7 @@ torch is never imported here unless a GPU is there to use it: a tensor cannot ex
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
 from typing import Any, Optional
@@ -185,7 +186,7 @@ def _address_space_left() -> Optional[int]:
 def memory_available(device: Any = None) -> tuple[Optional[int], str]:
     """(bytes a new allocation may take, what that limit is) on the host (device None) or a CUDA device; (None, "")
     when the system does not say."""
-    if device is not None and getattr(device, "type", None) == "cuda":
+    if device is not None:
         t = torch()
         free, _ = t.cuda.mem_get_info(device)
         cached = t.cuda.memory_reserved(device) - t.cuda.memory_allocated(device)  # reusable by torch's allocator
@@ -206,9 +207,7 @@ def check_allocation(op: str, shape: tuple, itemsize: int, device: Any = None, w
     that the host (or the CUDA ``device``) cannot hold, before it is allocated: a huge call fails at once with a
     message instead of in the allocator, or by swapping, or by the system's out-of-memory killer. ``fix`` ends the
     message: what the caller can do."""
-    size = itemsize
-    for n in shape:
-        size *= int(n)
+    size = itemsize * math.prod(int(n) for n in shape)
     if size < CHECKED_BYTES:
         return
     limit, where = memory_available(device)

@@ -78,7 +78,8 @@ print("accepted")
 
 def _python(c: Check, what: str, body: str) -> Optional[tuple[int, str, str]]:
     """Run ``body`` (library calls) in a bounded `python -c`: exit 3 with the error's one line on stderr when it
-    raises ValueError, TypeError, OSError or MemoryError; any other exception leaves a traceback, which _refusal reports."""
+    raises ValueError, TypeError, OSError or MemoryError; any other exception leaves a traceback, which _refusal
+    reports."""
     return _run(c, what, [sys.executable, "-c", _SNIPPET.format(body=textwrap.indent(textwrap.dedent(body), "    "))])
 
 
