@@ -125,7 +125,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "continue (add --resume for process).", file=sys.stderr)
         status = 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
         if argv_given is None and isinstance(exc, Stopped):
-            # A process told to stop ends now: the worker pools are already ended (schedule.stop_workers), and
+            # A process told to stop ends now: the worker pools are already ended (io.workers), and
             # waiting at interpreter exit on their bookkeeping threads could block under load.
             sys.stdout.flush()
             sys.stderr.flush()

@@ -126,7 +126,7 @@ def _done(out: Path, name: str) -> bool:
 
 
 def _prepare_out(out: Path, settings: dict, resume: bool, overwrite: bool) -> None:
-    from amass_fast.io.atomic import remove_all
+    from amass_fast.io.atomic import remove_all, write_bytes
 
     marker = out / SETTINGS_FILE
     if out.exists() and any(out.iterdir()):
@@ -148,8 +148,9 @@ def _prepare_out(out: Path, settings: dict, resume: bool, overwrite: bool) -> No
                              "--overwrite to replace what is there")
     for folder in (JOINTS_DIR, VECS_DIR):
         (out / folder).mkdir(parents=True, exist_ok=True)
-        remove_all(out / folder)
-    marker.write_text(json.dumps(settings), encoding="utf-8")
+    for folder in (out, out / JOINTS_DIR, out / VECS_DIR, out / TEXTS_DIR):
+        remove_all(folder)  # what a killed run left half-written (a stopped one removes its own)
+    write_bytes(marker, json.dumps(settings).encode("utf-8"))
 
 
 class MeanStd:

@@ -13,6 +13,7 @@
     verify        the per-dataset report of an extracted tree
     atomic        a file appears under its final name only when complete
     progress      progress bars on a terminal, plain lines in a log file
+    workers       process and thread pools that end with their caller (Ctrl-C, SIGTERM, SIGHUP, an error)
 
 May import: amass_fast.schemas, amass_fast.finite and each other; never kernels, process, labels, outputs, cli.
 """

@@ -52,12 +52,11 @@ import sys
 import tarfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
-from amass_fast.io import atomic, guarded
+from amass_fast.io import atomic, guarded, workers
 from amass_fast.io.progress import progress_bar
 from amass_fast.io.download.checks import NotRegularFileError, file_kind, looks_like_html, open_regular
 
@@ -378,11 +377,12 @@ def _unwritten_reason(exc: OSError, out_dir: Path) -> str:
 
 
 def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, progress,
-                  overwrite: bool = False) -> tuple[int, bool]:
+                  overwrite: bool = False, stop: Optional[threading.Event] = None) -> tuple[int, bool]:
     """Write a regular member to ``dest`` through a fixed-length temporary name; returns (its bytes, whether an
     existing ``dest`` was kept because its bytes differ from the member's and ``overwrite`` is off). An existing
     file with the member's bytes is left as it is. Errors of the output raise _OutputError; errors reading the
-    archive propagate as they are."""
+    archive propagate as they are; ``stop`` set raises workers.Cancelled at the next chunk (the temporary file
+    removed)."""
     source = tar.extractfile(member)
     tmp = Path(atomic.temporary_name(dest))
     written = 0
@@ -394,6 +394,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, pro
     out = _output(open, tmp, "wb")
     try:
         while chunk := source.read(_CHUNK):
+            workers.check(stop, str(dest))
             _output(out.write, chunk)
             if same:
                 same = old.read(len(chunk)) == chunk
@@ -415,7 +416,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, pro
 
 def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str] = None,
                     threads: Optional[int] = None, force: bool = False, progress=None,
-                    overwrite: bool = False) -> ExtractReport:
+                    overwrite: bool = False, stop: Optional[threading.Event] = None) -> ExtractReport:
     """Unpack one AMASS archive into `out_dir` (safely; see the module docstring) and return what happened.
 
     Skips an archive already extracted and unchanged unless `force`. An existing file whose bytes differ from its
@@ -423,7 +424,8 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
     with the bytes written. A member that cannot be written is listed in ``unwritten`` and the others go on; an
     archive without .npz members gets status "empty". Raises ArchiveError when the archive cannot be read (or the
     disk is full); files completed before the error stay (whole), and no marker is written, so a rerun extracts
-    it again (likewise when a member was not written, or the archive is empty)."""
+    it again (likewise when a member was not written, or the archive is empty). ``stop`` set (by the caller,
+    from another thread) ends it at the next chunk with workers.Cancelled, as an error would."""
     archive, out_dir = Path(archive), Path(out_dir)
     if not force:
         previous = already_extracted(archive, out_dir)
@@ -463,7 +465,7 @@ def extract_archive(archive: PathLike, out_dir: PathLike, decoder: Optional[str]
                     else:
                         # A file this tool wrote last time (size and mtime as recorded) is replaced freely.
                         ours = previous.get(name) is not None and previous.get(name) == _stamp(dest)
-                        written, kept = _write_member(tar, member, dest, progress, overwrite or ours)
+                        written, kept = _write_member(tar, member, dest, progress, overwrite or ours, stop)
                         if not kept:
                             stamps[name] = _stamp(dest)
                         if kept:
@@ -557,20 +559,21 @@ def extract_all(archives: list[PathLike], out_dir: PathLike, jobs: int = 2, deco
     threads = max(1, (os.cpu_count() or 1) // jobs)
     slots = list(range(jobs))
     lock = threading.Lock()
+    stop = threading.Event()  # set when this thread stops (Ctrl-C, SIGTERM, SIGHUP): the extractions end too
 
     def one(archive: Path) -> ExtractReport:
         with lock:
             slot = slots.pop(0)
         try:
             with progress_bar(show_progress, desc=archive.name, unit="B", position=slot, leave=False) as bar:
-                return extract_archive(archive, out_dir, decoder, threads, force, bar, overwrite)
+                return extract_archive(archive, out_dir, decoder, threads, force, bar, overwrite, stop)
         except ArchiveError as exc:
             return ExtractReport(archive=archive.name, status="failed", decoder=decoder or "", error=str(exc))
         finally:
             with lock:
                 slots.append(slot)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool, \
+    with workers.thread_pool(jobs, stop, "amass-extract") as pool, \
             progress_bar(show_progress, total=len(archives), desc="archives", unit="archive",
                          position=jobs) as overall:
         reports = []

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
+from amass_fast.io import workers
 from amass_fast.io.progress import progress_iter
 from amass_fast.io.formats import KIND_LABEL, FormatError, NoMotion, check_sequence, probe_sequence
 from amass_fast.io.tree import DEFAULT_AMASS_ROOT, dataset_of, iter_npz_files
@@ -84,7 +84,7 @@ def verify_tree(root: Union[str, "os.PathLike[str]"], headers_only: bool = False
     shown = (lambda items: progress_iter(items, len(work), "verify", "file", terminal=show_progress)) \
         if show_progress is not False else iter
     if jobs > 1 and len(work) >= POOL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with workers.process_pool(jobs) as pool:  # a stop or an error ends the workers too
             results = list(shown(pool.map(check_file, work, chunksize=64)))
     else:
         results = [check_file(job) for job in shown(work)]

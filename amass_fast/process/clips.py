@@ -118,15 +118,23 @@ def planned_bytes(clips: int, window: int, schema: str = "stick5", plain_stick5:
 def check_planned_size(windows: int, views: int, window: int, schema: str = "stick5", mirror: bool = False,
                        plain_stick5: bool = True, name: str = "the sequence") -> None:
     """Refuse (ValueError naming ``name``, the limit and the planned size) a sequence whose clips would take more
-    than MAX_PLANNED_BYTES: counted before anything is allocated, with its views, mirrored copies, schema width and
-    dtype."""
+    than MAX_PLANNED_BYTES, or more than the memory this process may still take (kernels.runtime.memory_available):
+    counted before anything is allocated, with its views, mirrored copies, schema width and dtype."""
+    from amass_fast.kernels import runtime
+
     clips = windows * views * (2 if mirror else 1)
     size = planned_bytes(clips, window, schema, plain_stick5)
-    if size > MAX_PLANNED_BYTES:
+    if size <= min(MAX_PLANNED_BYTES, runtime.CHECKED_BYTES):
+        return
+    limit, where = MAX_PLANNED_BYTES, "per file"
+    available, what = runtime.memory_available()
+    if available is not None and available < limit:
+        limit, where = available, f"of {what}"
+    if size > limit:
         copies = " x 2 (--mirror)" if mirror else ""
         raise ValueError(f"{name}: {windows:,} windows x {views} views{copies} = {clips:,} clips of {window} frames "
                          f"of {schema} (float32) plan {size / 2**30:.3g} GiB, over the limit of "
-                         f"{MAX_PLANNED_BYTES / 2**30:.3g} GiB per file; use fewer --views or --random-views, a "
+                         f"{limit / 2**30:.3g} GiB {where}; use fewer --views or --random-views, a "
                          f"larger --stride or a shorter --window")
 
 

@@ -3,15 +3,12 @@ converts) or in a process pool, skipping tasks whose shard is already complete o
 the tasks 0..k in order hold --max-samples clips."""
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import signal
-import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterator, Optional
 
+from amass_fast.io import workers
 from amass_fast.outputs import writers
 from amass_fast.process import mapping
 from amass_fast.process.mapping import LoadedTask, MapOptions, load_task, map_task
@@ -32,40 +29,10 @@ def resolve_backend(requested: str) -> str:
 
 
 def _init_worker() -> None:
-    """Pool workers run one task each at a time: one kernel thread each, so workers do not oversubscribe. SIGTERM
-    and SIGHUP end a worker at once (the default), whatever handler the parent had when it forked: the parent stops
-    them (stop_workers), and a shard is only ever whole under its final name."""
+    """Pool workers run one task each at a time: one kernel thread each, so workers do not oversubscribe."""
     from amass_fast.kernels import set_num_threads
 
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
     set_num_threads(1)
-
-
-def stop_workers(pool: ProcessPoolExecutor, workers: Iterable = (), grace_s: float = 5.0) -> None:
-    """End a pool now (on Ctrl-C, SIGTERM or SIGHUP, or an error): queued tasks cancelled, every worker terminated
-    (killed if it has not ended within ``grace_s``), so none lives on writing shards. What a worker was writing is
-    only a temporary file, which --resume removes. ``workers`` are the pool's processes (pool_workers)."""
-    processes = list(workers)
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.terminate()
-    deadline = time.monotonic() + grace_s
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join(1.0)
-
-
-def pool_workers(before: set) -> list:
-    """The worker processes of a pool started after ``before`` (multiprocessing.active_children() taken just before
-    the pool was made): the pool's workers are this process's only children started since, and the public
-    active_children() lists them without reaching into the executor's private state."""
-    return [p for p in multiprocessing.active_children() if p not in before]
 
 
 def _finish(loaded: LoadedTask, opts: MapOptions, work_dir: Path) -> dict:
@@ -118,9 +85,9 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
     parent_converts = opts.backend == "cuda"  # workers load; the one device converts in the parent
     work = load_task if parent_converts else map_task
     args = () if parent_converts else (str(work_dir),)
-    children_before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(jobs, initializer=_init_worker)
-    try:
+    # A stop (Ctrl-C, SIGTERM, SIGHUP) or an error ends the workers at once (workers.process_pool): what a worker
+    # was writing is only a temporary file, which --resume removes; a shard is only ever whole under its final name.
+    with workers.process_pool(jobs, initializer=_init_worker) as pool:
         pending = set()
 
         def collect(limit: int) -> None:
@@ -142,8 +109,4 @@ def execute(tasks: Iterator[Task], opts: MapOptions, work_dir: Path, *, jobs: in
             collect(2 * jobs)  # bound the tasks in flight (and the member bytes they carry)
             pending.add(pool.submit(work, task, opts, *args))
         collect(1)
-    except BaseException:
-        stop_workers(pool, pool_workers(children_before))
-        raise
-    pool.shutdown(wait=True)
     return [infos[i] for i in sorted(infos)]

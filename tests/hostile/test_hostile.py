@@ -13,8 +13,8 @@ checks what the tool must do. The groups:
   (refused, nothing executed), a truncated .pkl.
 - download: faults against amass_fast.harness.testserver: dropped connections, HTTP 500, a server ignoring Range, a
   file changing between attempts, a slow trickle, giving up then resuming, wrong credentials (no secret printed or
-  stored), a full disk (RLIMIT_FSIZE in a subprocess), Ctrl-C then rerun, a server that never answers, bad numeric
-  flags, --out naming a file, unknown dataset names and fifos in --from-dir.
+  stored), a full disk (RLIMIT_FSIZE in a subprocess), SIGINT, SIGTERM or SIGHUP then rerun, a server that never
+  answers, bad numeric flags, --out naming a file, unknown dataset names and fifos in --from-dir.
 - processing: SIGKILL at seeded points then --resume (output equal to an uninterrupted run), broken files among good
   ones (the run goes on, exit 1), an existing output (refused unless --overwrite), a read-only output folder
   (skipped as root), a huge valid sequence (peak memory bounded), and a non-UTF-8 file name through the whole

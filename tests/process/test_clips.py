@@ -133,3 +133,33 @@ def test_plans_beyond_the_limit_are_refused_before_allocating():
     # At the limit itself the plan is built.
     windows = plan_windows(MAX_PLANNED_FRAMES, 25.0, window=MAX_PLANNED_FRAMES)
     assert windows == [Window(0, MAX_PLANNED_FRAMES)]
+
+
+# --- the planned size of one sequence's clips ----------------------------------------------------------------------
+
+def test_planned_size_counts_views_mirrors_and_schema_width(monkeypatch):
+    from amass_fast.kernels import runtime
+    from amass_fast.process import clips
+
+    monkeypatch.setattr(runtime, "memory_available", lambda device=None: (None, ""))
+    # 2,000 windows x 250 frames of joints2d (44 floats, 184 bytes a frame with its action): 92 MB a view
+    clips.check_planned_size(2000, 1, 250, "joints2d", name="a.npz")
+    with pytest.raises(ValueError, match=r"a\.npz: 2,000 windows x 24 views x 2 \(--mirror\) = 96,000 clips of 250 "
+                                         r"frames of joints2d \(float32\) plan 4\.11 GiB, over the limit of 4 GiB "
+                                         r"per file; use fewer --views"):
+        clips.check_planned_size(2000, 24, 250, "joints2d", mirror=True, name="a.npz")
+
+
+def test_planned_size_is_held_to_the_memory_the_process_may_still_take(monkeypatch):
+    from amass_fast.kernels import runtime
+    from amass_fast.process import clips
+
+    asked = []
+    monkeypatch.setattr(runtime, "memory_available",
+                        lambda device=None: asked.append(device) or (1 << 30, "memory available on this machine"))
+    clips.check_planned_size(10, 1, 250)  # a few MB: the system is not asked
+    assert asked == []
+    with pytest.raises(ValueError, match=r"plan 1\.71 GiB, over the limit of 1 GiB of memory available on this "
+                                         r"machine; use fewer --views"):
+        clips.check_planned_size(2000, 20, 250, "joints2d", name="a.npz")
+    assert asked == [None]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 
-from amass_fast.harness.selftest.cases import (Check, _amass_fast, _env, _files_under, _refused, _require_fifo,
+from amass_fast.harness.selftest.cases import (Check, _amass_fast, _env, _files_under, _last_line, _refused, _require_fifo,
                                                _short, case)
 
 # --- download faults against the local test server ------------------------------------------------------------------
@@ -109,8 +109,8 @@ def _download_env(c: Check, password: str = PASSWORD) -> dict:
             "AMASS_FAST_BASE_URL": ""}
 
 
-def _download_args(server, out: Path) -> list[str]:
-    return ["download", "--datasets", "ACCAD", "--out", str(out), "--base-url", server.base_url,
+def _download_args(server, out: Path, *datasets: str) -> list[str]:
+    return ["download", "--datasets", *(datasets or ["ACCAD"]), "--out", str(out), "--base-url", server.base_url,
             "--retries", "1", "--backoff", "0.01", "--timeout", "5"]
 
 
@@ -162,40 +162,48 @@ def _disk_full(c: Check) -> None:
     c.expect(server.archive_requests("ACCAD")[-1].range_start == kept, "the rerun resumed from the .part")
 
 
-@case("download", "ctrl_c_then_rerun", "SIGINT mid-download: exit 130, .part kept, no final name; rerun resumes")
-def _ctrl_c(c: Check) -> None:
+@case("download", "stop_signals_then_rerun", "SIGINT, SIGTERM and SIGHUP mid-download of two archives with --jobs "
+      "2: exit 128+N at once with one line, each .part kept, no final name; the rerun resumes each from its .part")
+def _stop_signals(c: Check) -> None:
     from amass_fast.harness.testserver import AmassTestServer
 
-    data = _served_archive(6, 200_000)
-    out = c.dir / "out"
-    part = out / "ACCAD.tar.bz2.part"
+    served = {"ACCAD": _served_archive(6, 200_000), "SFU": _served_archive(7, 200_000)}
     env = {**_env(), **_download_env(c)}
-    # 2 KB every 50 ms: about 5 s for the whole archive, so a loaded machine still interrupts it mid-way.
-    with AmassTestServer({"ACCAD": data}, USER, PASSWORD, mode="trickle", trickle_chunk=2048,
-                         trickle_delay=0.05) as server:
-        child = subprocess.Popen([sys.executable, "-m", "amass_fast", *_download_args(server, out)], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None:
-            if part.exists() and part.stat().st_size > 20_000:
-                break
-            time.sleep(0.02)
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=60)
-        kept = part.stat().st_size if part.exists() else 0
-        final_exists = (out / "ACCAD.tar.bz2").exists()
-        server.modes = {"normal"}  # the rerun at full speed, from the same address
-        again = _amass_fast(_download_args(server, out), env=_download_env(c))
-    resumed_at = server.archive_requests("ACCAD")[-1].range_start
-    c.did = f"exit {child.returncode} with {kept} bytes kept; rerun exit {again.returncode} from byte {resumed_at}"
-    c.expect(not final_exists, "no archive under the final name after the interruption")
-    c.expect(child.returncode == 130, f"exit status 130 (got {child.returncode})")
-    c.expect("interrupted" in err, "says it was interrupted")
-    c.expect(0 < kept < len(data), "the .part is kept")
-    c.expect(again.returncode == 0 and (out / "ACCAD.tar.bz2").read_bytes() == data, "the rerun completes")
-    c.expect(resumed_at == kept, "the rerun resumed from the .part")
-
-
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        name = signal.Signals(signum).name
+        out = c.dir / name
+        parts = [out / f"{d}.tar.bz2.part" for d in served]
+        # 2 KB every 50 ms each: about 5 s per archive, so a loaded machine still stops them mid-way.
+        with AmassTestServer(served, USER, PASSWORD, mode="trickle", trickle_chunk=2048,
+                             trickle_delay=0.05) as server:
+            args = [*_download_args(server, out, *served), "--jobs", "2"]
+            child = subprocess.Popen([sys.executable, "-m", "amass_fast", *args], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and child.poll() is None:
+                if all(p.exists() and p.stat().st_size > 20_000 for p in parts):
+                    break
+                time.sleep(0.02)
+            child.send_signal(signum)
+            signalled = time.monotonic()
+            _, err = child.communicate(timeout=60)
+            after = time.monotonic() - signalled
+            kept = [p.stat().st_size if p.exists() else 0 for p in parts]
+            finals = [d for d in served if (out / f"{d}.tar.bz2").exists()]
+            server.modes = {"normal"}  # the rerun at full speed, from the same address
+            again = _amass_fast(args, env=_download_env(c))
+        resumed_at = [server.archive_requests(d)[-1].range_start for d in served]
+        c.did += (f"{name}: exit {child.returncode} {after:.1f} s after the signal with {kept} bytes kept; rerun "
+                  f"exit {again.returncode} from bytes {resumed_at}; ")
+        c.expect(not finals, f"{name}: no archive under its final name after the stop")
+        c.expect(child.returncode == 128 + signum, f"{name}: exit status {128 + signum} (got {child.returncode})")
+        c.expect(after < 10, f"{name}: the transfers stop at their next chunk, not at their end")
+        word = "interrupted" if signum == signal.SIGINT else f"stopped by {name}"
+        c.expect(word in _last_line(err) and "Traceback" not in err, f"{name}: one line saying {word!r}")
+        c.expect(all(0 < k < len(served["ACCAD"]) for k in kept), f"{name}: each .part is kept")
+        c.expect(again.returncode == 0 and all((out / f"{d}.tar.bz2").read_bytes() == data
+                                               for d, data in served.items()), f"{name}: the rerun completes")
+        c.expect(resumed_at == kept, f"{name}: the rerun resumed each archive from its .part")
 
 
 # --- bad flags, paths, names and special files: refused before any work -------------------------------------------

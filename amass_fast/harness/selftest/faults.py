@@ -14,11 +14,12 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import textwrap
 import time
 import zipfile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -664,6 +665,43 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+class _Stop(NamedTuple):
+    """How a run sent a stop signal ended."""
+
+    returncode: int
+    err: str
+    after_s: float  # from the signal to the end of the run
+    workers: list   # its child processes just before the signal
+
+
+def _stop_mid_run(c: Check, what: str, args: list[str], ready: Callable[[], bool], signum: int) -> Optional[_Stop]:
+    """Run `python -m amass_fast ARGS` (bounded in memory), send it ``signum`` once ``ready()`` holds (or it has
+    run TIME_LIMIT s) and wait for it; None (a failed expectation) when it did not end within 60 s."""
+    child = subprocess.Popen([sys.executable, "-m", "amass_fast", *args], env=_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, errors="replace", preexec_fn=_bounded)
+    deadline = time.monotonic() + TIME_LIMIT
+    while child.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = _children(child.pid)
+    child.send_signal(signum)
+    signalled = time.monotonic()
+    try:
+        _, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        c.expect(False, f"{what}: the run ends within 60 s of the signal")
+        return None
+    return _Stop(child.returncode, err, time.monotonic() - signalled, workers)
+
+
+def _stopped_cleanly(c: Check, what: str, stop: _Stop, signum: int) -> None:
+    name = signal.Signals(signum).name
+    c.expect(stop.returncode == 128 + signum, f"{what}: exit status {128 + signum} (got {stop.returncode})")
+    c.expect(name in _last_line(stop.err) and "Traceback" not in stop.err,
+             f"{what}: one line naming {name}, no traceback")
+
+
 @case(GROUP, "sigterm_sighup_stop_workers", "SIGTERM and SIGHUP to process --jobs 2 once a shard exists: exit "
       "128+N with one line, no worker left alive or writing, and --resume gives the samples of an uninterrupted run")
 def _signals(c: Check) -> None:
@@ -682,35 +720,93 @@ def _signals(c: Check) -> None:
         parts = Path(f"{out}.parts")
         args = ["process", "--amass-root", str(tree), "--output", str(out), "--backend", "reference",
                 "--batch-files", "1", "--jobs", "2"]
-        child = subprocess.Popen([sys.executable, "-m", "amass_fast", *args], env=_env(), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True, errors="replace", preexec_fn=_bounded)
-        deadline = time.monotonic() + TIME_LIMIT
-        while child.poll() is None and not list(parts.glob(writers.SHARD_GLOB)) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        workers = _children(child.pid)
-        child.send_signal(signum)
-        try:
-            _, err = child.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            _, err = child.communicate()
-            c.expect(False, f"{name}: the run ends within 60 s")
+        stop = _stop_mid_run(c, name, args, lambda: any(parts.glob(writers.SHARD_GLOB)), signum)
+        if stop is None:
+            continue
         time.sleep(0.5)
-        alive = [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in
+        alive = [w for w in stop.workers if Path(f"/proc/{w}").exists() and "zombie" not in
                  Path(f"/proc/{w}/status").read_text(errors="replace").lower()]
         shards = sorted(parts.glob(writers.SHARD_GLOB))
         time.sleep(1.0)
-        c.did += f"{name}: exit {child.returncode}, {len(workers)} workers, {len(alive)} alive after; "
-        if child.returncode == 0:  # finished before the signal arrived: nothing to check for this signal
+        c.did += f"{name}: exit {stop.returncode}, {len(stop.workers)} workers, {len(alive)} alive after; "
+        if stop.returncode == 0:  # finished before the signal arrived: nothing to check for this signal
             continue
-        c.expect(child.returncode == 128 + signum, f"{name}: exit status {128 + signum} (got {child.returncode})")
-        c.expect(name in _last_line(err) and "Traceback" not in err, f"{name}: one line naming {name}, no traceback")
+        _stopped_cleanly(c, name, stop, signum)
         c.expect(not alive, f"{name}: no pool worker left alive")
         c.expect(sorted(parts.glob(writers.SHARD_GLOB)) == shards, f"{name}: no shard written after the stop")
         again = _cli(c, f"{name} --resume", [*args, "--resume"])
         c.expect(again is not None and again[0] == 0 and out.exists()
                  and _same_samples(_load_pt(out), _load_pt(reference)),
                  f"{name}: --resume gives the samples of an uninterrupted run")
+
+
+def _humanml3d_rows_setup(root: Path) -> dict:
+    """A HumanML3D setup of 673 rows (24 CMU files of 28 rows, and the target clip): 1,346 clips with their
+    mirrors, written in three batches, so a stop can fall between two of them."""
+    from amass_fast.harness import humanml3d_synthetic as hs
+
+    kit = next(m for m in hs.DEFAULT_MOTIONS if "WalkInCounterClockwiseCircle02" in m.source_path)
+    motions = [kit] + [hs.Motion(f"./pose_data/CMU/{10 + k}/{10 + k}_01_poses.npy", 120.0, 20.0,
+                                 rows=tuple((s, s + 120) for s in range(0, 280, 10))) for k in range(24)]
+    return hs.write_setup(root, motions, humanact12=0, seed=1)
+
+
+def _archive_of(path: Path, members: dict) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:bz2", compresslevel=1) as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    path.write_bytes(buf.getvalue())
+
+
+@case(GROUP, "signals_stop_humanml3d_and_extract", "SIGTERM to humanml3d once its first clips are written, SIGHUP "
+      "to extract once its first member is: each exits 128+N at once with one line, nothing half-written under a "
+      "final name, and the rerun (--resume for humanml3d) gives the files of an uninterrupted run, byte for byte")
+def _signals_other_commands(c: Check) -> None:
+    from amass_fast.io import atomic
+
+    info = _humanml3d_rows_setup(c.dir / "hml")
+    base = ["humanml3d", "--amass-root", str(info["amass"]), "--humanml3d", str(info["repo"]), "--body-model",
+            str(info["body_models"]), "--backend", "reference"]
+    whole, out = c.dir / "whole", c.dir / "stopped"
+    done = _cli(c, "humanml3d uninterrupted", [*base, "--out", str(whole)])
+    if done is not None and c.expect(done[0] == 0, f"the uninterrupted humanml3d succeeds ({_short(done[2], 200)})"):
+        stop = _stop_mid_run(c, "humanml3d", [*base, "--out", str(out)],
+                             lambda: any((out / "new_joint_vecs").glob("*.npy")), signal.SIGTERM)
+        if stop is not None:
+            made = len(list((out / "new_joint_vecs").glob("*.npy")))
+            c.did += f"humanml3d: exit {stop.returncode} {stop.after_s:.1f} s after SIGTERM with {made} clips; "
+            _stopped_cleanly(c, "humanml3d", stop, signal.SIGTERM)
+            c.expect(made < len(list((whole / "new_joint_vecs").glob("*.npy"))), "humanml3d: stopped before the end")
+            c.expect(not list(out.rglob(atomic.GLOB)), "humanml3d: no temporary file left")
+            again = _cli(c, "humanml3d --resume", [*base, "--out", str(out), "--resume"])
+            c.expect(again is not None and again[0] == 0 and "already there" in again[1],
+                     "humanml3d --resume: exit 0, the clips already there kept")
+            c.expect(_snapshot(out) == _snapshot(whole),
+                     "humanml3d --resume: every file byte-identical to the uninterrupted run's")
+
+    rng = np.random.default_rng(4)
+    members = {f"CMU/{k:02d}/{k:02d}_01_poses.npz": rng.bytes(3 << 20) for k in range(1, 7)}
+    archive, tree = c.dir / "CMU.tar.bz2", c.dir / "amass"
+    _archive_of(archive, members)
+    extract = ["extract", "--archives", str(archive), "--out", str(tree)]
+    stop = _stop_mid_run(c, "extract", extract, lambda: any(tree.rglob("*.npz")), signal.SIGHUP)
+    if stop is None:
+        return
+    files = {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*.npz")}
+    c.did += f"extract: exit {stop.returncode} {stop.after_s:.1f} s after SIGHUP with {len(files)} of 6 members; "
+    if stop.returncode != 0:  # 0: it finished before the signal arrived
+        _stopped_cleanly(c, "extract", stop, signal.SIGHUP)
+        c.expect(len(files) < len(members), "extract: stopped at the next chunk, not at the end of the archive")
+        c.expect(all(members[name] == data for name, data in files.items()), "extract: every file there is whole")
+        c.expect(not list(tree.rglob(atomic.GLOB)) and not list(tree.rglob("*.tar.bz2.json")),
+                 "extract: no temporary file and no 'extracted' record left")
+    again = _cli(c, "extract again", extract)
+    c.expect(again is not None and again[0] == 0 and
+             {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*.npz")} == members,
+             "extract again: exit 0, the whole archive extracted")
 
 
 # --- documented use, and the trust boundary -----------------------------------------------------------------------

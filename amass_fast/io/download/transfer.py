@@ -18,7 +18,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Iterable, Optional, Union
@@ -26,7 +25,7 @@ from typing import Iterable, Optional, Union
 from tqdm import tqdm
 
 from amass_fast import __version__
-from amass_fast.io import catalog
+from amass_fast.io import catalog, workers
 from amass_fast.io.catalog import Dataset
 from amass_fast.io.progress import progress_bar
 from amass_fast.io.credentials import Credentials, resolve_credentials
@@ -131,7 +130,7 @@ class Downloader:
             handlers.append(urllib.request.ProxyHandler({}))  # never send a local test server through a proxy
         self.opener = urllib.request.build_opener(*handlers)
         self.opener.addheaders = [("User-Agent", f"amass-fast/{__version__}")]
-        self.stop = threading.Event()  # set on Ctrl-C: transfers end at the next chunk, .part files are kept
+        self.stop = threading.Event()  # set on a stop: transfers end at the next chunk, .part files are kept
         self._progress: Optional[_Progress] = None
 
     # -- many datasets
@@ -139,16 +138,13 @@ class Downloader:
         """Download ``datasets`` with ``jobs`` at once; results in the given order."""
         datasets = list(datasets)
         self._progress = _Progress(self.progress_enabled, len(datasets))
-        workers = max(1, min(jobs, len(datasets)))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amass-download")
+        threads = max(1, min(jobs, len(datasets)))
         try:
-            futures = [pool.submit(self.download, d) for d in datasets]
-            return [f.result() for f in futures]
-        except KeyboardInterrupt:
-            self.stop.set()
-            raise
+            # A stop here (Ctrl-C, SIGTERM, SIGHUP) sets self.stop: transfers end at their next chunk, .part kept.
+            with workers.thread_pool(threads, self.stop, "amass-download") as pool:
+                futures = [pool.submit(self.download, d) for d in datasets]
+                return [f.result() for f in futures]
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
             self._progress.close()
             self._progress = None
 
