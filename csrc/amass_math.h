@@ -1,7 +1,7 @@
 // Per-frame math of the hot path, shared by the CPU loops (core_module.cpp) and the CUDA kernels (kernels.cuh).
 //
 // This header mirrors amass_fast/kernels/reference.py function by function, with the same names:
-//   rodrigues, aa_to_quat, quat_slerp, quat_to_mat, quat_to_aa, joint_chain, resampled_length, source_position,
+//   rodrigues_terms, rodrigues, aa_to_quat, quat_slerp, quat_to_mat, quat_to_aa, joint_chain, resampled_length, source_position,
 //   interpolate_frame, stick_keypoints, clip_camera, project_keypoints, rodrigues_backward, joint_chain_backward
 // plus three per-output-frame compositions used by both backends (fk_frame, resample_frame, output_keypoints).
 //
@@ -234,7 +234,7 @@ AF_HD bool has_bit(uint64_t mask, int j) { return (mask >> j) & 1u; }
 // ---------------------------------------------------------------------------------------------------------------
 // Rotations.
 
-// |aa|^2, |aa| and sin, cos of k |aa| (k = 1: rodrigues, rodrigues_backward; k = 1/2: aa_to_quat). k t is exact for
+// |aa|^2, |aa| and sin, cos of k |aa| (k = 1: rodrigues_terms; k = 1/2: aa_to_quat). k t is exact for
 // k = 1 and 1/2, so each caller gets the bits it computed inline before.
 template <typename V>
 struct AxisAngle {
@@ -249,17 +249,34 @@ AF_HD AxisAngle<V> axis_angle(V x, V y, V z, elem_t<V> k) {
   return r;
 }
 
-// R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|; S^2 = aa aa^T - t^2 I. Below
-// kSmallAngle a and b by their series (selects: the same code for one frame and for a lane group of frames).
+// The coefficients of R(aa) and of its backward, t = |aa|: a = sin(t)/t, b = (1 - cos t)/t^2 (rodrigues) and
+// c = (t - sin t)/t^3 (rodrigues_backward); below kSmallAngle their series (selects: the same code for one frame
+// and for a lane group of frames). c is computed only when asked for (fk's backward keeps all three per joint).
 template <typename V>
-AF_HD Mat3<V> rodrigues(V x, V y, V z) {
+struct RodriguesTerms {
+  V t2, a, b, c;  // t2 = |aa|^2
+};
+template <typename V>
+AF_HD RodriguesTerms<V> rodrigues_terms(V x, V y, V z, bool with_c) {
   using T = elem_t<V>;
   const AxisAngle<V> g = axis_angle(x, y, z, T(1));
   const V t2 = g.t2, t = g.t, s = g.s, c = g.c;
   const auto small = t < T(kSmallAngle);
-  const V a = small ? T(1) - t2 / T(6) : s / (small ? splat<V>(T(1)) : t);
-  const V b = small ? T(0.5) - t2 / T(24) : (T(1) - c) / (small ? splat<V>(T(1)) : t2);
-  const V d = T(1) - b * t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
+  const V one = splat<V>(T(1));
+  RodriguesTerms<V> k;
+  k.t2 = t2;
+  k.a = small ? T(1) - t2 / T(6) : s / (small ? one : t);
+  k.b = small ? T(0.5) - t2 / T(24) : (T(1) - c) / (small ? one : t2);
+  k.c = with_c ? (small ? T(1) / T(6) - t2 / T(120) : (t - s) / (small ? one : t2 * t)) : splat<V>(T(0));
+  return k;
+}
+
+// R = I + a S + b S^2, S = skew(aa), with a, b of rodrigues_terms; S^2 = aa aa^T - t^2 I.
+template <typename V>
+AF_HD Mat3<V> rodrigues(V x, V y, V z, const RodriguesTerms<V>& k) {
+  using T = elem_t<V>;
+  const V a = k.a, b = k.b;
+  const V d = T(1) - b * k.t2;  // diagonal of I + b (aa aa^T - t^2 I), before adding b x^2 etc.
   Mat3<V> r;
   r.m[0] = d + b * x * x;
   r.m[1] = b * x * y - a * z;
@@ -271,6 +288,11 @@ AF_HD Mat3<V> rodrigues(V x, V y, V z) {
   r.m[7] = b * y * z + a * x;
   r.m[8] = d + b * z * z;
   return r;
+}
+
+template <typename V>
+AF_HD Mat3<V> rodrigues(V x, V y, V z) {
+  return rodrigues(x, y, z, rodrigues_terms(x, y, z, false));
 }
 
 // q = (cos(t/2), sin(t/2)/t * aa); below kSmallAngle sin(t/2)/t by its series (a select, no branch).
@@ -394,6 +416,18 @@ struct AxisAngleRotations {  // fk: Rodrigues of the pose row (one frame, or a l
   AF_HD Mat3<V> operator()(int j) const { return rodrigues(pose[3 * j], pose[3 * j + 1], pose[3 * j + 2]); }
 };
 
+// The same, keeping each joint's rodrigues_terms (c included) for fk's backward.
+template <typename V>
+struct AxisAngleRotationsKept {
+  const V* pose;
+  RodriguesTerms<V>* terms;  // [J]
+  AF_HD Mat3<V> operator()(int j) const {
+    const V x = pose[3 * j], y = pose[3 * j + 1], z = pose[3 * j + 2];
+    terms[j] = rodrigues_terms(x, y, z, true);
+    return rodrigues(x, y, z, terms[j]);
+  }
+};
+
 // Where the source values of one output frame (or one lane group of output frames) come from: the rows i0 and i1
 // around it and the weight alpha of i1. One scalar frame reads them in place (SourceRows); the host's vector path
 // gathers the columns it needs into lane buffers first (core_module.cpp, LaneRows). Both give:
@@ -475,16 +509,11 @@ AF_HD void joint_chain(const Rotations& rot, const elem_t<V>* rest, const Skelet
 // dL/daa from dL/dw for R(aa) (w: R(aa + d) = R(aa) exp([J_r d]x), J_r the right Jacobian of SO(3)):
 // J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b = (1 - cos t) / t^2, c = (t - sin t) / t^3; below kSmallAngle
 // their series. c's cancellation costs at most the type's rounding of |g| (it multiplies |aa|^2).
+// k: rodrigues_terms(aa, with c), as the forward computed them.
 template <typename V>
-AF_HD void rodrigues_backward(const V* aa, const V* g, V* grad_aa) {
-  using T = elem_t<V>;
+AF_HD void rodrigues_backward(const V* aa, const RodriguesTerms<V>& k, const V* g, V* grad_aa) {
   const V x = aa[0], y = aa[1], z = aa[2];
-  const AxisAngle<V> r = axis_angle(x, y, z, T(1));
-  const V t2 = r.t2, t = r.t, s = r.s, co = r.c;
-  const auto small = t < T(kSmallAngle);
-  const V one = splat<V>(T(1));
-  const V b = small ? T(0.5) - t2 / T(24) : (T(1) - co) / (small ? one : t2);
-  const V c = small ? T(1) / T(6) - t2 / T(120) : (t - s) / (small ? one : t2 * t);
+  const V b = k.b, c = k.c;
   const V u[3] = {y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]};  // aa x g
   const V w[3] = {y * u[2] - z * u[1], z * u[0] - x * u[2], x * u[1] - y * u[0]};  // aa x u
   for (int i = 0; i < 3; ++i) grad_aa[i] = g[i] + b * u[i] + c * w[i];
@@ -1003,10 +1032,12 @@ template <typename V>
 AF_HD void fk_frame_backward(const V* pose, const V* trans, const elem_t<V>* rest, const Skeleton& skel,
                              const V* grad_pos, V* grad_pose, V* grad_trans, V* grad_rest) {
   Mat3<V> G[kMaxJoints];
+  RodriguesTerms<V> terms[kMaxJoints];
   V pos[3 * kMaxJoints], grad_w[3 * kMaxJoints];
-  joint_chain_world(AxisAngleRotations<V>{pose}, rest, skel, trans, pos, G);
+  joint_chain_world(AxisAngleRotationsKept<V>{pose, terms}, rest, skel, trans, pos, G);
   joint_chain_backward<kMaxJoints>(G, pos, rest, skel, grad_pos, grad_w, grad_trans, grad_rest);
-  for (int j = 0; j < skel.num_joints; ++j) rodrigues_backward(pose + 3 * j, grad_w + 3 * j, grad_pose + 3 * j);
+  for (int j = 0; j < skel.num_joints; ++j)
+    rodrigues_backward(pose + 3 * j, terms[j], grad_w + 3 * j, grad_pose + 3 * j);
 }
 
 // Output frame k of resample_poses: every one of the num_rot rotations slerped, translation lerped.

@@ -58,17 +58,20 @@ def set_num_threads(n: int) -> None:
 # Per-frame math (mirrors reference.py).
 
 @_njit()
-def rodrigues(aa, out):
-    """out[3, 3] = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|."""
-    x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
+def rodrigues_terms(x, y, z):
+    """(t2, a, b, c) with t2 = |aa|^2 and a, b, c as reference.rodrigues_terms."""
     t2 = x * x + y * y + z * z
     t = math.sqrt(t2)
     if t < SMALL_ANGLE:
-        a = 1.0 - t2 / 6.0
-        b = 0.5 - t2 / 24.0
-    else:
-        a = math.sin(t) / t
-        b = (1.0 - math.cos(t)) / t2
+        return t2, 1.0 - t2 / 6.0, 0.5 - t2 / 24.0, 1.0 / 6.0 - t2 / 120.0
+    return t2, math.sin(t) / t, (1.0 - math.cos(t)) / t2, (t - math.sin(t)) / (t2 * t)
+
+
+@_njit()
+def rodrigues(aa, out):
+    """out[3, 3] = I + a S + b S^2, S = skew(aa), with a, b of rodrigues_terms."""
+    x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
+    t2, a, b, _ = rodrigues_terms(x, y, z)
     # S^2 = aa aa^T - t2 I
     out[0, 0] = 1.0 + b * (x * x - t2)
     out[0, 1] = -a * z + b * x * y
@@ -178,12 +181,7 @@ def joint_chain(rot, rest, parents, trans, G, out):
 def rodrigues_backward(aa, g, out):
     """out[3] = dL/daa from dL/dw g[3]: g + b (aa x g) + c (aa x (aa x g)) (as reference.rodrigues_backward)."""
     x, y, z = float(aa[0]), float(aa[1]), float(aa[2])
-    t2 = x * x + y * y + z * z
-    t = math.sqrt(t2)
-    if t < SMALL_ANGLE:
-        b, c = 0.5 - t2 / 24.0, 1.0 / 6.0 - t2 / 120.0
-    else:
-        b, c = (1.0 - math.cos(t)) / t2, (t - math.sin(t)) / (t2 * t)
+    _, _, b, c = rodrigues_terms(x, y, z)
     u0, u1, u2 = y * g[2] - z * g[1], z * g[0] - x * g[2], x * g[1] - y * g[0]
     w0, w1, w2 = y * u2 - z * u1, z * u0 - x * u2, x * u1 - y * u0
     out[0] = g[0] + b * u0 + c * w0

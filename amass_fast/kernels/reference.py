@@ -75,16 +75,19 @@ VIEW_FRONT = 0  # camera yawed relative to the body's facing at the clip's first
 VIEW_TOP = 1    # the old converter's ground-plane drop: screen (x, y) = world (x, y) - pelvis at the first frame
 
 
-def rodrigues(aa: np.ndarray) -> np.ndarray:
-    """R = I + a S + b S^2, S = skew(aa), a = sin(t)/t, b = (1 - cos t)/t^2, t = |aa|."""
+def rodrigues_terms(aa: np.ndarray) -> tuple[float, float, float]:
+    """The coefficients of R(aa) and of its backward, t = |aa|: a = sin(t)/t, b = (1 - cos t)/t^2 (rodrigues) and
+    c = (t - sin t)/t^3 (rodrigues_backward); below SMALL_ANGLE their series."""
     t2 = aa[0] * aa[0] + aa[1] * aa[1] + aa[2] * aa[2]
     t = math.sqrt(t2)
     if t < SMALL_ANGLE:
-        a = 1.0 - t2 / 6.0
-        b = 0.5 - t2 / 24.0
-    else:
-        a = math.sin(t) / t
-        b = (1.0 - math.cos(t)) / t2
+        return 1.0 - t2 / 6.0, 0.5 - t2 / 24.0, 1.0 / 6.0 - t2 / 120.0
+    return math.sin(t) / t, (1.0 - math.cos(t)) / t2, (t - math.sin(t)) / (t2 * t)
+
+
+def rodrigues(aa: np.ndarray) -> np.ndarray:
+    """R = I + a S + b S^2, S = skew(aa), with a, b of rodrigues_terms."""
+    a, b, _ = rodrigues_terms(aa)
     S = np.array([[0.0, -aa[2], aa[1]], [aa[2], 0.0, -aa[0]], [-aa[1], aa[0], 0.0]])
     return np.eye(3) + a * S + b * (S @ S)
 
@@ -173,14 +176,9 @@ def joint_chain_world(rot: np.ndarray, rest: np.ndarray, parents: np.ndarray,
 
 def rodrigues_backward(aa: np.ndarray, g: np.ndarray) -> np.ndarray:
     """dL/daa from dL/dw, w the rotation's change in its own frame (R(aa + d) = R(aa) exp([J_r d]x), J_r the right
-    Jacobian of SO(3)): J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b = (1 - cos t) / t^2,
-    c = (t - sin t) / t^3, t = |aa|; below SMALL_ANGLE their series."""
-    t2 = float(aa @ aa)
-    t = math.sqrt(t2)
-    if t < SMALL_ANGLE:
-        b, c = 0.5 - t2 / 24.0, 1.0 / 6.0 - t2 / 120.0
-    else:
-        b, c = (1.0 - math.cos(t)) / t2, (t - math.sin(t)) / (t2 * t)
+    Jacobian of SO(3)): J_r^T g = g + b (aa x g) + c (aa x (aa x g)), b and c of rodrigues_terms (the compiled
+    backends keep them from the forward pass)."""
+    _, b, c = rodrigues_terms(aa)
     u = np.cross(aa, g)
     return g + b * u + c * np.cross(aa, u)
 
