@@ -6,7 +6,8 @@
     archive       bzip2 decoders, member safety, extraction of .tar.bz2 archives
     guarded       the one guarded reader every file goes through (regular files only, size caps, zip and JSON
                   limits, typed errors naming the file)
-    formats       AMASS motion files: the bounded .npz reader and the sequence rules
+    npz           the bounded .npz reader (one pass per member, sizes checked before reading, CRC-32)
+    formats       AMASS motion files: the sequence rules (layouts, frame rates, values) on top of npz
     tree          the AMASS tree: the default root, its motion files in a stable order, relative paths
     body_models   body-model files (SMPL+H, SMPL-X): discovery, loading, the built-in skeleton
     unpickle      the restricted unpickler of .pkl model files (arrays only; anything else refused by name)

@@ -10,21 +10,11 @@ Detection (docs/CONVENTIONS.md): the pose width decides the layout, 156 = SMPL+H
 The frame rate is `mocap_framerate` (SMPL+H) or `mocap_frame_rate` (SMPL-X release). `gender` may be str or
 bytes. Files without `poses` but with `betas` (`shape.npz`, `*_stagei.npz`) are NoMotion, not errors.
 
-Safety: only the keys needed are read and object arrays are refused from their header, so the marker
-dictionaries (object arrays) in SMPL-X files are never unpickled; headers are parsed by numpy's literal parser.
-
-Reading (one pass per member): each needed member's .npy header is read and checked once, then its data is read
-once, straight into the array returned (one positioned read for a stored member, as np.savez writes them), and
-the member's zip CRC-32 is computed on those same bytes; the value rules below are two reductions per array.
-No Python work grows with the number of frames.
-
-Only regular files are opened (a FIFO or device named *.npz would block or never end): the tree walk
-(amass_fast.io.tree) skips them and reports each, and a path that is not a regular file is refused before it is read.
-
-Size: every array's declared size (its .npy header) is checked against the zip member's size and against
-MAX_ARRAY_BYTES (SMALL_KEY_BYTES for the rate, gender and model-type keys) before anything is allocated, so a
-forged header or a zip bomb is refused, not read. The frame rate must lie in [MIN_FPS, MAX_FPS] and a sequence
-may last at most MAX_SECONDS, so the work a file can cause is bounded.
+Reading is amass_fast.io.npz's (the bounded reader: regular files only, object arrays refused from their header so
+the marker dictionaries of SMPL-X files are never unpickled, declared sizes checked before anything is allocated,
+one pass per member with its CRC-32); only the keys needed are read, the rate, gender and model-type keys capped at
+SMALL_KEY_BYTES. The frame rate must lie in [MIN_FPS, MAX_FPS] and a sequence may last at most MAX_SECONDS, so
+the work a file can cause is bounded; the value rules below are two reductions per array.
 
 Values: poses, trans and betas must be finite and fit float32, the dtype clips are computed in (a finite float64
 value such as 1e300 would become infinite there), and poses stay within MAX_POSE_RADIANS; the message names the
@@ -36,27 +26,13 @@ mean the file is not what its name says.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import math
-import os
-import struct
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Callable, Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
-from amass_fast.io import guarded
-
-try:  # zlib-ng's CRC-32 (carry-less multiply) runs about 5x faster than the system zlib's; the same values
-    from zlib_ng.zlib_ng import crc32 as _crc32
-except ImportError:  # pragma: no cover - depends on what is installed
-    _crc32 = zlib.crc32
-
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+from amass_fast.io.npz import REEXTRACT, FormatError, Npz, Source, display_name, open_npz
 
 WIDTH_TO_KIND = {156: "smplh", 165: "smplx", 72: "smpl"}
 KIND_LABEL = {"smplh": "SMPL+H", "smplx": "SMPL-X", "smpl": "SMPL"}
@@ -64,21 +40,12 @@ FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
 MIN_FPS = 1.0     # the range of frame rates a file may have (docs/CONVENTIONS.md); AMASS files record 50-250 fps,
 MAX_FPS = 1000.0  # anything outside is a broken header (and 1e-9 fps would make billions of output frames)
 MAX_SECONDS = 24 * 3600.0  # the longest AMASS sequences last minutes; a day of motion is a broken header
-# The largest AMASS files hold ~100 MB of poses; an array declaring more than this is a broken or hostile header.
-MAX_ARRAY_BYTES = 1 << 30
-SMALL_KEY_BYTES = 1 << 16  # frame rate, gender, surface_model_type: a few bytes each
 SMALL_KEYS = FPS_KEYS + ("gender", "surface_model_type")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Beyond 1e4 radians float32 cannot hold an angle to 0.001 rad, and beyond ~1e19 its square overflows (NaN clips).
 MAX_POSE_RADIANS = 1e4
 NO_MOTION_NAMES = ("shape.npz",)
 NO_MOTION_SUFFIXES = ("_stagei.npz",)
-
-_REEXTRACT = "re-extract its archive (amass-fast extract) or download it again (amass-fast download)"
-
-
-class FormatError(ValueError):
-    """A file that cannot be used as an AMASS sequence; the message names the file, the problem, what to do."""
 
 
 @dataclass
@@ -125,309 +92,6 @@ class SequenceInfo:
         return self.num_frames / self.fps
 
 
-# --- opening and reading ------------------------------------------------------------------------------------
-
-_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
-_NPY_MAGIC = b"\x93NUMPY"
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header: 30 bytes, then its name and extra
-_MAX_NPY_HEADER = 10_000  # numpy's own limit on the length of an .npy header
-_CHUNK = 1 << 20
-_POSITIONED = hasattr(os, "pread") and hasattr(os, "preadv")  # POSIX; elsewhere seek, then read
-
-
-def _display_name(source: Source, name: Optional[str]) -> str:
-    if name is not None:
-        return str(name)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return "<bytes>"
-    return os.fspath(source)
-
-
-def not_regular_problem(path: Union[str, "os.PathLike[str]"], name: Optional[str] = None) -> Optional[str]:
-    """Why `path` (links followed) cannot be read as a data file, or None for a regular file: the message names the
-    file and says what to do. Used by the tree walk and by the loaders, so both refuse the same things (the checks
-    are amass_fast.io.guarded's, for the "motion" kind)."""
-    name = os.fspath(path) if name is None else name
-    try:
-        guarded.check_regular(path, "motion")
-    except FileNotFoundError:
-        return f"{name}: a link to nothing (or the file vanished); fix or remove the link"
-    except guarded.ReadRefused as exc:
-        return _refused_problem(exc, name)
-    except OSError as exc:
-        return f"{name}: cannot be read ({exc.strerror or exc}); check its permissions"
-    return None
-
-
-def _refused_problem(exc: guarded.ReadRefused, name: str) -> str:
-    if isinstance(exc, guarded.NotRegularFile):
-        return (f"{name}: {exc.problem.split(';')[0]}; AMASS files are plain .npz files: remove it or rename it so "
-                f"it does not end in .npz")
-    return f"{name}: {exc.problem}"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) < 120 else text[:117] + "..."
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.3g} GB" if n >= 1e8 else f"{n:,} bytes"
-
-
-@dataclass(frozen=True)
-class _Member:
-    """One array of an .npz as its .npy header declares it (checked), and where its data starts."""
-    info: zipfile.ZipInfo
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    fortran: bool
-    header: bytes            # the member's bytes before the data (magic, version, header); part of its CRC-32
-    data_at: Optional[int]   # where the data starts in the file (a stored member); None: compressed, read by zipfile
-
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
-
-
-class _Npz:
-    """An opened .npz, read in one pass per member: its .npy header is read and checked once (the declared size
-    against the member's size and the key's limit, before anything is allocated), then its data is read once,
-    straight into the array that is returned, and the member's CRC-32 is computed on those same bytes.
-    Stored members (np.savez, as AMASS ships its files) take one positioned read; compressed ones
-    (np.savez_compressed) are read through zipfile, which checks their CRC-32."""
-
-    def __init__(self, source: Source, name: str):
-        self.name = name
-        self._file = None
-        self._buffer: Optional[memoryview] = None
-        self._members: dict[str, _Member] = {}
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = source if isinstance(source, bytes) else bytes(source)
-            self._buffer = memoryview(data)
-            self._size = len(data)
-            stream = io.BytesIO(data)
-        else:
-            # The guarded reader: refused unless regular (a FIFO would block forever, a device never end).
-            try:
-                self._file = stream = guarded.open_regular(source, "motion")
-            except guarded.ReadRefused as exc:
-                raise FormatError(_refused_problem(exc, name)) from None
-            self._size = os.fstat(stream.fileno()).st_size
-        try:
-            self._zip = self._open_zip(stream)
-        except BaseException:
-            self.close()
-            raise
-        self.files = [n[:-4] if n.endswith(".npy") else n for n in self._zip.namelist()]
-
-    def _open_zip(self, stream) -> zipfile.ZipFile:
-        magic = self._pread(0, len(_NPY_MAGIC))
-        if not magic:
-            raise FormatError(f"{self.name}: not a readable .npz archive (an empty file); the file is truncated or "
-                              f"corrupt: {_REEXTRACT}")
-        if magic == _NPY_MAGIC:
-            raise FormatError(f"{self.name}: a single .npy array, not an AMASS .npz with poses/trans/betas; "
-                              f"point amass-fast at the AMASS .npz files")
-        if not magic.startswith(_ZIP_SIGNATURES):
-            raise FormatError(f"{self.name}: not an .npz archive (no zip signature; perhaps a web page or a pickle); "
-                              f"the file is truncated, corrupt or not AMASS data: {_REEXTRACT}")
-        try:
-            return zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise FormatError(f"{self.name}: not a readable .npz archive ({_short(exc)}); the file is truncated or "
-                              f"corrupt: {_REEXTRACT}") from None
-
-    def close(self) -> None:
-        if getattr(self, "_zip", None) is not None:
-            self._zip.close()
-        if self._file is not None:
-            self._file.close()
-
-    # -- raw bytes --
-
-    def _pread(self, offset: int, size: int) -> bytes:
-        if self._buffer is not None:
-            return bytes(self._buffer[offset:offset + size])
-        if _POSITIONED:
-            return os.pread(self._file.fileno(), size, offset)
-        self._file.seek(offset)
-        return self._file.read(size)
-
-    def _read_into(self, view: memoryview, offset: int) -> int:
-        """Fill `view` from `offset`; returns the bytes read (fewer only at the end of the file)."""
-        if self._buffer is not None:
-            n = max(0, min(len(view), self._size - offset))
-            view[:n] = self._buffer[offset:offset + n]
-            return n
-        got = 0
-        while got < len(view):
-            if _POSITIONED:
-                n = os.preadv(self._file.fileno(), [view[got:]], offset + got)
-            else:
-                self._file.seek(offset + got)
-                n = self._file.readinto(view[got:]) or 0
-            if n <= 0:
-                break
-            got += n
-        return got
-
-    # -- members --
-
-    def member(self, key: str) -> _Member:
-        """The checked .npy header of `key` (read once): refuses object arrays, non-arrays and sizes beyond the
-        member or the key's limit."""
-        found = self._members.get(key)
-        if found is None:
-            found = self._members[key] = self._member(key)
-        return found
-
-    def _member(self, key: str) -> _Member:
-        name, lookup = self.name, self._zip.NameToInfo
-        info = lookup.get(key + ".npy") or lookup.get(key)
-        if info is None:
-            raise FormatError(f"{name}: no key {key!r}: {_REEXTRACT}")
-        if not info.filename.endswith(".npy"):
-            raise FormatError(f"{name}: key {key!r} is not a numpy array (no .npy header); the file is corrupt or "
-                              f"not AMASS data: {_REEXTRACT}")
-        try:
-            if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1:
-                data_at = self._data_offset(info)
-                cursor = [data_at]
-
-                def read(n: int) -> bytes:
-                    n = max(0, min(n, data_at + info.file_size - cursor[0]))
-                    chunk = self._pread(cursor[0], n)
-                    cursor[0] += len(chunk)
-                    return chunk
-                header = _npy_header_bytes(read)
-            else:
-                data_at = None
-                with self._zip.open(info) as stream:
-                    header = _npy_header_bytes(stream.read)
-            shape, fortran, dtype = _parse_npy_header(header)
-        except FormatError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, RuntimeError,
-                NotImplementedError) as exc:
-            raise FormatError(f"{name}: the header of {key!r} is unreadable ({_short(exc)}): {_REEXTRACT}") from None
-        member = _Member(info, shape, dtype, fortran, header, data_at)
-        if dtype.hasobject:
-            raise FormatError(f"{name}: key {key!r} is an object array, which would need unpickling; refusing "
-                              f"(files from AMASS store it as numbers): {_REEXTRACT}")
-        declared, held = member.nbytes, info.file_size - len(header)
-        limit = SMALL_KEY_BYTES if key in SMALL_KEYS else MAX_ARRAY_BYTES
-        if declared > limit:
-            raise FormatError(f"{name}: {key!r} declares {_size(declared)} of data (shape {shape}), more than "
-                              f"the {_size(limit)} limit for this key; refusing to read it (a broken or "
-                              f"hostile file): {_REEXTRACT}")
-        if declared > held:
-            raise FormatError(f"{name}: {key!r} declares {declared} bytes (shape {shape}) but its zip member holds "
-                              f"only {held} after its header; the file is truncated or forged: {_REEXTRACT}")
-        return member
-
-    def _data_offset(self, info: zipfile.ZipInfo) -> int:
-        """Where a stored member's bytes start: after its local header, name and extra field."""
-        local = self._pread(info.header_offset, _LOCAL_HEADER.size)
-        if len(local) < _LOCAL_HEADER.size or local[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"bad local header of {info.filename!r}")
-        fields = _LOCAL_HEADER.unpack(local)
-        start = info.header_offset + _LOCAL_HEADER.size + fields[10] + fields[11]
-        if info.compress_size != info.file_size:
-            raise zipfile.BadZipFile(f"stored member {info.filename!r} lists two different sizes")
-        if start + info.file_size > self._size:
-            raise EOFError(f"member {info.filename!r} runs past the end of the file")
-        return start
-
-    def read(self, key: str) -> np.ndarray:
-        """The array of `key`: its data read once into the returned array, the member's CRC-32 checked."""
-        member, name = self.member(key), self.name
-        array = np.empty(member.shape[::-1] if member.fortran else member.shape, member.dtype)
-        raw = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
-        try:
-            if member.data_at is not None:
-                self._read_stored(member, raw)
-            else:
-                self._read_compressed(member, raw)
-        except FormatError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as exc:
-            raise FormatError(f"{name}: key {key!r} is unreadable ({_short(exc)}); the file is truncated or "
-                              f"corrupt: {_REEXTRACT}") from None
-        return array.T if member.fortran else array
-
-    def _read_stored(self, member: _Member, raw: memoryview) -> None:
-        start = member.data_at + len(member.header)
-        got = self._read_into(raw, start)
-        if got < len(raw):
-            raise EOFError(f"expected {len(raw)} bytes of data, got {got}")
-        crc = _crc32(raw, _crc32(member.header))  # the GIL is released here: other threads go on
-        at, end = start + len(raw), member.data_at + member.info.file_size
-        while at < end:  # bytes after the array (np.save writes none) still count in the CRC-32
-            chunk = self._pread(at, min(_CHUNK, end - at))
-            if not chunk:
-                raise EOFError(f"member {member.info.filename!r} ends early")
-            crc, at = _crc32(chunk, crc), at + len(chunk)
-        if crc != member.info.CRC:
-            raise zipfile.BadZipFile(f"Bad CRC-32 for file {member.info.filename!r}")
-
-    def _read_compressed(self, member: _Member, raw: memoryview) -> None:
-        with self._zip.open(member.info) as stream:
-            stream.read(len(member.header))
-            got = 0
-            while got < len(raw):
-                chunk = stream.read(min(_CHUNK * 16, len(raw) - got))
-                if not chunk:
-                    raise EOFError(f"expected {len(raw)} bytes of data, got {got}")
-                raw[got:got + len(chunk)] = chunk
-                got += len(chunk)
-            while stream.read(_CHUNK):  # to the end: zipfile checks the CRC-32 there
-                pass
-
-
-def _npy_header_bytes(read: Callable[[int], bytes]) -> bytes:
-    """The bytes of an .npy header (magic, version, length, text), read from the start of a member."""
-    start = read(len(_NPY_MAGIC) + 2)
-    if len(start) < len(_NPY_MAGIC) + 2 or not start.startswith(_NPY_MAGIC):
-        raise ValueError("no .npy magic string at the start of the member")
-    width = 2 if start[len(_NPY_MAGIC)] == 1 else 4
-    length_bytes = read(width)
-    if len(length_bytes) < width:
-        raise EOFError("the header ends early")
-    length = int.from_bytes(length_bytes, "little")
-    if length > _MAX_NPY_HEADER:
-        raise ValueError(f"an .npy header of {length:,} bytes (at most {_MAX_NPY_HEADER:,})")
-    text = read(length)
-    if len(text) < length:
-        raise EOFError("the header ends early")
-    return start + length_bytes + text
-
-
-def _parse_npy_header(header: bytes) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, fortran order, dtype) of an .npy header, by numpy's own (literal, never pickled) parser."""
-    stream = io.BytesIO(header)
-    version = np.lib.format.read_magic(stream)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read(stream)
-    return tuple(int(n) for n in shape), bool(fortran), np.dtype(dtype)
-
-
-@contextlib.contextmanager
-def _open(source: Source, name: str) -> Iterator[_Npz]:
-    """The opened .npz (closed on leaving); FormatError naming the file for anything that is not one."""
-    try:
-        npz = _Npz(source, name)
-    except FileNotFoundError:
-        raise FormatError(f"{name}: no such file; check the path (amass-fast verify lists what is there)") from None
-    except OSError as exc:
-        raise FormatError(f"{name}: not a readable .npz archive ({_short(exc)}); the file is truncated or "
-                          f"corrupt: {_REEXTRACT}") from None
-    try:
-        yield npz
-    finally:
-        npz.close()
-
-
 # --- the pieces of a sequence ---------------------------------------------------------------------------------
 
 def _text(value: np.ndarray) -> str:
@@ -435,7 +99,7 @@ def _text(value: np.ndarray) -> str:
     return item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
 
 
-def _gender(npz: _Npz, name: str) -> str:
+def _gender(npz: Npz, name: str) -> str:
     if "gender" not in npz.files:
         return "neutral"
     value = npz.read("gender")
@@ -445,7 +109,7 @@ def _gender(npz: _Npz, name: str) -> str:
     return {"m": "male", "f": "female", "n": "neutral"}.get(text, text if text in ("male", "female") else "neutral")
 
 
-def _fps(npz: _Npz, name: str) -> float:
+def _fps(npz: Npz, name: str) -> float:
     key = next((k for k in FPS_KEYS if k in npz.files), None)
     if key is None:
         raise FormatError(f"{name}: no frame rate (AMASS stores it as 'mocap_framerate' in SMPL+H files and "
@@ -453,15 +117,15 @@ def _fps(npz: _Npz, name: str) -> float:
                           f"written by another tool: re-export it with a frame rate")
     value = npz.read(key)
     if value.size != 1 or value.dtype.kind not in "iuf":
-        raise FormatError(f"{name}: {key} is not a number (dtype {value.dtype}, shape {value.shape}): {_REEXTRACT}")
+        raise FormatError(f"{name}: {key} is not a number (dtype {value.dtype}, shape {value.shape}): {REEXTRACT}")
     fps = float(value.ravel()[0])
     if not MIN_FPS <= fps <= MAX_FPS:  # also refuses NaN
         raise FormatError(f"{name}: frame rate {key}={fps!r} is not between {MIN_FPS:g} and {MAX_FPS:g} frames per "
-                          f"second; the header is broken: {_REEXTRACT}")
+                          f"second; the header is broken: {REEXTRACT}")
     return fps
 
 
-def _kind(npz: _Npz, width: int, name: str) -> str:
+def _kind(npz: Npz, width: int, name: str) -> str:
     kind = WIDTH_TO_KIND.get(width)
     if kind is None:
         raise FormatError(f"{name}: poses has {width} values per frame; AMASS files have 156 (SMPL+H), "
@@ -470,11 +134,11 @@ def _kind(npz: _Npz, width: int, name: str) -> str:
         declared = _text(npz.read("surface_model_type")).strip().lower()
         if declared in WIDTH_TO_KIND.values() and declared != kind:
             raise FormatError(f"{name}: surface_model_type says {declared!r} but poses has {width} values per "
-                              f"frame ({KIND_LABEL[kind]}); the file is inconsistent: {_REEXTRACT}")
+                              f"frame ({KIND_LABEL[kind]}); the file is inconsistent: {REEXTRACT}")
     return kind
 
 
-def _no_motion(npz: _Npz, name: str) -> Optional[NoMotion]:
+def _no_motion(npz: Npz, name: str) -> Optional[NoMotion]:
     if "poses" in npz.files:
         return None
     base = PurePosixPath(name.replace("\\", "/")).name
@@ -490,33 +154,33 @@ def _no_motion(npz: _Npz, name: str) -> Optional[NoMotion]:
 
 def _check_poses_header(shape: tuple[int, ...], dtype: np.dtype, name: str) -> int:
     if len(shape) != 2:
-        raise FormatError(f"{name}: poses has shape {shape}, expected [frames, 156|165|72]: {_REEXTRACT}")
+        raise FormatError(f"{name}: poses has shape {shape}, expected [frames, 156|165|72]: {REEXTRACT}")
     if dtype.kind != "f":
         raise FormatError(f"{name}: poses has dtype {dtype}, expected float32/float64 axis-angle radians; "
                           f"integer poses mean this is not an AMASS motion file")
     if shape[0] == 0:
-        raise FormatError(f"{name}: zero frames of motion; nothing to convert: remove the file or {_REEXTRACT}")
+        raise FormatError(f"{name}: zero frames of motion; nothing to convert: remove the file or {REEXTRACT}")
     return int(shape[1])
 
 
 def _check_trans_header(shape: tuple[int, ...], dtype: np.dtype, frames: int, name: str) -> None:
     if shape != (frames, 3):
-        raise FormatError(f"{name}: trans has shape {shape}, expected ({frames}, 3) to match poses: {_REEXTRACT}")
+        raise FormatError(f"{name}: trans has shape {shape}, expected ({frames}, 3) to match poses: {REEXTRACT}")
     if dtype.kind not in "fiu":
-        raise FormatError(f"{name}: trans has dtype {dtype}, expected float metres: {_REEXTRACT}")
+        raise FormatError(f"{name}: trans has dtype {dtype}, expected float metres: {REEXTRACT}")
 
 
-def _require(npz: _Npz, key: str, name: str) -> None:
+def _require(npz: Npz, key: str, name: str) -> None:
     if key not in npz.files:
         raise FormatError(f"{name}: poses but no {key!r} (keys: {', '.join(sorted(npz.files))}); an AMASS motion "
-                          f"file always has it: {_REEXTRACT}")
+                          f"file always has it: {REEXTRACT}")
 
 
 def _check_duration(frames: int, fps: float, name: str) -> None:
     if frames / fps > MAX_SECONDS:
         raise FormatError(f"{name}: {frames:,} frames at {fps:g} fps last {frames / fps / 3600:,.1f} hours, more "
                           f"than the {MAX_SECONDS / 3600:g} hours one sequence may last; the header is broken: "
-                          f"{_REEXTRACT}")
+                          f"{REEXTRACT}")
 
 
 def _check_values(array: np.ndarray, key: str, name: str, per_frame: bool = True) -> None:
@@ -535,15 +199,15 @@ def _check_values(array: np.ndarray, key: str, name: str, per_frame: bool = True
     if bad.any():
         where = f" (first at frame {int(np.argwhere(bad)[0][0])})" if per_frame and array.ndim else ""
         raise FormatError(f"{name}: {key} holds {int(bad.sum())} NaN/infinite values{where}; the motion is "
-                          f"corrupt: {_REEXTRACT}, or remove the file")
+                          f"corrupt: {REEXTRACT}, or remove the file")
     huge = np.abs(array) > limit
     first = tuple(int(i) for i in np.argwhere(huge)[0])
     where = f" (first at frame {first[0]})" if per_frame and array.ndim else ""
     raise FormatError(f"{name}: {key} holds {int(huge.sum())} values beyond +-{limit:.3g} ({why}), e.g. "
-                      f"{float(array[first]):.3g}{where}; the file is corrupt: {_REEXTRACT}, or remove the file")
+                      f"{float(array[first]):.3g}{where}; the file is corrupt: {REEXTRACT}, or remove the file")
 
 
-def _layout(npz: _Npz, name: str) -> Union[SequenceInfo, NoMotion]:
+def _layout(npz: Npz, name: str) -> Union[SequenceInfo, NoMotion]:
     """The header rules, shared by load_sequence and probe_sequence: keys present, poses/trans shapes and dtypes
     (sizes checked before any read), the layout (pose width, surface_model_type), the frame rate, the duration,
     the gender. No pose data is read."""
@@ -572,8 +236,8 @@ def load_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[Se
     NaN/inf values or values beyond float32, wrong shapes or dtypes, frame rates missing or outside
     [MIN_FPS, MAX_FPS], and sequences longer than MAX_SECONDS. Missing betas mean the mean shape (zeros); missing
     gender "neutral". These are the rules `verify` reports (check_sequence)."""
-    name = _display_name(path_or_bytes, name)
-    with _open(path_or_bytes, name) as npz:
+    name = display_name(path_or_bytes, name)
+    with open_npz(path_or_bytes, name, SMALL_KEYS) as npz:
         layout = _layout(npz, name)
         if isinstance(layout, NoMotion):
             return layout
@@ -588,7 +252,7 @@ def load_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[Se
     trans = trans.astype(poses.dtype, copy=False)
     if betas.dtype.kind not in "fiu" or betas.size == 0:
         raise FormatError(f"{name}: betas has dtype {betas.dtype} and shape {betas.shape}, expected numbers: "
-                          f"{_REEXTRACT}")
+                          f"{REEXTRACT}")
     betas = betas.astype(np.float64)
     if betas.ndim > 1:  # some tools store betas per frame [F, B] or as [1, B]: the body shape is the first row
         betas = betas.reshape(-1, betas.shape[-1])[0]
@@ -617,6 +281,6 @@ def probe_sequence(path_or_bytes: Source, name: Optional[str] = None) -> Union[S
     Applies the header rules of load_sequence (the same code) but not the value rules (NaN, values beyond
     float32, betas) nor data corruption past the headers: a file it passes may still be refused by
     check_sequence / load_sequence."""
-    name = _display_name(path_or_bytes, name)
-    with _open(path_or_bytes, name) as npz:
+    name = display_name(path_or_bytes, name)
+    with open_npz(path_or_bytes, name, SMALL_KEYS) as npz:
         return _layout(npz, name)

@@ -11,7 +11,8 @@ import warnings
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Optional, Union
 
-from amass_fast.io.formats import NO_MOTION_NAMES, NO_MOTION_SUFFIXES, not_regular_problem
+from amass_fast.io.formats import NO_MOTION_NAMES, NO_MOTION_SUFFIXES
+from amass_fast.io.npz import not_regular_problem
 
 
 def is_no_motion_name(path: Union[str, "os.PathLike[str]"]) -> bool:

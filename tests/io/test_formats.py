@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from amass_fast.harness import synthetic
+from amass_fast.io import npz
 from amass_fast.io.formats import FormatError, NoMotion, Sequence, SequenceInfo, load_sequence, probe_sequence
 from amass_fast.io.tree import dataset_of, iter_motion_files, iter_npz_files, rel_path
 
@@ -46,8 +47,6 @@ def test_every_layout_is_detected(tmp_path, kind, width, seconds, fps):
 def test_smplx_frame_rate_key_and_markers_never_unpickled(tmp_path, monkeypatch):
     import pickle
 
-    from amass_fast.io import formats
-
     p = synthetic.write_sequence(tmp_path / "a_stageii.npz", "smplx", "wave", seconds=1.0, fps=120.0)
     with np.load(p, allow_pickle=False) as raw:
         assert "markers_latent_vids" in raw.files  # a pickled dict in an object array, as in real SMPL-X files
@@ -57,8 +56,8 @@ def test_smplx_frame_rate_key_and_markers_never_unpickled(tmp_path, monkeypatch)
 
     for fn in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, fn, no_unpickling)
-    read, real_read = [], formats._Npz.read
-    monkeypatch.setattr(formats._Npz, "read", lambda self, key: read.append(key) or real_read(self, key))
+    read, real_read = [], npz.Npz.read
+    monkeypatch.setattr(npz.Npz, "read", lambda self, key: read.append(key) or real_read(self, key))
     seq = load_sequence(p)
     probe_sequence(p)
     assert seq.kind == "smplx" and seq.fps == 120.0
@@ -398,11 +397,9 @@ def test_compressed_fortran_and_big_endian_members_load_as_numpy_reads_them(tmp_
 
 def test_without_positioned_reads_the_same_arrays_and_checks(tmp_path, monkeypatch):
     """Where os.pread/preadv do not exist (Windows) the reader seeks and reads: the same arrays, the same CRC."""
-    from amass_fast.io import formats
-
     p = write(tmp_path / "s_poses.npz", **_motion_keys())
     positioned = load_sequence(p)
-    monkeypatch.setattr(formats, "_POSITIONED", False)
+    monkeypatch.setattr(npz, "_POSITIONED", False)
     seeking = load_sequence(p)
     np.testing.assert_array_equal(seeking.poses, positioned.poses)
     np.testing.assert_array_equal(seeking.trans, positioned.trans)
@@ -429,10 +426,8 @@ def test_a_flipped_bit_in_any_stored_member_fails_its_crc(tmp_path, monkeypatch,
     import zipfile
     import zlib
 
-    from amass_fast.io import formats
-
     if crc == "zlib":  # the fallback when zlib-ng is not installed: the same values, the same verdicts
-        monkeypatch.setattr(formats, "_crc32", zlib.crc32)
+        monkeypatch.setattr(npz, "_crc32", zlib.crc32)
     p = write(tmp_path / "f_poses.npz", **_motion_keys())
     assert load_sequence(p).num_frames == 50
     info = zipfile.ZipFile(p).getinfo(f"{key}.npy")
