@@ -205,7 +205,7 @@ def _plan_size(path: PathLike, seq: Any, resampling: str) -> None:
     if resampling == "time":
         frames = reference.resampled_length(seq.num_frames, seq.fps, float(FPS))
     else:
-        frames = -(-seq.num_frames // max(stride(seq.fps), 1))
+        frames = -(-seq.num_frames // stride(seq.fps))  # stride >= 1: amass_joints refused the rest first
     runtime.check_allocation(str(path), (frames, _VALUES_PER_FRAME), 8, what="its 20 fps joints",
                              fix="check its frame rate (mocap_framerate) and length, or run on a machine with more "
                                  "memory")
@@ -228,6 +228,10 @@ def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> Fi
     if seq.kind != "smplh":
         raise SourceError(f"{path}: a {seq.kind} file; HumanML3D is made from AMASS's SMPL+H release "
                           "(*_poses.npz)")
+    if resampling == "stride" and stride(seq.fps) < 1:
+        raise SourceError(f"{path}: frame rate {seq.fps:g} fps is below 20 fps; HumanML3D's stride "
+                          "int(fps / 20) is 0 there, so HumanML3D makes nothing of this file; check that "
+                          "index.csv points at the right one")
     _plan_size(path, seq, resampling)
     model = models["male" if is_male(raw_gender(path)) else "female"]
     # HumanML3D hands the body model float32 tensors: round the inputs the same way.
@@ -236,10 +240,6 @@ def amass_joints(path: PathLike, models: dict, resampling: str = "stride") -> Fi
     betas = seq.betas[:_NUM_BETAS].astype(np.float32).astype(np.float64)
     if resampling == "stride":
         step = stride(seq.fps)
-        if step < 1:
-            raise SourceError(f"{path}: frame rate {seq.fps:g} fps is below 20 fps; HumanML3D's stride "
-                              "int(fps / 20) is 0 there, so HumanML3D makes nothing of this file; check that "
-                              "index.csv points at the right one")
         poses, trans = poses[::step], trans[::step]
     elif resampling == "time":
         poses, trans = kernels.resample_poses(poses, trans, seq.fps, float(FPS))

@@ -99,8 +99,18 @@ def test_humanml3d_file_planned_before_stage_one(small_machine):
     msg = str(err.value)
     assert msg.startswith("CMU/01/01_01_poses.npz: its 20 fps joints [1727981, 201]"), msg
     assert "mocap_framerate" in msg and "memory of the test machine" in msg
-    # Below 20 fps the stride keeps every frame: 86,400 * 201 float64 = 139 MB, refused too.
-    with pytest.raises(MemoryError):
-        source._plan_size("CMU/01/01_01_poses.npz", seq, "stride")
     # 100 s at 120 fps by stride 6: 2000 frames (3 MB), allowed.
     source._plan_size("CMU/01/01_01_poses.npz", SimpleNamespace(num_frames=12000, fps=120.0), "stride")
+
+
+def test_humanml3d_file_below_20_fps_is_refused_for_its_rate_before_its_size(small_machine, tmp_path):
+    """By stride, a file below 20 fps makes nothing in HumanML3D: that is what the message says, even when its
+    length alone would also be refused (25,000 frames at 1 fps: 40 MB of 20 fps joints on a 32 MiB machine)."""
+    from amass_fast.harness import synthetic
+    from amass_fast.humanml3d import source
+
+    path = synthetic.write_sequence(tmp_path / "CMU" / "01" / "01_01_poses.npz", seconds=25_000, fps=1.0)
+    with pytest.raises(source.SourceError, match=r"01_01_poses\.npz: frame rate 1 fps is below 20 fps"):
+        source.amass_joints(path, models={}, resampling="stride")
+    with pytest.raises(MemoryError, match=r"01_01_poses\.npz: its 20 fps joints \[499981, 201\]"):
+        source.amass_joints(path, models={}, resampling="time")
