@@ -31,6 +31,10 @@ Training workloads (``--part training``, also part of the default run), each at 
   (joints within 1e-5 m, gradients within ``grad_tolerance``); ``fk_ratios``: af.fk over the fastest of them.
 - ``convert_batch`` joints3d beside ``baselines.torch_joints3d_pipeline`` eager and compiled, checked equal first.
 
+An alternative that is not installed (or that --quick leaves out) is listed in ``skipped``; one that gives a wrong
+result or fails to compile is listed there too with ``failed`` set, and the report prints it as FAILED, not as
+skipped, so a missing ratio is never mistaken for an absent package.
+
 The benches/ pytest-benchmark suite times the same cases.
 """
 from __future__ import annotations
@@ -192,7 +196,8 @@ def _torch_pipeline_cases(frames: int, quick: bool, plan: dict, rest: np.ndarray
                 with torch.no_grad():
                     fn(poses, trans, rest_joints=rest32, **args)   # compiles (for this shape family)
             except Exception as exc:  # no C compiler, an unsupported platform: say so, keep the other rows
-                skipped.append(dict(name="torch pipeline compiled", reason=f"torch.compile failed: {exc}"))
+                skipped.append(dict(name="torch pipeline compiled", reason=f"torch.compile failed: {exc}",
+                                    failed=True))
                 continue
             setup = time.perf_counter() - t0
         with torch.no_grad():
@@ -308,7 +313,7 @@ def check_fk(fn: Callable, poses64: np.ndarray, trans64: np.ndarray, weight: np.
     J = weight.shape[1]
     p64 = torch.tensor(poses64[:, :3 * J], requires_grad=True)
     t64 = torch.tensor(trans64, requires_grad=True)
-    j64 = kernels.fk(p64, t64, torch.as_tensor(rest[:J]), torch.as_tensor(SMPLH_PARENTS[:J]))
+    j64 = kernels.fk(p64, t64, torch.as_tensor(rest[:J]), torch.tensor(SMPLH_PARENTS[:J]))
     (j64 * torch.as_tensor(weight, dtype=torch.float64)).sum().backward()
     p = torch.tensor(poses64[:, :3 * J], dtype=torch.float32, requires_grad=True)
     t = torch.tensor(trans64, dtype=torch.float32, requires_grad=True)
@@ -358,7 +363,8 @@ def build_fk_cases(batch: int, quick: bool, model_path: Path, rest52: np.ndarray
                     fn(p32.clone().requires_grad_(), t32.clone().requires_grad_())  # the dynamic-shape recompile
                     setup = time.perf_counter() - t0
             except Exception as exc:  # a wrong result or a failed compile: say so, keep the other rows
-                skipped.append(dict(name=f"{name} (FK {J} joints)", reason=str(exc).splitlines()[0][:300]))
+                skipped.append(dict(name=f"{name} (FK {J} joints)", reason=str(exc).splitlines()[0][:300],
+                                    failed=True))
                 continue
 
             def forward(fn=fn, p32=p32, t32=t32):
@@ -419,7 +425,8 @@ def joints3d_cases(frames: int, quick: bool, plan: dict, rest: np.ndarray, poses
                     raise RuntimeError(f"the torch joints3d pipeline differs from convert_batch by {diff:.3g} m "
                                        f"in {np.dtype(dtype).name} (allowed {tol:.3g})")
         except Exception as exc:
-            skipped.append(dict(name=f"torch joints3d pipeline {label}", reason=str(exc).splitlines()[0][:300]))
+            skipped.append(dict(name=f"torch joints3d pipeline {label}", reason=str(exc).splitlines()[0][:300],
+                                 failed=True))
             continue
 
         def run(fn=fn):
@@ -713,7 +720,7 @@ def format_table(report: dict) -> str:
         extra = f"   (compile {r['compile_seconds']:.1f} s, not counted)" if r.get("compile_seconds") else ""
         lines.append(f"{r['name']:54} {r['backend']:>9} {r['frames_per_s']:13,.0f} {ratio:>10}{extra}")
     for s in report.get("skipped", []):
-        lines.append(f"skipped {s['name']}: {s['reason']}")
+        lines.append(f"{'FAILED' if s.get('failed') else 'skipped'} {s['name']}: {s['reason']}")
     for r in report.get("ratios", []):
         lines.append(f"ratio {r['name']}: {r['ratio']:.2f}")
     for n, fps in report.get("scaling", {}).items():
