@@ -2,9 +2,9 @@
 // and _cuda (device::cuda): one reader per record kind takes the record's fields by name, checks them and returns
 // the batch struct of amass_math.h. A record is any object with those attributes (prepared's NamedTuples; tests
 // build their own). Arrays are taken as they are, never converted: a wrong dtype, layout or device is a TypeError
-// naming the field. `parents` is a host array in both modules; the other arrays are on the module's device. The
-// Python side checks the same things first with friendlier messages; these checks keep direct callers from
-// reading out of bounds.
+// naming the field. `parents` is a host array in both modules; the other arrays are on the module's device. A
+// batch struct points into the record's arrays, which the record keeps alive for the call. The Python side checks
+// the same things first with friendlier messages; these checks keep direct callers from reading out of bounds.
 #pragma once
 
 #include <nanobind/nanobind.h>

@@ -1,9 +1,10 @@
 // amass_fast._core: the CPU backend. OpenMP loops over the *_item work of amass_math.h (convert_batch's pass A
 // over lane groups of several output frames), the nanobind bindings, and the grid-shim entry points (*_gridshim,
-// the same arguments plus block_size) that run the CUDA kernels of kernels.cuh serially on the host.
+// the same record plus block_size) that run the CUDA kernels of kernels.cuh serially on the host.
 //
-// Every function takes its output arrays from the caller (marked noconvert: a wrong dtype is an error, not a copy)
-// and releases the GIL while it computes. float32 and float64 are both bound; the math runs in that type.
+// Every op takes one record of amass_fast.kernels.prepared (read by bindings.h), whose output arrays the caller
+// allocated (never converted: a wrong dtype is an error, not a copy), and releases the GIL while it computes.
+// float32 and float64 both run, in the dtype of the record's arrays.
 #include <omp.h>
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // amass_fast._cuda: kernel launches and bindings. The kernels are in kernels.cuh, their math in amass_math.h.
 //
-// All arrays are CUDA arrays on one device (torch tensors through DLPack) except `parents`, a host int64 array
-// (the skeleton goes to the kernels by value). Scratch for convert_batch/project comes from the caller, so the
+// Every op takes the record of _core's op of the same name (read by bindings.h), then scratch arrays and the
+// stream. All arrays are CUDA arrays on one device (torch tensors through DLPack) except the record's `parents`, a
+// host int64 array (the skeleton goes to the kernels by value). Scratch comes from the caller, so the
 // framework's allocator (torch's caching allocator) owns all memory. Launches go to the stream the caller passes
 // (torch.cuda.current_stream().cuda_stream), which must belong to the arrays' device; they run asynchronously,
 // so results are valid on that stream. amass_fast.kernels checks contents (offsets, clip windows) on the host
