@@ -26,7 +26,6 @@ template <typename T>
 using CIn = In<T, Cpu>;
 template <typename T>
 using COut = Out<T, Cpu>;
-using DoubleIn = CIn<double>;
 
 int g_num_threads = 0;  // 0: OpenMP's default
 constexpr int kMaxThreads = 1024;  // amass_fast.cli.args.MAX_THREADS: huge counts can crash OpenMP runtimes
@@ -303,7 +302,7 @@ void cpu_convert_joints_batch_backward(const JointBackwardBatch<T>& bb0, int64_t
 }
 
 template <typename T>
-void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_len/clip_yaw null)
+void cpu_project(const ClipBatch<T>& a) {  // a: project_batch (one clip, clip_len/clip_yaw null)
   std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
   ClipBatch<T> b = a;
   b.kp = kp.data();
@@ -320,9 +319,9 @@ void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_le
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Entry points, each taking one prepared record (bindings.h reads it): each op runs the OpenMP path; each
-// *_gridshim twin takes block_size too and runs the CUDA kernels of kernels.cuh grid-serially with that block size
-// instead (tests of the kernels' indexing without a GPU).
+// Entry points, each taking one prepared record: each op runs the OpenMP path; each *_gridshim twin takes
+// block_size too and runs the CUDA kernels of kernels.cuh grid-serially with that block size instead (tests of the
+// kernels' indexing without a GPU).
 
 template <typename T>
 void fk(nb::handle p) {
@@ -477,7 +476,7 @@ void sincos(CIn<T> x, COut<T> out_sin, COut<T> out_cos) {
   }
 }
 
-// The record kinds of amass_fast.kernels.prepared each entry point takes, and the float array that picks its dtype.
+// Each op and its *_gridshim twin: name, the record's float array that picks the dtype, both dtypes' entry points.
 void def_ops(nb::module_& m) {
   const auto block = nb::arg("block_size");
   const auto op = [&](const char* name, const char* main, auto f32, auto f64, auto shim32, auto shim64,

@@ -7,7 +7,8 @@ adapter (amass_fast.kernels.backends.<name>) runs as is.
 
 In a record, the float arrays are C-contiguous in the compute dtype on the compute device (NumPy for the CPU
 backends, torch tensors for cuda) and so are the outputs; the small index and rate arrays are checked NumPy int64 /
-float64 on the host (the cuda adapter moves them).
+float64 on the host (the cuda adapter moves them). The compiled backends take a record itself: csrc/bindings.h
+reads the fields it needs by name, so the field names are the C++ boundary too.
 """
 from __future__ import annotations
 
