@@ -422,9 +422,10 @@ JointBackwardBatch<T> joints_backward_batch(Reader<D>& r, nb::handle p, int64_t&
   const In<T, D> grad_out = input<T>(r, p, "grad_out");
   const Out<T, D> grad_poses = output<T>(r, p, "grad_poses"), grad_trans = output<T>(r, p, "grad_trans");
   check_shape(grad_out, r.op, "grad_out", {-1, -1, kNumBodyJoints, -1});
+  const nb::object fwd = p.attr("fwd");
   JointBackwardBatch<T> bb{};
-  bb.fwd = joint_sources<T>(r, p.attr("fwd"), dim(grad_out, 0), dim(grad_out, 1), dim(grad_out, 3), "grad_out");
-  num_rows = dim(grad_trans, 0);
+  bb.fwd = joint_sources<T>(r, fwd, dim(grad_out, 0), dim(grad_out, 1), dim(grad_out, 3), "grad_out");
+  num_rows = dim(input<T>(r, fwd.attr("batch"), "poses"), 0);
   check_shape(grad_poses, r.op, "grad_poses", {num_rows, bb.fwd.clips.pose_stride});
   check_shape(grad_trans, r.op, "grad_trans", {num_rows, 3});
   bb.grad_out = grad_out.data();

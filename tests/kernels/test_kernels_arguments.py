@@ -94,6 +94,21 @@ def test_core_bounds_check_does_not_overflow(one_batch):
         core.convert_batch(stick(seq_fps=np.array([5e-324, 60.0])))
 
 
+def test_core_checks_the_gradient_rows(one_batch):
+    """convert_joints_batch_backward's gradients must have a row per row of poses (the scatter writes them all)."""
+    core = pytest.importorskip("amass_fast._core")
+    args = one_batch()
+    fwd = prepared.convert_batch(*(args[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints",
+                                                     "parents", "clip_seq", "clip_start", "clip_len", "clip_yaw")),
+                                 25.0, args["window"], False, "cpp", None, "joints3d", None, "z", None)
+    b = prepared.convert_joints_batch_backward(fwd, np.ones(fwd.out.shape))
+    core.convert_joints_batch_backward(b)
+    assert np.abs(b.grad_poses).sum() > 0
+    for short in (["grad_poses"], ["grad_trans"], ["grad_poses", "grad_trans"]):
+        with pytest.raises(ValueError, match=f"`{short[0]}` must have shape"):
+            core.convert_joints_batch_backward(b._replace(**{name: getattr(b, name)[:-1].copy() for name in short}))
+
+
 @pytest.mark.parametrize("rate, error, words", [
     ("abc", TypeError, "`src_fps` must be a frame rate (a number), got 'abc'"),
     (None, TypeError, "`src_fps` must be a frame rate (a number), got None"),
@@ -161,7 +176,7 @@ def test_core_refuses_wrong_dtypes_instead_of_copying():
     core = pytest.importorskip("amass_fast._core")
     poses, trans, rest = np.zeros((3, 66)), np.zeros((3, 3)), np.zeros((22, 3))
     parents = reference.BODY_PARENTS[:22]
-    with pytest.raises(TypeError):  # not converted: a float32 `out` for float64 data is refused
+    with pytest.raises(TypeError, match="fk: `out` must be a C-contiguous, writeable float64 array on the host"):
         core.fk(prepared.Fk(None, poses, trans, rest, parents, np.empty((3, 22, 3), np.float32)))
     with pytest.raises(ValueError, match="`out` must have shape"):
         core.fk(prepared.Fk(None, poses, trans, rest, parents, np.empty((3, 21, 3))))
