@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 
 #include "amass_math.h"
 
@@ -48,6 +49,17 @@ constexpr const char* dtype_name() {
   else return "int64";
 }
 
+// Field `name` (a string literal) of `record`. Each name's Python string is made once, then kept for good (the
+// GIL guards the table).
+inline nb::object field(nb::handle record, const char* name) {
+  static std::unordered_map<const char*, PyObject*> strings;
+  PyObject*& key = strings[name];
+  if (!key) key = PyUnicode_InternFromString(name);
+  PyObject* value = key ? PyObject_GetAttr(record.ptr(), key) : nullptr;
+  if (!value) throw nb::python_error();
+  return nb::steal(value);
+}
+
 // `value` (field `name`) as the array type A, without conversion.
 template <typename A, typename Device>
 A cast_array(const char* op, nb::handle value, const char* name) {
@@ -67,15 +79,15 @@ A cast_array(const char* op, nb::handle value, const char* name) {
 template <typename A, typename Device>
 A on_device(Reader<Device>& r, A a, const char* name) {
   if (r.device < 0) r.device = a.device_id();
-  require(a.device_id() == r.device, r.op,
-          std::string("`") + name + "` is on another device: all arrays must be on the same CUDA device");
+  if (a.device_id() != r.device)
+    fail(std::string(r.op) + ": `" + name + "` is on another device: all arrays must be on the same CUDA device");
   return a;
 }
 
 // An input array: field `name` of `record`.
 template <typename T, typename Device>
 In<T, Device> input(Reader<Device>& r, nb::handle record, const char* name) {
-  return on_device(r, cast_array<In<T, Device>, Device>(r.op, record.attr(name), name), name);
+  return on_device(r, cast_array<In<T, Device>, Device>(r.op, field(record, name), name), name);
 }
 
 // An output array: `value` itself (named `name`).
@@ -87,20 +99,20 @@ Out<T, Device> as_output(Reader<Device>& r, nb::handle value, const char* name) 
 // An output array: field `name` of `record`.
 template <typename T, typename Device>
 Out<T, Device> output(Reader<Device>& r, nb::handle record, const char* name) {
-  return as_output<T>(r, record.attr(name), name);
+  return as_output<T>(r, field(record, name), name);
 }
 
 // `parents`: host int64 [>= J] in every module.
 template <typename Device>
 HostIndex host_parents(Reader<Device>& r, nb::handle record) {
-  return cast_array<HostIndex, Host>(r.op, record.attr("parents"), "parents");
+  return cast_array<HostIndex, Host>(r.op, field(record, "parents"), "parents");
 }
 
 // A number field (float or int) as S.
 template <typename S, typename Device>
 S number(Reader<Device>& r, nb::handle record, const char* name) {
   S s;
-  if (!nb::try_cast(record.attr(name), s))
+  if (!nb::try_cast(field(record, name), s))
     throw nb::type_error((std::string(r.op) + ": `" + name + "` must be a number").c_str());
   return s;
 }
@@ -219,7 +231,7 @@ template <typename... Args>
 auto by_dtype(const char* main, void (*f32)(nb::handle, Args...), void (*f64)(nb::handle, Args...)) {
   return [main, f32, f64](nb::handle p, Args... args) {
     nb::ndarray<> a;
-    const bool is_f64 = nb::try_cast(p.attr(main), a, false) && a.dtype() == nb::dtype<double>();
+    const bool is_f64 = nb::try_cast(field(p, main), a, false) && a.dtype() == nb::dtype<double>();
     (is_f64 ? f64 : f32)(p, args...);
   };
 }
@@ -258,7 +270,7 @@ FkBatch<T> fk_batch(Reader<D>& r, nb::handle p) {
 template <typename T, typename D>
 FkBackwardBatch<T> fk_backward_batch(Reader<D>& r, nb::handle p) {
   FkBackwardBatch<T> b{};
-  b.fwd = fk_inputs<T>(r, p.attr("fwd"));
+  b.fwd = fk_inputs<T>(r, field(p, "fwd"));
   const int64_t F = b.fwd.num_frames, J = b.fwd.skel.num_joints;
   const In<T, D> grad_out = input<T>(r, p, "grad_out");
   const Out<T, D> grad_poses = output<T>(r, p, "grad_poses"), grad_trans = output<T>(r, p, "grad_trans");
@@ -268,7 +280,7 @@ FkBackwardBatch<T> fk_backward_batch(Reader<D>& r, nb::handle p) {
   b.grad_out = grad_out.data();
   b.grad_poses = grad_poses.data();
   b.grad_trans = grad_trans.data();
-  const nb::object rest = p.attr("grad_rest");
+  const nb::object rest = field(p, "grad_rest");
   if (!rest.is_none()) {
     const Out<T, D> grad_rest = as_output<T>(r, rest, "grad_rest");
     check_shape(grad_rest, r.op, "grad_rest", {F, J, 3});
@@ -376,7 +388,7 @@ ClipBatch<T> stick_batch(Reader<D>& r, nb::handle p) {
   const Out<T, D> out = output<T>(r, p, "out");
   check_shape(out, r.op, "out", {-1, -1, kStickDim});
   const int64_t C = dim(out, 0);
-  ClipBatch<T> a = clip_sources<T>(r, p.attr("batch"), C, dim(out, 1), kStickJoints);
+  ClipBatch<T> a = clip_sources<T>(r, field(p, "batch"), C, dim(out, 1), kStickJoints);
   const In<double, D> clip_yaw = input<double>(r, p, "clip_yaw");
   check_shape(clip_yaw, r.op, "clip_yaw", {C});
   a.clip_yaw = clip_yaw.data();
@@ -392,7 +404,7 @@ JointBatch<T> joint_sources(Reader<D>& r, nb::handle p, int64_t C, int64_t W, in
   require(D3 == 2 || D3 == 3, r.op,
           std::string("`") + out_name + "` must be [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d)");
   JointBatch<T> b{};
-  b.clips = clip_sources<T>(r, p.attr("batch"), C, W, kBodyJoints);
+  b.clips = clip_sources<T>(r, field(p, "batch"), C, W, kBodyJoints);
   const In<double, D> clip_scale = input<double>(r, p, "clip_scale"), clip_camera = input<double>(r, p, "clip_camera");
   check_shape(clip_scale, r.op, "clip_scale", {C});
   check_shape(clip_camera, r.op, "clip_camera", {C, kCameraFields});
@@ -422,10 +434,10 @@ JointBackwardBatch<T> joints_backward_batch(Reader<D>& r, nb::handle p, int64_t&
   const In<T, D> grad_out = input<T>(r, p, "grad_out");
   const Out<T, D> grad_poses = output<T>(r, p, "grad_poses"), grad_trans = output<T>(r, p, "grad_trans");
   check_shape(grad_out, r.op, "grad_out", {-1, -1, kNumBodyJoints, -1});
-  const nb::object fwd = p.attr("fwd");
+  const nb::object fwd = field(p, "fwd");
   JointBackwardBatch<T> bb{};
   bb.fwd = joint_sources<T>(r, fwd, dim(grad_out, 0), dim(grad_out, 1), dim(grad_out, 3), "grad_out");
-  num_rows = dim(input<T>(r, fwd.attr("batch"), "poses"), 0);
+  num_rows = dim(input<T>(r, field(fwd, "batch"), "poses"), 0);
   check_shape(grad_poses, r.op, "grad_poses", {num_rows, bb.fwd.clips.pose_stride});
   check_shape(grad_trans, r.op, "grad_trans", {num_rows, 3});
   bb.grad_out = grad_out.data();
