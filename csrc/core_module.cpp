@@ -1,9 +1,10 @@
 // amass_fast._core: the CPU backend. OpenMP loops over the *_item work of amass_math.h (convert_batch's pass A
 // over lane groups of several output frames), the nanobind bindings, and the grid-shim entry points (*_gridshim,
-// the same arguments plus block_size) that run the CUDA kernels of kernels.cuh serially on the host.
+// the same record plus block_size) that run the CUDA kernels of kernels.cuh serially on the host.
 //
-// Every function takes its output arrays from the caller (marked noconvert: a wrong dtype is an error, not a copy)
-// and releases the GIL while it computes. float32 and float64 are both bound; the math runs in that type.
+// Every op takes one record of amass_fast.kernels.prepared (read by bindings.h), whose output arrays the caller
+// allocated (never converted: a wrong dtype is an error, not a copy), and releases the GIL while it computes.
+// float32 and float64 both run, in the dtype of the record's arrays.
 #include <omp.h>
 
 #include <algorithm>
@@ -25,7 +26,6 @@ template <typename T>
 using CIn = In<T, Cpu>;
 template <typename T>
 using COut = Out<T, Cpu>;
-using DoubleIn = CIn<double>;
 
 int g_num_threads = 0;  // 0: OpenMP's default
 constexpr int kMaxThreads = 1024;  // amass_fast.cli.args.MAX_THREADS: huge counts can crash OpenMP runtimes
@@ -302,7 +302,7 @@ void cpu_convert_joints_batch_backward(const JointBackwardBatch<T>& bb0, int64_t
 }
 
 template <typename T>
-void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_len/clip_yaw null)
+void cpu_project(const ClipBatch<T>& a) {  // a: project_batch (one clip, clip_len/clip_yaw null)
   std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
   ClipBatch<T> b = a;
   b.kp = kp.data();
@@ -319,69 +319,70 @@ void cpu_project(const ClipBatch<T>& a) {  // a: project_args (one clip, clip_le
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Bindings: each op runs the OpenMP path; each *_gridshim entry point takes the same arguments plus block_size
-// and runs the CUDA kernels of kernels.cuh grid-serially with that block size instead (tests of the kernels'
-// indexing without a GPU).
+// Entry points, each taking one prepared record: each op runs the OpenMP path; each *_gridshim twin takes
+// block_size too and runs the CUDA kernels of kernels.cuh grid-serially with that block size instead (tests of the
+// kernels' indexing without a GPU).
 
 template <typename T>
-void fk(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out) {
-  const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
+void fk(nb::handle p) {
+  Reader<Cpu> r{"fk"};
+  const FkBatch<T> a = fk_batch<T>(r, p);
   nb::gil_scoped_release release;
   cpu_fk(a);
 }
 
 template <typename T>
-void fk_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, COut<T> out,
-                 unsigned block_size) {
-  const FkBatch<T> a = fk_batch<T, Cpu>(poses, trans, rest_joints, parents, out);
+void fk_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"fk"};
+  const FkBatch<T> a = fk_batch<T>(r, p);
   nb::gil_scoped_release release;
   launch_fk(a, GridShimLaunch{block_size});
 }
 
 template <typename T>
-void fk_backward(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, CIn<T> grad_out,
-                 COut<T> grad_poses, COut<T> grad_trans, COut<T> grad_rest) {
-  const FkBackwardBatch<T> b =
-      fk_backward_batch<T, Cpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+void fk_backward(nb::handle p) {
+  Reader<Cpu> r{"fk_backward"};
+  const FkBackwardBatch<T> b = fk_backward_batch<T>(r, p);
   nb::gil_scoped_release release;
   cpu_fk_backward(b);
 }
 
 template <typename T>
-void fk_backward_gridshim(CIn<T> poses, CIn<T> trans, CIn<T> rest_joints, HostIndex parents, CIn<T> grad_out,
-                          COut<T> grad_poses, COut<T> grad_trans, COut<T> grad_rest, unsigned block_size) {
-  const FkBackwardBatch<T> b =
-      fk_backward_batch<T, Cpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
+void fk_backward_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"fk_backward"};
+  const FkBackwardBatch<T> b = fk_backward_batch<T>(r, p);
   nb::gil_scoped_release release;
   launch_fk_backward(b, GridShimLaunch{block_size});
 }
 
 template <typename T>
-void resample_poses(CIn<T> poses, CIn<T> trans, double src_fps, double dst_fps, COut<T> out_poses,
-                    COut<T> out_trans) {
-  const ResampleBatch<T> a = resample_batch<T, Cpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
+void resample_poses(nb::handle p) {
+  Reader<Cpu> r{"resample_poses"};
+  const ResampleBatch<T> a = resample_batch<T>(r, p);
   nb::gil_scoped_release release;
   cpu_resample_poses(a);
 }
 
 template <typename T>
-void resample_poses_gridshim(CIn<T> poses, CIn<T> trans, double src_fps, double dst_fps, COut<T> out_poses,
-                             COut<T> out_trans, unsigned block_size) {
-  const ResampleBatch<T> a = resample_batch<T, Cpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
+void resample_poses_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"resample_poses"};
+  const ResampleBatch<T> a = resample_batch<T>(r, p);
   nb::gil_scoped_release release;
   launch_resample_poses(a, GridShimLaunch{block_size});
 }
 
 template <typename T>
-void project(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out) {
-  const ClipBatch<T> a = project_args<T, Cpu>(joints, yaw_deg, view_mode, out);
+void project(nb::handle p) {
+  Reader<Cpu> r{"project"};
+  const ClipBatch<T> a = project_batch<T>(r, p);
   nb::gil_scoped_release release;
   cpu_project(a);
 }
 
 template <typename T>
-void project_gridshim(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out, unsigned block_size) {
-  ClipBatch<T> a = project_args<T, Cpu>(joints, yaw_deg, view_mode, out);
+void project_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"project"};
+  ClipBatch<T> a = project_batch<T>(r, p);
   nb::gil_scoped_release release;
   std::vector<T> kp(a.window * 3 * kNumKeypoints), cam(5);
   a.kp = kp.data();
@@ -390,31 +391,17 @@ void project_gridshim(CIn<T> joints, double yaw_deg, int view_mode, COut<T> out,
 }
 
 template <typename T>
-ClipBatch<T> host_convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
-                                CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
-                                HostIndex clip_len, DoubleIn clip_yaw, double dst_fps, int view_mode, COut<T> out) {
-  const ClipBatch<T> a = convert_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
-                                                    clip_seq, clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
-  check_clip_contents(a, dim(seq_offsets, 0) - 1, dim(poses, 0));
-  return a;
-}
-
-template <typename T>
-void convert_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
-                   HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len, DoubleIn clip_yaw,
-                   double dst_fps, int view_mode, COut<T> out) {
-  const ClipBatch<T> a = host_convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
-                                            clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
+void convert_batch(nb::handle p) {
+  Reader<Cpu> r{"convert_batch"};
+  const ClipBatch<T> a = stick_batch<T>(r, p);
   nb::gil_scoped_release release;
   cpu_convert_batch(a);
 }
 
 template <typename T>
-void convert_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
-                            HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
-                            DoubleIn clip_yaw, double dst_fps, int view_mode, COut<T> out, unsigned block_size) {
-  ClipBatch<T> a = host_convert_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
-                                      clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
+void convert_batch_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"convert_batch"};
+  ClipBatch<T> a = stick_batch<T>(r, p);
   nb::gil_scoped_release release;
   std::vector<T> kp(a.num_clips * a.window * 3 * kNumKeypoints), cam(5 * a.num_clips);
   a.kp = kp.data();
@@ -423,35 +410,17 @@ void convert_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, D
 }
 
 template <typename T>
-JointBatch<T> host_convert_joints_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
-                                        CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq,
-                                        HostIndex clip_start, HostIndex clip_len, DoubleIn clip_scale,
-                                        DoubleIn clip_camera, double dst_fps, int up, COut<T> out) {
-  const JointBatch<T> b = convert_joints_batch_args<T, Cpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
-                                                            clip_seq, clip_start, clip_len, clip_scale, clip_camera,
-                                                            dst_fps, up, out);
-  check_clip_contents(b.clips, dim(seq_offsets, 0) - 1, dim(poses, 0));
-  return b;
-}
-
-template <typename T>
-void convert_joints_batch(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps, CIn<T> rest_joints,
-                          HostIndex parents, HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
-                          DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps, int up, COut<T> out) {
-  const JointBatch<T> b = host_convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
-                                                    clip_seq, clip_start, clip_len, clip_scale, clip_camera, dst_fps,
-                                                    up, out);
+void convert_joints_batch(nb::handle p) {
+  Reader<Cpu> r{"convert_joints_batch"};
+  const JointBatch<T> b = joints_batch<T>(r, p);
   nb::gil_scoped_release release;
   cpu_convert_joints_batch(b);
 }
 
 template <typename T>
-void convert_joints_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
-                                   CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
-                                   HostIndex clip_len, DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps,
-                                   int up, COut<T> out, unsigned block_size) {
-  JointBatch<T> b = host_convert_joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
-                                              clip_start, clip_len, clip_scale, clip_camera, dst_fps, up, out);
+void convert_joints_batch_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"convert_joints_batch"};
+  JointBatch<T> b = joints_batch<T>(r, p);
   nb::gil_scoped_release release;
   std::vector<T> world(b.clips.num_clips * b.clips.window * 3 * kNumBodyJoints), frame(kFrameSize * b.clips.num_clips);
   b.world = world.data();
@@ -460,39 +429,19 @@ void convert_joints_batch_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_off
 }
 
 template <typename T>
-JointBackwardBatch<T> host_convert_joints_backward(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets,
-                                                   DoubleIn seq_fps, CIn<T> rest_joints, HostIndex parents,
-                                                   HostIndex clip_seq, HostIndex clip_start, HostIndex clip_len,
-                                                   DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps, int up,
-                                                   CIn<T> grad_out, COut<T> grad_poses, COut<T> grad_trans) {
-  const JointBackwardBatch<T> bb = convert_joints_backward_args<T, Cpu>(
-      poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_scale,
-      clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
-  check_clip_contents(bb.fwd.clips, dim(seq_offsets, 0) - 1, dim(poses, 0));
-  return bb;
-}
-
-template <typename T>
-void convert_joints_batch_backward(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
-                                   CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq, HostIndex clip_start,
-                                   HostIndex clip_len, DoubleIn clip_scale, DoubleIn clip_camera, double dst_fps,
-                                   int up, CIn<T> grad_out, COut<T> grad_poses, COut<T> grad_trans) {
-  const JointBackwardBatch<T> bb =
-      host_convert_joints_backward(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
-                                   clip_len, clip_scale, clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+void convert_joints_batch_backward(nb::handle p) {
+  Reader<Cpu> r{"convert_joints_batch_backward"};
+  int64_t rows = 0;
+  const JointBackwardBatch<T> bb = joints_backward_batch<T>(r, p, rows);
   nb::gil_scoped_release release;
-  cpu_convert_joints_batch_backward(bb, dim(poses, 0));
+  cpu_convert_joints_batch_backward(bb, rows);
 }
 
 template <typename T>
-void convert_joints_batch_backward_gridshim(CIn<T> poses, CIn<T> trans, HostIndex seq_offsets, DoubleIn seq_fps,
-                                            CIn<T> rest_joints, HostIndex parents, HostIndex clip_seq,
-                                            HostIndex clip_start, HostIndex clip_len, DoubleIn clip_scale,
-                                            DoubleIn clip_camera, double dst_fps, int up, CIn<T> grad_out,
-                                            COut<T> grad_poses, COut<T> grad_trans, unsigned block_size) {
-  JointBackwardBatch<T> bb =
-      host_convert_joints_backward(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start,
-                                   clip_len, clip_scale, clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+void convert_joints_batch_backward_gridshim(nb::handle p, unsigned block_size) {
+  Reader<Cpu> r{"convert_joints_batch_backward"};
+  int64_t rows = 0;
+  JointBackwardBatch<T> bb = joints_backward_batch<T>(r, p, rows);
   nb::gil_scoped_release release;
   const int64_t n = bb.fwd.clips.num_clips * bb.fwd.clips.window;
   std::vector<T> world(n * 3 * kNumBodyJoints), grad_world(n * 3 * kNumBodyJoints),
@@ -501,8 +450,8 @@ void convert_joints_batch_backward_gridshim(CIn<T> poses, CIn<T> trans, HostInde
   bb.fwd.frame = frame.data();
   bb.grad_world = grad_world.data();
   bb.grad_rows = grad_rows.data();
-  std::fill(bb.grad_poses, bb.grad_poses + dim(poses, 0) * bb.fwd.clips.pose_stride, T(0));
-  std::fill(bb.grad_trans, bb.grad_trans + dim(poses, 0) * 3, T(0));
+  std::fill(bb.grad_poses, bb.grad_poses + rows * bb.fwd.clips.pose_stride, T(0));
+  std::fill(bb.grad_trans, bb.grad_trans + rows * 3, T(0));
   launch_convert_joints_batch_backward(bb, GridShimLaunch{block_size});
 }
 
@@ -527,66 +476,49 @@ void sincos(CIn<T> x, COut<T> out_sin, COut<T> out_cos) {
   }
 }
 
-template <typename T>
+// Each op and its *_gridshim twin: name, the record's float array that picks the dtype, both dtypes' entry points.
 void def_ops(nb::module_& m) {
-  // Every array is noconvert: amass_fast.kernels prepares dtype and layout; a mismatch here is a bug to report.
-  auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
   const auto block = nb::arg("block_size");
-  m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
-        "fk(poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J], out [F, J, 3]).");
-  m.def("fk_gridshim", &fk_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"),
-        block, "fk's CUDA kernel run grid-serially with block_size threads per block.");
-  m.def("fk_backward", &fk_backward<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"),
-        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(),
-        "fk_backward(fk's inputs, grad_out [F, J, 3], grad_poses [F, P], grad_trans [F, 3], grad_rest [F, J, 3] "
-        "or None): fk's gradients (grad_rest per frame; sum it over frames).");
-  m.def("fk_backward_gridshim", &fk_backward_gridshim<T>, arr("poses"), arr("trans"), arr("rest_joints"),
-        arr("parents"), arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(), block,
-        "fk_backward's CUDA kernel run grid-serially with block_size threads per block.");
-  m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
-        arr("out_poses"), arr("out_trans"),
-        "resample_poses(poses [F, P], trans [F, 3], src_fps, dst_fps, out_poses [T, P], out_trans [T, 3]).");
-  m.def("resample_poses_gridshim", &resample_poses_gridshim<T>, arr("poses"), arr("trans"), nb::arg("src_fps"),
-        nb::arg("dst_fps"), arr("out_poses"), arr("out_trans"), block,
-        "resample_poses's CUDA kernel run grid-serially with block_size threads per block.");
-  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"),
-        "project(joints [F, >=22, 3], yaw_deg, view_mode (0 front-relative, 1 top), out [F, 20]).");
-  m.def("project_gridshim", &project_gridshim<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"),
-        arr("out"), block, "project's CUDA kernels run grid-serially with block_size threads per block.");
-  m.def("convert_batch", &convert_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"), arr("seq_fps"),
-        arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"), arr("clip_yaw"),
-        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"),
-        "convert_batch(poses [N, >=66], trans [N, 3], seq_offsets int64 [S+1], seq_fps f64 [S], rest_joints "
-        "[S, >=22, 3], parents int64 [>=22], clip_seq/clip_start/clip_len int64 [C], clip_yaw f64 [C], dst_fps, "
-        "view_mode, out [C, window, 20]); semantics of amass_fast.kernels.reference.convert_batch.");
-  m.def("convert_batch_gridshim", &convert_batch_gridshim<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
-        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
-        arr("clip_yaw"), nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), block,
-        "convert_batch's CUDA kernels run grid-serially with block_size threads per block.");
-  m.def("convert_joints_batch", &convert_joints_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
-        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
-        arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"),
-        "convert_joints_batch(convert_batch's sources and clips, clip_scale f64 [C], clip_camera f64 [C, 6] "
-        "(packed cameras), dst_fps, up (0 z, 1 y), out [C, window, 22, 3] joints3d or [C, window, 22, 2] "
-        "joints2d); semantics of amass_fast.kernels.reference.convert_joints_batch.");
-  m.def("convert_joints_batch_gridshim", &convert_joints_batch_gridshim<T>, arr("poses"), arr("trans"),
-        arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
-        arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), block,
-        "convert_joints_batch's CUDA kernels run grid-serially with block_size threads per block.");
-  m.def("convert_joints_batch_backward", &convert_joints_batch_backward<T>, arr("poses"), arr("trans"),
-        arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
-        arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("grad_out"),
-        arr("grad_poses"), arr("grad_trans"),
-        "convert_joints_batch_backward(convert_joints_batch's inputs, grad_out [C, window, 22, 3 or 2], grad_poses "
-        "[N, P], grad_trans [N, 3]): the gradients w.r.t. poses and trans (semantics of "
-        "amass_fast.kernels.reference.convert_joints_batch_backward).");
-  m.def("convert_joints_batch_backward_gridshim", &convert_joints_batch_backward_gridshim<T>, arr("poses"),
-        arr("trans"), arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"),
-        arr("clip_start"), arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"),
-        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), block,
-        "convert_joints_batch_backward's CUDA kernels run grid-serially with block_size threads per block.");
-  m.def("sincos", &sincos<T>, arr("x"), arr("out_sin"), arr("out_cos"),
+  const auto op = [&](const char* name, const char* main, auto f32, auto f64, auto shim32, auto shim64,
+                      const char* doc) {
+    m.def(name, by_dtype(main, f32, f64), nb::arg("p"), doc);
+    m.def((std::string(name) + "_gridshim").c_str(), by_dtype(main, shim32, shim64), nb::arg("p"), block,
+          (std::string(name) + "'s CUDA kernels run grid-serially with block_size threads per block.").c_str());
+  };
+  op("fk", "poses", fk<float>, fk<double>, fk_gridshim<float>, fk_gridshim<double>,
+     "fk(p: prepared.Fk): poses [F, >=3J], trans [F, 3], rest_joints [J, 3], parents int64 [J] -> out [F, J, 3].");
+  op("fk_backward", "grad_out", fk_backward<float>, fk_backward<double>, fk_backward_gridshim<float>,
+     fk_backward_gridshim<double>,
+     "fk_backward(p: prepared.FkBackward): fk's record, grad_out [F, J, 3] -> grad_poses [F, P], grad_trans "
+     "[F, 3], grad_rest [F, J, 3] or None (grad_rest per frame; sum it over frames).");
+  op("resample_poses", "poses", resample_poses<float>, resample_poses<double>, resample_poses_gridshim<float>,
+     resample_poses_gridshim<double>,
+     "resample_poses(p: prepared.Resample): poses [F, P], trans [F, 3], src_fps, dst_fps -> out_poses [T, P], "
+     "out_trans [T, 3].");
+  op("project", "joints", project<float>, project<double>, project_gridshim<float>, project_gridshim<double>,
+     "project(p: prepared.Project): joints [F, >=22, 3], yaw_deg, view_mode (0 front-relative, 1 top) -> "
+     "out [F, 20].");
+  op("convert_batch", "out", convert_batch<float>, convert_batch<double>, convert_batch_gridshim<float>,
+     convert_batch_gridshim<double>,
+     "convert_batch(p: prepared.StickBatch): batch (prepared.ClipBatch: poses [N, >=66], trans [N, 3], seq_offsets "
+     "int64 [S+1], seq_fps f64 [S], rest_joints [S, >=22, 3], parents int64 [>=22], clip_seq/clip_start/clip_len "
+     "int64 [C], dst_fps), clip_yaw f64 [C], view_mode -> out [C, window, 20]; semantics of "
+     "amass_fast.kernels.reference.convert_batch.");
+  op("convert_joints_batch", "out", convert_joints_batch<float>, convert_joints_batch<double>,
+     convert_joints_batch_gridshim<float>, convert_joints_batch_gridshim<double>,
+     "convert_joints_batch(p: prepared.JointsBatch): batch, clip_scale f64 [C], clip_camera f64 [C, 6] (packed "
+     "cameras), up (0 z, 1 y) -> out [C, window, 22, 3] joints3d or [C, window, 22, 2] joints2d; semantics of "
+     "amass_fast.kernels.reference.convert_joints_batch.");
+  op("convert_joints_batch_backward", "grad_out", convert_joints_batch_backward<float>,
+     convert_joints_batch_backward<double>, convert_joints_batch_backward_gridshim<float>,
+     convert_joints_batch_backward_gridshim<double>,
+     "convert_joints_batch_backward(p: prepared.JointsBackward): convert_joints_batch's record, grad_out "
+     "[C, window, 22, 3 or 2] -> grad_poses [N, P], grad_trans [N, 3]: the gradients w.r.t. poses and trans "
+     "(semantics of amass_fast.kernels.reference.convert_joints_batch_backward).");
+  const auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
+  m.def("sincos", &sincos<float>, arr("x"), arr("out_sin"), arr("out_cos"),
         "sincos(x [n], out_sin [n], out_cos [n]): the polynomial sin/cos of the kernels (for tests).");
+  m.def("sincos", &sincos<double>, arr("x"), arr("out_sin"), arr("out_cos"));
 }
 
 }  // namespace
@@ -594,8 +526,7 @@ void def_ops(nb::module_& m) {
 
 NB_MODULE(_core, m) {
   m.doc() = "amass-fast CPU kernels (C++17, OpenMP). Use amass_fast.kernels, which checks and prepares arguments.";
-  af::def_ops<float>(m);
-  af::def_ops<double>(m);
+  af::def_ops(m);
   m.def(
       "set_num_threads", [](int n) { af::g_num_threads = n > 0 ? std::min(n, af::kMaxThreads) : 0; },
       nanobind::arg("n"),

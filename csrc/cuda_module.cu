@@ -1,7 +1,8 @@
 // amass_fast._cuda: kernel launches and bindings. The kernels are in kernels.cuh, their math in amass_math.h.
 //
-// All arrays are CUDA arrays on one device (torch tensors through DLPack) except `parents`, a host int64 array
-// (the skeleton goes to the kernels by value). Scratch for convert_batch/project comes from the caller, so the
+// Every op takes the record of _core's op of the same name (read by bindings.h), then scratch arrays and the
+// stream. All arrays are CUDA arrays on one device (torch tensors through DLPack) except the record's `parents`, a
+// host int64 array (the skeleton goes to the kernels by value). Scratch comes from the caller, so the
 // framework's allocator (torch's caching allocator) owns all memory. Launches go to the stream the caller passes
 // (torch.cuda.current_stream().cuda_stream), which must belong to the arrays' device; they run asynchronously,
 // so results are valid on that stream. amass_fast.kernels checks contents (offsets, clip windows) on the host
@@ -24,11 +25,7 @@ namespace nb = nanobind;
 using namespace bind;
 using Gpu = nb::device::cuda;
 template <typename T>
-using GIn = In<T, Gpu>;
-template <typename T>
 using GOut = Out<T, Gpu>;
-using GIndex = GIn<int64_t>;
-using GDouble = GIn<double>;
 
 constexpr unsigned kBlockSize = 128;
 
@@ -88,16 +85,13 @@ struct CudaLaunch {
   }
 };
 
-// Every array must sit on one device; the launch goes to that device (made current for this call and restored
+// The launch goes to the device of the record's arrays (Reader::device; made current for this call and restored
 // after it, as torch.cuda.device does: this module's static CUDA runtime keeps its own notion of "current").
 class DeviceGuard {
  public:
-  template <typename First, typename... Rest>
-  DeviceGuard(const char* op, const First& first, const Rest&... rest) {
-    const int32_t id = first.device_id();
-    require(((rest.device_id() == id) && ...), op, "all arrays must be on the same CUDA device");
+  explicit DeviceGuard(const Reader<Gpu>& r) {
     check_cuda(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (previous_ != id) check_cuda(cudaSetDevice(id), "cudaSetDevice");
+    if (previous_ != r.device) check_cuda(cudaSetDevice(r.device), "cudaSetDevice");
     else previous_ = -1;
   }
   ~DeviceGuard() {
@@ -110,135 +104,102 @@ class DeviceGuard {
   int previous_ = -1;  // the device to restore, -1: nothing changed
 };
 
-cudaStream_t as_stream(uintptr_t stream) { return reinterpret_cast<cudaStream_t>(stream); }
+// Runs launch(batch, launcher) on the record's device and the caller's stream.
+template <typename Batch, typename Launch>
+void run(const Reader<Gpu>& r, const Batch& batch, uintptr_t stream, Launch launch) {
+  const DeviceGuard guard(r);
+  launch(batch, CudaLaunch{reinterpret_cast<cudaStream_t>(stream), r.op});
+}
 
+// A scratch array of the caller's, in the data's dtype on their device.
 template <typename T>
-void fk(GIn<T> poses, GIn<T> trans, GIn<T> rest_joints, HostIndex parents, GOut<T> out, uintptr_t stream) {
-  const FkBatch<T> a = fk_batch<T, Gpu>(poses, trans, rest_joints, parents, out);
-  const DeviceGuard guard("fk", poses, trans, rest_joints, out);
-  launch_fk(a, CudaLaunch{as_stream(stream), "fk"});
+T* scratch(Reader<Gpu>& r, nb::handle value, const char* name, std::initializer_list<int64_t> shape) {
+  const GOut<T> a = as_output<T>(r, value, name);
+  check_shape(a, r.op, name, shape);
+  return a.data();
 }
 
 template <typename T>
-void fk_backward(GIn<T> poses, GIn<T> trans, GIn<T> rest_joints, HostIndex parents, GIn<T> grad_out,
-                 GOut<T> grad_poses, GOut<T> grad_trans, GOut<T> grad_rest, uintptr_t stream) {
-  const FkBackwardBatch<T> b =
-      fk_backward_batch<T, Gpu>(poses, trans, rest_joints, parents, grad_out, grad_poses, grad_trans, grad_rest);
-  const DeviceGuard guard("fk_backward", poses, trans, rest_joints, grad_out, grad_poses, grad_trans);
-  launch_fk_backward(b, CudaLaunch{as_stream(stream), "fk_backward"});
+void fk(nb::handle p, uintptr_t stream) {
+  Reader<Gpu> r{"fk"};
+  run(r, fk_batch<T>(r, p), stream, launch_fk<T, CudaLaunch>);
 }
 
 template <typename T>
-void resample_poses(GIn<T> poses, GIn<T> trans, double src_fps, double dst_fps, GOut<T> out_poses, GOut<T> out_trans,
-                    uintptr_t stream) {
-  const ResampleBatch<T> a = resample_batch<T, Gpu>(poses, trans, src_fps, dst_fps, out_poses, out_trans);
-  const DeviceGuard guard("resample_poses", poses, trans, out_poses, out_trans);
-  launch_resample_poses(a, CudaLaunch{as_stream(stream), "resample_poses"});
-}
-
-// Scratch: kp [C, window, 8, 3] and cam [C, 5] in the data's dtype.
-template <typename T>
-void check_scratch(const char* op, const GOut<T>& kp, const GOut<T>& cam, int64_t num_clips, int64_t window) {
-  check_shape(kp, op, "kp_scratch", {num_clips, window, kNumKeypoints, 3});
-  check_shape(cam, op, "cam_scratch", {num_clips, 5});
+void fk_backward(nb::handle p, uintptr_t stream) {
+  Reader<Gpu> r{"fk_backward"};
+  run(r, fk_backward_batch<T>(r, p), stream, launch_fk_backward<T, CudaLaunch>);
 }
 
 template <typename T>
-void project(GIn<T> joints, double yaw_deg, int view_mode, GOut<T> out, GOut<T> kp, GOut<T> cam, uintptr_t stream) {
-  const char* op = "project";
-  ClipBatch<T> a = project_args<T, Gpu>(joints, yaw_deg, view_mode, out);
-  check_scratch(op, kp, cam, 1, a.window);
-  const DeviceGuard guard(op, joints, kp, cam, out);
-  a.kp = kp.data();
-  a.cam = cam.data();
-  launch_project(a, CudaLaunch{as_stream(stream), op});
+void resample_poses(nb::handle p, uintptr_t stream) {
+  Reader<Gpu> r{"resample_poses"};
+  run(r, resample_batch<T>(r, p), stream, launch_resample_poses<T, CudaLaunch>);
 }
 
+// Scratch: kp [1, F, 8, 3] and cam [1, 5].
 template <typename T>
-void convert_batch(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_fps, GIn<T> rest_joints,
-                   HostIndex parents, GIndex clip_seq, GIndex clip_start, GIndex clip_len, GDouble clip_yaw,
-                   double dst_fps, int view_mode, GOut<T> out, GOut<T> kp, GOut<T> cam, uintptr_t stream) {
-  const char* op = "convert_batch";
-  ClipBatch<T> a = convert_batch_args<T, Gpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq,
-                                              clip_start, clip_len, clip_yaw, dst_fps, view_mode, out);
-  check_scratch(op, kp, cam, a.num_clips, a.window);
-  const DeviceGuard guard(op, poses, trans, seq_offsets, seq_fps, rest_joints, clip_seq, clip_start, clip_len, clip_yaw,
-                          kp, cam, out);
-  a.kp = kp.data();
-  a.cam = cam.data();
-  launch_convert_batch(a, CudaLaunch{as_stream(stream), op});
+void project(nb::handle p, nb::handle kp, nb::handle cam, uintptr_t stream) {
+  Reader<Gpu> r{"project"};
+  ClipBatch<T> a = project_batch<T>(r, p);
+  a.kp = scratch<T>(r, kp, "kp_scratch", {1, a.window, kNumKeypoints, 3});
+  a.cam = scratch<T>(r, cam, "cam_scratch", {1, 5});
+  run(r, a, stream, launch_project<T, CudaLaunch>);
 }
 
-// Scratch: world [C, window, 22, 3] and frame [C, kFrameSize] in the data's dtype.
+// Scratch: kp [C, window, 8, 3] and cam [C, 5].
 template <typename T>
-void convert_joints_batch(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_fps, GIn<T> rest_joints,
-                          HostIndex parents, GIndex clip_seq, GIndex clip_start, GIndex clip_len, GDouble clip_scale,
-                          GDouble clip_camera, double dst_fps, int up, GOut<T> out, GOut<T> world, GOut<T> frame,
-                          uintptr_t stream) {
-  const char* op = "convert_joints_batch";
-  JointBatch<T> b = convert_joints_batch_args<T, Gpu>(poses, trans, seq_offsets, seq_fps, rest_joints, parents,
-                                                      clip_seq, clip_start, clip_len, clip_scale, clip_camera,
-                                                      dst_fps, up, out);
-  check_shape(world, op, "world_scratch", {b.clips.num_clips, b.clips.window, kNumBodyJoints, 3});
-  check_shape(frame, op, "frame_scratch", {b.clips.num_clips, kFrameSize});
-  const DeviceGuard guard(op, poses, trans, seq_offsets, seq_fps, rest_joints, clip_seq, clip_start, clip_len,
-                          clip_scale, clip_camera, world, frame, out);
-  b.world = world.data();
-  b.frame = frame.data();
-  launch_convert_joints_batch(b, CudaLaunch{as_stream(stream), op});
+void convert_batch(nb::handle p, nb::handle kp, nb::handle cam, uintptr_t stream) {
+  Reader<Gpu> r{"convert_batch"};
+  ClipBatch<T> a = stick_batch<T>(r, p);
+  a.kp = scratch<T>(r, kp, "kp_scratch", {a.num_clips, a.window, kNumKeypoints, 3});
+  a.cam = scratch<T>(r, cam, "cam_scratch", {a.num_clips, 5});
+  run(r, a, stream, launch_convert_batch<T, CudaLaunch>);
+}
+
+// Scratch: world [C, window, 22, 3] and frame [C, kFrameSize].
+template <typename T>
+void convert_joints_batch(nb::handle p, nb::handle world, nb::handle frame, uintptr_t stream) {
+  Reader<Gpu> r{"convert_joints_batch"};
+  JointBatch<T> b = joints_batch<T>(r, p);
+  const int64_t C = b.clips.num_clips, W = b.clips.window;
+  b.world = scratch<T>(r, world, "world_scratch", {C, W, kNumBodyJoints, 3});
+  b.frame = scratch<T>(r, frame, "frame_scratch", {C, kFrameSize});
+  run(r, b, stream, launch_convert_joints_batch<T, CudaLaunch>);
 }
 
 // Scratch: world and grad_world [C, window, 22, 3], frame [C, kFrameSize], grad_rows [C, window, 2, kRowGrad];
-// grad_poses and grad_trans must hold zeros (the scatter adds into them).
+// the record's grad_poses and grad_trans must hold zeros (the scatter adds into them).
 template <typename T>
-void convert_joints_batch_backward(GIn<T> poses, GIn<T> trans, GIndex seq_offsets, GDouble seq_fps,
-                                   GIn<T> rest_joints, HostIndex parents, GIndex clip_seq, GIndex clip_start,
-                                   GIndex clip_len, GDouble clip_scale, GDouble clip_camera, double dst_fps, int up,
-                                   GIn<T> grad_out, GOut<T> grad_poses, GOut<T> grad_trans, GOut<T> world,
-                                   GOut<T> grad_world, GOut<T> frame, GOut<T> grad_rows, uintptr_t stream) {
-  const char* op = "convert_joints_batch_backward";
-  JointBackwardBatch<T> bb = convert_joints_backward_args<T, Gpu>(
-      poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip_seq, clip_start, clip_len, clip_scale,
-      clip_camera, dst_fps, up, grad_out, grad_poses, grad_trans);
+void convert_joints_batch_backward(nb::handle p, nb::handle world, nb::handle grad_world, nb::handle frame,
+                                   nb::handle grad_rows, uintptr_t stream) {
+  Reader<Gpu> r{"convert_joints_batch_backward"};
+  int64_t rows = 0;
+  JointBackwardBatch<T> bb = joints_backward_batch<T>(r, p, rows);
   const int64_t C = bb.fwd.clips.num_clips, W = bb.fwd.clips.window;
-  check_shape(world, op, "world_scratch", {C, W, kNumBodyJoints, 3});
-  check_shape(grad_world, op, "grad_world_scratch", {C, W, kNumBodyJoints, 3});
-  check_shape(frame, op, "frame_scratch", {C, kFrameSize});
-  check_shape(grad_rows, op, "grad_rows_scratch", {C, W, 2, kRowGrad});
-  const DeviceGuard guard(op, poses, trans, seq_offsets, seq_fps, rest_joints, clip_seq, clip_start, clip_len,
-                          clip_scale, clip_camera, grad_out, grad_poses, grad_trans, world, grad_world, frame,
-                          grad_rows);
-  bb.fwd.world = world.data();
-  bb.fwd.frame = frame.data();
-  bb.grad_world = grad_world.data();
-  bb.grad_rows = grad_rows.data();
-  launch_convert_joints_batch_backward(bb, CudaLaunch{as_stream(stream), op});
+  bb.fwd.world = scratch<T>(r, world, "world_scratch", {C, W, kNumBodyJoints, 3});
+  bb.grad_world = scratch<T>(r, grad_world, "grad_world_scratch", {C, W, kNumBodyJoints, 3});
+  bb.fwd.frame = scratch<T>(r, frame, "frame_scratch", {C, kFrameSize});
+  bb.grad_rows = scratch<T>(r, grad_rows, "grad_rows_scratch", {C, W, 2, kRowGrad});
+  run(r, bb, stream, launch_convert_joints_batch_backward<T, CudaLaunch>);
 }
 
-template <typename T>
+// Each entry point takes the record of _core's op of the same name, then its scratch arrays and the stream.
 void def_ops(nb::module_& m) {
-  auto arr = [](const char* name) { return nb::arg(name).noconvert(); };
-  auto stream = nb::arg("stream") = uintptr_t(0);
-  m.def("fk", &fk<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"), arr("out"), stream);
-  m.def("fk_backward", &fk_backward<T>, arr("poses"), arr("trans"), arr("rest_joints"), arr("parents"),
-        arr("grad_out"), arr("grad_poses"), arr("grad_trans"), arr("grad_rest").none(), stream);
-  m.def("resample_poses", &resample_poses<T>, arr("poses"), arr("trans"), nb::arg("src_fps"), nb::arg("dst_fps"),
-        arr("out_poses"), arr("out_trans"), stream);
-  // The arguments of _core's op of the same name, then scratch and the stream.
-  m.def("project", &project<T>, arr("joints"), nb::arg("yaw_deg"), nb::arg("view_mode"), arr("out"),
-        arr("kp_scratch"), arr("cam_scratch"), stream);
-  m.def("convert_batch", &convert_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"), arr("seq_fps"),
-        arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"), arr("clip_yaw"),
-        nb::arg("dst_fps"), nb::arg("view_mode"), arr("out"), arr("kp_scratch"), arr("cam_scratch"), stream);
-  m.def("convert_joints_batch", &convert_joints_batch<T>, arr("poses"), arr("trans"), arr("seq_offsets"),
-        arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"), arr("clip_len"),
-        arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("out"), arr("world_scratch"),
-        arr("frame_scratch"), stream);
-  m.def("convert_joints_batch_backward", &convert_joints_batch_backward<T>, arr("poses"), arr("trans"),
-        arr("seq_offsets"), arr("seq_fps"), arr("rest_joints"), arr("parents"), arr("clip_seq"), arr("clip_start"),
-        arr("clip_len"), arr("clip_scale"), arr("clip_camera"), nb::arg("dst_fps"), nb::arg("up"), arr("grad_out"),
-        arr("grad_poses"), arr("grad_trans"), arr("world_scratch"), arr("grad_world_scratch"), arr("frame_scratch"),
-        arr("grad_rows_scratch"), stream);
+  const auto stream = nb::arg("stream") = uintptr_t(0);
+  const auto a = [](const char* name) { return nb::arg(name); };
+  m.def("fk", by_dtype("poses", fk<float>, fk<double>), a("p"), stream);
+  m.def("fk_backward", by_dtype("grad_out", fk_backward<float>, fk_backward<double>), a("p"), stream);
+  m.def("resample_poses", by_dtype("poses", resample_poses<float>, resample_poses<double>), a("p"), stream);
+  m.def("project", by_dtype("joints", project<float>, project<double>), a("p"), a("kp_scratch"), a("cam_scratch"),
+        stream);
+  m.def("convert_batch", by_dtype("out", convert_batch<float>, convert_batch<double>), a("p"), a("kp_scratch"),
+        a("cam_scratch"), stream);
+  m.def("convert_joints_batch", by_dtype("out", convert_joints_batch<float>, convert_joints_batch<double>), a("p"),
+        a("world_scratch"), a("frame_scratch"), stream);
+  m.def("convert_joints_batch_backward",
+        by_dtype("grad_out", convert_joints_batch_backward<float>, convert_joints_batch_backward<double>), a("p"),
+        a("world_scratch"), a("grad_world_scratch"), a("frame_scratch"), a("grad_rows_scratch"), stream);
 }
 
 }  // namespace
@@ -246,8 +207,7 @@ void def_ops(nb::module_& m) {
 
 NB_MODULE(_cuda, m) {
   m.doc() = "amass-fast CUDA kernels. Use amass_fast.kernels, which checks and prepares arguments.";
-  af::def_ops<float>(m);
-  af::def_ops<double>(m);
+  af::def_ops(m);
   m.attr("block_size") = af::kBlockSize;  // threads per block of every launch (the grid-shim tests use it too)
   // Neither needs a GPU or a driver: they report what is missing instead of raising.
   m.def("device_count", [] {

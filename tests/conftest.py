@@ -66,11 +66,14 @@ def make_fast_flags():
 
 # ---------------------------------------------------------------------------------------------------------------
 # The cuda branches of amass_fast.kernels on the host: CPU torch tensors stand in for CUDA ones, and a stand-in
-# for amass_fast._cuda checks every argument against the compiled module's own signatures (names, dtypes, host or
-# device, writable, contiguous), then computes with the grid shim. This catches plumbing mistakes (argument order,
-# scratch shapes, index dtypes, NumPy arrays left on the host) that would otherwise surface on the first GPU.
+# for amass_fast._cuda checks every call against the compiled module's own signature (argument names), the record
+# (every array a "device" tensor but `parents`, a host array) and the scratch arrays (shapes, compute dtype,
+# contiguous), then runs the record through _core's grid shim, which checks dtypes and shapes as _cuda does. This
+# catches plumbing mistakes (scratch shapes, index dtypes, NumPy arrays left on the host) that would otherwise
+# surface on the first GPU.
 
-_PARAM = re.compile(r"(\w+): (?:ndarray\[dtype=(\w+), order='C', device='(\w+)'(, writable=False)?\]|(float|int))")
+_PARAM = re.compile(r"(\w+): (?:ndarray\[dtype=(\w+), order='C', device='(\w+)'(, writable=False)?\]"
+                    r"|(float|int|object))")
 _STREAM = 0x5EED  # the stream the stand-in expects: the one the cuda adapter's _stream() returned
 
 
@@ -88,62 +91,59 @@ class _CudaStandIn:
         self.block_size = int(cuda.block_size)
         self.calls = []
 
-    def _bind(self, name: str, args: tuple, kwargs: dict) -> dict:
-        torch = self.torch
-        for overload in _signatures(getattr(self.cuda, name)):
-            names = [p[0] for p in overload]
-            if len(args) > len(names) or set(kwargs) - set(names[len(args):]):
-                continue
-            bound = dict(zip(names, args), **kwargs)
-            if set(names) - set(bound) - {"stream"}:
-                continue
-            ok = True
-            for pname, kind, device, writable in overload:
-                value = bound.get(pname)
-                if kind in ("float", "int"):
-                    ok &= isinstance(value, (float, int) if kind == "float" else int) and not isinstance(value, bool)
-                elif device == "cuda":  # stands in for a CUDA tensor: a contiguous CPU tensor of the exact dtype
-                    ok &= (isinstance(value, torch.Tensor) and str(value.dtype) == f"torch.{kind}"
-                           and value.is_contiguous() and not value.requires_grad)
-                else:
-                    ok &= isinstance(value, np.ndarray) and value.dtype == kind and value.flags.c_contiguous
-            if ok:
-                self.calls.append(name)
-                assert bound.get("stream") == _STREAM, f"{name}: launched on {bound.get('stream')}, not the stream"
-                return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in bound.items()}
-        raise TypeError(f"_cuda.{name}: incompatible arguments {[type(a).__name__ for a in args]} {list(kwargs)}")
+    def _bind(self, name: str, args: tuple, kwargs: dict):
+        """The record (as NumPy arrays for _core) and the scratch shapes of a call of _cuda.`name`."""
+        names = [p[0] for p in _signatures(getattr(self.cuda, name))[0]]
+        bound = dict(zip(names, args), **kwargs)
+        if len(args) > len(names) or set(bound) != set(names):
+            raise TypeError(f"_cuda.{name}: incompatible arguments {[type(a).__name__ for a in args]} {list(kwargs)}")
+        assert bound.pop("stream") == _STREAM, f"{name}: launched on another stream, not the current one"
+        record = self._on_host(name, bound.pop("p"))
+        for key, value in bound.items():  # scratch: contiguous tensors in the compute dtype (that of `out`)
+            assert isinstance(value, self.torch.Tensor) and value.is_contiguous() and not value.requires_grad, key
+            assert value.numpy().dtype == record.out.dtype, f"{name}: `{key}` is {value.dtype}"
+        self.calls.append(name)
+        return record, {key: tuple(value.shape) for key, value in bound.items()}
+
+    def _on_host(self, name: str, record):
+        """`record` with its tensors as NumPy arrays; every array must be a tensor (on the device) but `parents`."""
+        fields = {}
+        for key, value in zip(record._fields, record):
+            if key in ("batch", "fwd"):
+                value = self._on_host(name, value)
+            elif isinstance(value, self.torch.Tensor):
+                assert key != "parents" and not value.requires_grad, f"{name}: `{key}` must be a host array"
+                value = value.numpy()
+            else:
+                assert not isinstance(value, np.ndarray) or key == "parents", f"{name}: `{key}` left on the host"
+            fields[key] = value
+        return record._replace(**fields)
 
     def fk(self, *args, **kwargs):
-        a = self._bind("fk", args, kwargs)
-        self.core.fk_gridshim(a["poses"], a["trans"], a["rest_joints"], a["parents"], a["out"], block_size=self.block_size)
+        record, _ = self._bind("fk", args, kwargs)
+        self.core.fk_gridshim(record, block_size=self.block_size)
 
     def resample_poses(self, *args, **kwargs):
-        a = self._bind("resample_poses", args, kwargs)
-        self.core.resample_poses_gridshim(a["poses"], a["trans"], a["src_fps"], a["dst_fps"], a["out_poses"], a["out_trans"],
-                                 block_size=self.block_size)
+        record, _ = self._bind("resample_poses", args, kwargs)
+        self.core.resample_poses_gridshim(record, block_size=self.block_size)
 
     def project(self, *args, **kwargs):
-        a = self._bind("project", args, kwargs)
-        F = a["joints"].shape[0]
-        assert a["kp_scratch"].shape == (1, F, 8, 3) and a["cam_scratch"].shape == (1, 5)
-        self.core.project_gridshim(a["joints"], a["yaw_deg"], a["view_mode"], a["out"], block_size=self.block_size)
+        record, scratch = self._bind("project", args, kwargs)
+        F = record.joints.shape[0]
+        assert scratch == {"kp_scratch": (1, F, 8, 3), "cam_scratch": (1, 5)}
+        self.core.project_gridshim(record, block_size=self.block_size)
 
     def convert_batch(self, *args, **kwargs):
-        a = self._bind("convert_batch", args, kwargs)
-        C, W = a["out"].shape[:2]
-        assert a["kp_scratch"].shape == (C, W, 8, 3) and a["cam_scratch"].shape == (C, 5)
-        self.core.convert_batch_gridshim(*(a[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints",
-                                                          "parents", "clip_seq", "clip_start", "clip_len", "clip_yaw",
-                                                          "dst_fps", "view_mode", "out")), block_size=self.block_size)
+        record, scratch = self._bind("convert_batch", args, kwargs)
+        C, W = record.out.shape[:2]
+        assert scratch == {"kp_scratch": (C, W, 8, 3), "cam_scratch": (C, 5)}
+        self.core.convert_batch_gridshim(record, block_size=self.block_size)
 
     def convert_joints_batch(self, *args, **kwargs):
-        a = self._bind("convert_joints_batch", args, kwargs)
-        C, W = a["out"].shape[:2]
-        assert a["world_scratch"].shape == (C, W, 22, 3) and a["frame_scratch"].shape == (C, 18)
-        self.core.convert_joints_batch_gridshim(
-            *(a[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints", "parents", "clip_seq",
-                             "clip_start", "clip_len", "clip_scale", "clip_camera", "dst_fps", "up", "out")),
-            block_size=self.block_size)
+        record, scratch = self._bind("convert_joints_batch", args, kwargs)
+        C, W = record.out.shape[:2]
+        assert scratch == {"world_scratch": (C, W, 22, 3), "frame_scratch": (C, 18)}
+        self.core.convert_joints_batch_gridshim(record, block_size=self.block_size)
 
 
 def route_cuda_to_host(monkeypatch, stand_in: _CudaStandIn) -> None:

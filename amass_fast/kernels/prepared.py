@@ -7,7 +7,8 @@ adapter (amass_fast.kernels.backends.<name>) runs as is.
 
 In a record, the float arrays are C-contiguous in the compute dtype on the compute device (NumPy for the CPU
 backends, torch tensors for cuda) and so are the outputs; the small index and rate arrays are checked NumPy int64 /
-float64 on the host (the cuda adapter moves them).
+float64 on the host (the cuda adapter moves them). The compiled backends take a record itself: csrc/bindings.h
+reads the fields it needs by name, so the field names are the C++ boundary too.
 """
 from __future__ import annotations
 
@@ -105,6 +106,12 @@ class Placement(NamedTuple):
             return torch.empty(shape, device=self.device,
                                dtype=torch.float64 if self.dtype == np.float64 else torch.float32)
         return np.empty(shape, dtype=self.dtype)
+
+    def zeros(self, shape: tuple):
+        """empty(shape) filled with zeros."""
+        a = self.empty(shape)
+        a[...] = 0
+        return a
 
     def output(self, out: Any, shape: tuple):
         """The array the backend writes into: a caller's `out` checked (wrong kind/dtype/shape raise), or a new
@@ -360,6 +367,11 @@ class ClipBatch(NamedTuple):
     def clips(self) -> int:
         return len(self.clip_seq)
 
+    @property
+    def sources(self) -> tuple:
+        """poses .. clip_len: the leading arguments of the batch functions of reference and numba_backend."""
+        return self[:9]
+
 
 class StickBatch(NamedTuple):
     """convert_batch, stick5 by camera yaw: clip_yaw float64 [C] (degrees), view_mode -> out [C, window, 20]."""
@@ -432,6 +444,22 @@ def _joints_batch(poses, trans, seq_offsets, seq_fps, rest_joints, parents, clip
             p.output(out, shape)
         joints = p.empty((C, batch.window, NUM_BODY_JOINTS, 2))
     return JointsBatch(p, batch, scale, cams, reference.UP_Y if up == "y" else reference.UP_Z, schema, joints)
+
+
+class JointsBackward(NamedTuple):
+    """convert_joints_batch's backward: its record (its `out` unused), grad_out [C, window, 22, 3 or 2] ->
+    grad_poses [N, P], grad_trans [N, 3] (zeros: the backends add into them)."""
+    fwd: JointsBatch
+    grad_out: Any
+    grad_poses: Any
+    grad_trans: Any
+
+
+def convert_joints_batch_backward(fwd: JointsBatch, grad_out) -> JointsBackward:
+    """The record of convert_joints_batch's backward; grad_out as the backend takes it (compute dtype, contiguous,
+    on the compute device)."""
+    b, p = fwd.batch, fwd.place
+    return JointsBackward(fwd, grad_out, p.zeros(b.poses.shape), p.zeros(b.trans.shape))
 
 
 def _clip_yaw(p: Placement, clip_yaw: Any, C: int) -> np.ndarray:

@@ -167,8 +167,9 @@ def convert_joints_batch_backward_op(grad: Tensor, poses: Tensor, trans: Tensor,
     g = grad.detach().to(_out_dtype(poses)).contiguous()
     if place.backend != "cuda":
         g = g.cpu().numpy()
-    grad_poses, grad_trans = adapter(place.backend).convert_joints_batch_backward(p, g)
-    return _result(place, grad_poses), _result(place, grad_trans)
+    b = prepared.convert_joints_batch_backward(p, g)
+    adapter(place.backend).convert_joints_batch_backward(b)
+    return _result(place, b.grad_poses), _result(place, b.grad_trans)
 
 
 @convert_joints_batch_backward_op.register_fake

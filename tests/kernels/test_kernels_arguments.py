@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from amass_fast import kernels
-from amass_fast.kernels import reference
+from amass_fast.kernels import prepared, reference
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -83,14 +83,30 @@ def test_core_bounds_check_does_not_overflow(one_batch):
     args = one_batch()
     C, W = len(args["clip_seq"]), args["window"]
     start = np.array([np.iinfo(np.int64).max - 1, 0, 0])
+    batch = prepared.ClipBatch(**{k: args[k] for k in prepared.ClipBatch._fields[:9]}, dst_fps=25.0, window=W)
+
+    def stick(**change):
+        return prepared.StickBatch(None, batch._replace(**change), args["clip_yaw"], 0, np.empty((C, W, 20)))
+
     with pytest.raises(ValueError, match="`clip_start` = 9223372036854775806 .* lies outside"):
-        core.convert_batch(args["poses"], args["trans"], args["seq_offsets"], args["seq_fps"],
-                           args["rest_joints"], args["parents"], args["clip_seq"], start, args["clip_len"],
-                           args["clip_yaw"], 25.0, 0, np.empty((C, W, 20)))
+        core.convert_batch(stick(clip_start=start))
     with pytest.raises(ValueError, match="2\\^31 resampled frames"):
-        core.convert_batch(args["poses"], args["trans"], args["seq_offsets"], np.array([5e-324, 60.0]),
-                           args["rest_joints"], args["parents"], args["clip_seq"], args["clip_start"],
-                           args["clip_len"], args["clip_yaw"], 25.0, 0, np.empty((C, W, 20)))
+        core.convert_batch(stick(seq_fps=np.array([5e-324, 60.0])))
+
+
+def test_core_checks_the_gradient_rows(one_batch):
+    """convert_joints_batch_backward's gradients must have a row per row of poses (the scatter writes them all)."""
+    core = pytest.importorskip("amass_fast._core")
+    args = one_batch()
+    fwd = prepared.convert_batch(*(args[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints",
+                                                     "parents", "clip_seq", "clip_start", "clip_len", "clip_yaw")),
+                                 25.0, args["window"], False, "cpp", None, "joints3d", None, "z", None)
+    b = prepared.convert_joints_batch_backward(fwd, np.ones(fwd.out.shape))
+    core.convert_joints_batch_backward(b)
+    assert np.abs(b.grad_poses).sum() > 0
+    for short in (["grad_poses"], ["grad_trans"], ["grad_poses", "grad_trans"]):
+        with pytest.raises(ValueError, match=f"`{short[0]}` must have shape"):
+            core.convert_joints_batch_backward(b._replace(**{name: getattr(b, name)[:-1].copy() for name in short}))
 
 
 @pytest.mark.parametrize("rate, error, words", [
@@ -159,12 +175,13 @@ def test_backend_errors(one_batch):
 def test_core_refuses_wrong_dtypes_instead_of_copying():
     core = pytest.importorskip("amass_fast._core")
     poses, trans, rest = np.zeros((3, 66)), np.zeros((3, 3)), np.zeros((22, 3))
-    with pytest.raises(TypeError):  # noconvert: a float32 `out` for float64 data does not match any overload
-        core.fk(poses, trans, rest, reference.BODY_PARENTS[:22], np.empty((3, 22, 3), np.float32))
+    parents = reference.BODY_PARENTS[:22]
+    with pytest.raises(TypeError, match="fk: `out` must be a C-contiguous, writeable float64 array on the host"):
+        core.fk(prepared.Fk(None, poses, trans, rest, parents, np.empty((3, 22, 3), np.float32)))
     with pytest.raises(ValueError, match="`out` must have shape"):
-        core.fk(poses, trans, rest, reference.BODY_PARENTS[:22], np.empty((3, 21, 3)))
+        core.fk(prepared.Fk(None, poses, trans, rest, parents, np.empty((3, 21, 3))))
     with pytest.raises(ValueError, match="parents"):
-        core.fk(poses, trans, rest, np.zeros(22, np.int64), np.empty((3, 22, 3)))
+        core.fk(prepared.Fk(None, poses, trans, rest, np.zeros(22, np.int64), np.empty((3, 22, 3))))
 
 
 @pytest.mark.parametrize("flag, value", [("--threads", "0"), ("--threads", "100000000"), ("--threads", "x"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from amass_fast import kernels
-from amass_fast.kernels import reference, runtime
+from amass_fast.kernels import prepared, reference, runtime
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -132,6 +132,6 @@ def test_cuda_second_device(one_batch):
     np.testing.assert_allclose(got.cpu().numpy(), want, rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match="same CUDA device"):
         poses = dev1["poses"]
-        runtime.load("_cuda").fk(poses, dev1["trans"], dev1["rest_joints"][0].to("cuda:0"),
-                                  reference.BODY_PARENTS[:22], torch.empty(poses.shape[0], 22, 3, device="cuda:1",
-                                                                           dtype=poses.dtype))
+        out = torch.empty(poses.shape[0], 22, 3, device="cuda:1", dtype=poses.dtype)
+        runtime.load("_cuda").fk(prepared.Fk(None, poses, dev1["trans"], dev1["rest_joints"][0].to("cuda:0"),
+                                             reference.BODY_PARENTS[:22], out))

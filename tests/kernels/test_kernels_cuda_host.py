@@ -14,8 +14,8 @@ from amass_fast.kernels import prepared, reference, runtime
 
 @pytest.mark.parametrize("op", ["fk", "resample_poses", "project", "convert_batch", "convert_joints_batch"])
 def test_core_and_cuda_take_the_same_arguments(nanobind_signatures, op):
-    """One backend boundary: _cuda's op takes _core's arguments in the same order, then scratch and the stream;
-    each *_gridshim entry point takes them plus block_size."""
+    """One backend boundary: _cuda's op takes the record _core's op takes, then scratch and the stream; each
+    *_gridshim entry point takes the record plus block_size."""
     core = pytest.importorskip("amass_fast._core")
     cuda = runtime.load("_cuda")
     if cuda is None:

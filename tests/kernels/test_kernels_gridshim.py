@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amass_fast.kernels import reference, runtime
+from amass_fast.kernels import prepared, reference, runtime
 
 
 def _cuda_block_size() -> int:
@@ -25,12 +25,12 @@ def test_gridshim_launch_shape_of_the_gpu(many_clips_batch, dtype):
     args = many_clips_batch(dtype=dtype)
     C, W = len(args["clip_seq"]), args["window"]
     assert C > block and W > block and (C * W) % block and C % block
-    batch = [args[k] for k in ("poses", "trans", "seq_offsets", "seq_fps", "rest_joints", "parents", "clip_seq",
-                               "clip_start", "clip_len", "clip_yaw")]
+    batch = prepared.ClipBatch(**{k: args[k] for k in prepared.ClipBatch._fields[:9]}, dst_fps=25.0, window=W)
     for view_mode in (reference.VIEW_FRONT, reference.VIEW_TOP):
         want, got = (np.full((C, W, 20), np.nan, dtype) for _ in range(2))
-        core.convert_batch(*batch, 25.0, view_mode, want)
-        core.convert_batch_gridshim(*batch, 25.0, view_mode, got, block_size=block)
+        core.convert_batch(prepared.StickBatch(None, batch, args["clip_yaw"], view_mode, want))
+        core.convert_batch_gridshim(prepared.StickBatch(None, batch, args["clip_yaw"], view_mode, got),
+                                    block_size=block)
         np.testing.assert_array_equal(got, want)
         assert np.all(np.isfinite(got))
     rng = np.random.default_rng(6)
@@ -38,16 +38,17 @@ def test_gridshim_launch_shape_of_the_gpu(many_clips_batch, dtype):
     poses, trans = rng.normal(0, 0.5, (F, 3 * J)).astype(dtype), rng.normal(0, 1, (F, 3)).astype(dtype)
     rest, parents = rng.normal(0, 0.3, (J, 3)).astype(dtype), np.r_[reference.BODY_PARENTS, rng.integers(0, 20, 30)]
     fk_cpu, fk_shim = np.empty((F, J, 3), dtype), np.full((F, J, 3), np.nan, dtype)
-    core.fk(poses, trans, rest, parents, fk_cpu)
-    core.fk_gridshim(poses, trans, rest, parents, fk_shim, block_size=block)
+    core.fk(prepared.Fk(None, poses, trans, rest, parents, fk_cpu))
+    core.fk_gridshim(prepared.Fk(None, poses, trans, rest, parents, fk_shim), block_size=block)
     np.testing.assert_array_equal(fk_shim, fk_cpu)
     T = reference.resampled_length(F, 59.99999, 25.0)
     outs = [np.full(shape, np.nan, dtype) for shape in ((T, 3 * J), (T, 3), (T, 3 * J), (T, 3))]
-    core.resample_poses(poses, trans, 59.99999, 25.0, outs[0], outs[1])
-    core.resample_poses_gridshim(poses, trans, 59.99999, 25.0, outs[2], outs[3], block_size=block)
+    core.resample_poses(prepared.Resample(None, poses, trans, 59.99999, 25.0, outs[0], outs[1]))
+    core.resample_poses_gridshim(prepared.Resample(None, poses, trans, 59.99999, 25.0, outs[2], outs[3]),
+                                 block_size=block)
     np.testing.assert_array_equal(outs[2], outs[0])
     np.testing.assert_array_equal(outs[3], outs[1])
     sticks_cpu, sticks_shim = np.empty((F, 20), dtype), np.full((F, 20), np.nan, dtype)
-    core.project(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_cpu)
-    core.project_gridshim(fk_cpu, 33.0, reference.VIEW_FRONT, sticks_shim, block_size=block)
+    core.project(prepared.Project(None, fk_cpu, 33.0, reference.VIEW_FRONT, sticks_cpu))
+    core.project_gridshim(prepared.Project(None, fk_cpu, 33.0, reference.VIEW_FRONT, sticks_shim), block_size=block)
     np.testing.assert_array_equal(sticks_shim, sticks_cpu)

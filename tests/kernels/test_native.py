@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from amass_fast import kernels
-from amass_fast.kernels import reference
+from amass_fast.kernels import prepared, reference
 
 core = pytest.importorskip("amass_fast._core", reason="amass_fast._core is not built (tools/build_inplace.sh)")
 
@@ -52,12 +52,12 @@ def as_dtype(batch: dict, dtype) -> dict:
 def core_convert_batch(batch: dict, window: int, view_mode: int, dtype, block_size: int = 0) -> np.ndarray:
     b = as_dtype(batch, dtype)
     out = np.full((len(b["clip_seq"]), window, 20), np.nan, dtype=dtype)
-    args = (b["poses"], b["trans"], b["seq_offsets"], b["seq_fps"], b["rest_joints"], b["parents"], b["clip_seq"],
-            b["clip_start"], b["clip_len"], b["clip_yaw"], 25.0, view_mode, out)
-    if block_size:   # the CUDA kernels run grid-serially: their own entry point, the same arguments + block_size
-        core.convert_batch_gridshim(*args, block_size=block_size)
+    clips = prepared.ClipBatch(**{k: b[k] for k in prepared.ClipBatch._fields[:9]}, dst_fps=25.0, window=window)
+    record = prepared.StickBatch(None, clips, b["clip_yaw"], view_mode, out)
+    if block_size:   # the CUDA kernels run grid-serially: their own entry point, the same record + block_size
+        core.convert_batch_gridshim(record, block_size=block_size)
     else:
-        core.convert_batch(*args)
+        core.convert_batch(record)
     return out
 
 
@@ -111,11 +111,11 @@ def test_fk_matches_reference_and_gridshim(dtype):
     rest, parents = rng.normal(0, 0.3, (J, 3)).astype(dtype), random_parents(rng, J)
     want = reference.fk(poses, trans, rest, parents)
     out = np.empty((F, J, 3), dtype)
-    core.fk(poses, trans, rest, parents, out)
+    core.fk(prepared.Fk(None, poses, trans, rest, parents, out))
     np.testing.assert_allclose(out, want, rtol=0, atol=TOL[dtype])
     for block_size in (1, 32):
         shim = np.empty_like(out)
-        core.fk_gridshim(poses, trans, rest, parents, shim, block_size=block_size)
+        core.fk_gridshim(prepared.Fk(None, poses, trans, rest, parents, shim), block_size=block_size)
         np.testing.assert_array_equal(shim, out)
 
 
@@ -128,11 +128,11 @@ def test_resample_poses_matches_reference(dtype, src_fps):
     want_p, want_t = reference.resample_poses(poses, trans, src_fps)
     assert want_p.shape == (T, 156)
     out_p, out_t = np.empty((T, 156), dtype), np.empty((T, 3), dtype)
-    core.resample_poses(poses, trans, src_fps, 25.0, out_p, out_t)
+    core.resample_poses(prepared.Resample(None, poses, trans, src_fps, 25.0, out_p, out_t))
     np.testing.assert_allclose(out_t, want_t, rtol=0, atol=TOL[dtype])
     np.testing.assert_allclose(out_p, want_p, rtol=0, atol=TOL[dtype])
     shim_p, shim_t = np.empty_like(out_p), np.empty_like(out_t)
-    core.resample_poses_gridshim(poses, trans, src_fps, 25.0, shim_p, shim_t, block_size=7)
+    core.resample_poses_gridshim(prepared.Resample(None, poses, trans, src_fps, 25.0, shim_p, shim_t), block_size=7)
     np.testing.assert_array_equal(shim_p, out_p)
     np.testing.assert_array_equal(shim_t, out_t)
 
@@ -146,7 +146,7 @@ def test_resample_does_not_drift_at_59_99999():
     T = reference.resampled_length(F, src, 25.0)
     assert T == 15000  # the last source frame is at 599.98 s: output frames 0 .. 14999
     out_p, out_t = np.empty((T, 3)), np.empty((T, 3))
-    core.resample_poses(np.zeros((F, 3)), trans, src, 25.0, out_p, out_t)
+    core.resample_poses(prepared.Resample(None, np.zeros((F, 3)), trans, src, 25.0, out_p, out_t))
     np.testing.assert_allclose(out_t[:, 0], np.arange(len(out_t)) / 25.0, rtol=0, atol=1e-9)
 
 
@@ -157,10 +157,10 @@ def test_project_matches_reference(dtype, view):
     view_mode, yaw = view
     want = reference.project(joints, yaw, view_mode)
     out = np.empty((23, 20), dtype)
-    core.project(joints, yaw, view_mode, out)
+    core.project(prepared.Project(None, joints, yaw, view_mode, out))
     np.testing.assert_allclose(out, want, rtol=0, atol=TOL[dtype])
     shim = np.empty_like(out)
-    core.project_gridshim(joints, yaw, view_mode, shim, block_size=5)
+    core.project_gridshim(prepared.Project(None, joints, yaw, view_mode, shim), block_size=5)
     np.testing.assert_array_equal(shim, out)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import amass_fast as af
 from amass_fast import kernels
-from amass_fast.kernels import reference
+from amass_fast.kernels import prepared, reference
 from amass_fast.harness import synthetic
 from amass_fast.io.body_models import default_body_model
 from amass_fast.schemas import Camera, canonical_joints, layouts, mirror_params, project, stick12
@@ -82,9 +82,10 @@ def test_gridshim_equals_cpp(dtype, block_size):
         outs = []
         for shim in (0, block_size):
             out = np.full((C, window, 22, dim), np.nan, dtype=dtype)
-            args = (b["poses"], b["trans"], b["seq_offsets"], b["seq_fps"], b["rest_joints"], b["parents"],
-                    b["clip_seq"], b["clip_start"], b["clip_len"], scale, cams, 25.0, up, out)
-            core.convert_joints_batch_gridshim(*args, block_size=shim) if shim else core.convert_joints_batch(*args)
+            clips = prepared.ClipBatch(**{k: b[k] for k in prepared.ClipBatch._fields[:9]}, dst_fps=25.0,
+                                       window=window)
+            record = prepared.JointsBatch(None, clips, scale, cams, up, "joints3d" if dim == 3 else "joints2d", out)
+            core.convert_joints_batch_gridshim(record, block_size=shim) if shim else core.convert_joints_batch(record)
             outs.append(out)
         assert np.all(np.isfinite(outs[0]))
         np.testing.assert_array_equal(outs[1], outs[0])

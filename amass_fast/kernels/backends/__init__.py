@@ -1,8 +1,8 @@
 """The backends behind amass_fast.kernels, one adapter per backend with the same operations.
 
 Each adapter runs a record that amass_fast.kernels.prepared made (one checking function per operation -> Placement,
-Fk, FkBackward, Resample, Project, StickBatch, JointsBatch); amass_fast.kernels.runtime says which backends this
-install has and what "auto" means.
+Fk, FkBackward, Resample, Project, StickBatch, JointsBatch, JointsBackward); amass_fast.kernels.runtime says which
+backends this install has and what "auto" means.
 
     reference    amass_fast.kernels.reference (float64 NumPy, the specification)
     numba        amass_fast.kernels.numba_backend (numba loops)
@@ -10,17 +10,18 @@ install has and what "auto" means.
     cuda         amass_fast._cuda (CUDA kernels on torch's current stream)
 
 Every adapter is the module of its backend's name (runtime.DEVICE lists the names and where each computes) with
-the functions of ``Backend``: each takes one prepared record and writes its outputs (``out`` / ``out_poses``,
-``out_trans``), returning nothing; convert_joints_batch_backward returns (grad_poses, grad_trans) in the compute
-dtype, arrays of the backend's kind. The checks are done once, when the record is
-prepared; an adapter only calls its backend.
+the functions of ``Backend``: each takes one prepared record and writes its outputs (the record's ``out`` /
+``out_poses``, ``out_trans`` / ``grad_*`` arrays), returning nothing. The checks are done once, when the record is
+prepared; an adapter only calls its backend. The compiled backends take the record itself (csrc/bindings.h reads
+its fields by name), so their adapters are one call; reference and numba spread it into their functions'
+arguments.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol, Tuple
+from typing import Protocol
 
-from amass_fast.kernels.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
+from amass_fast.kernels.prepared import Fk, FkBackward, JointsBackward, JointsBatch, Project, Resample, StickBatch
 
 class Backend(Protocol):
     """The operations every adapter has."""
@@ -31,7 +32,7 @@ class Backend(Protocol):
     def project(self, p: Project) -> None: ...
     def convert_batch(self, p: StickBatch) -> None: ...
     def convert_joints_batch(self, p: JointsBatch) -> None: ...
-    def convert_joints_batch_backward(self, p: JointsBatch, grad_out: Any) -> Tuple[Any, Any]: ...
+    def convert_joints_batch_backward(self, p: JointsBackward) -> None: ...
 
 
 _adapters: dict = {}

@@ -6,19 +6,28 @@ from __future__ import annotations
 import numpy as np
 
 from amass_fast.kernels import numba_backend as nb
-from amass_fast.kernels.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
+from amass_fast.kernels.prepared import (ClipBatch, Fk, FkBackward, JointsBackward, JointsBatch, Project, Resample,
+                                         StickBatch)
+
+
+def _rest64(rest_joints) -> np.ndarray:
+    return np.ascontiguousarray(rest_joints, dtype=np.float64)
+
+
+def _sources(b: ClipBatch) -> tuple:
+    return b._replace(rest_joints=_rest64(b.rest_joints)).sources
 
 
 def fk(p: Fk) -> None:
-    nb.fk_loop(p.poses, p.trans, np.ascontiguousarray(p.rest_joints, dtype=np.float64), p.parents, p.out)
+    nb.fk_loop(p.poses, p.trans, _rest64(p.rest_joints), p.parents, p.out)
 
 
 def fk_backward(p: FkBackward) -> None:
     a = p.fwd
     J = a.rest_joints.shape[0]
     grad_rest = p.grad_rest if p.grad_rest is not None else np.empty((0, J, 3), dtype=p.grad_poses.dtype)
-    nb.fk_backward_loop(a.poses, a.trans, np.ascontiguousarray(a.rest_joints, dtype=np.float64), a.parents,
-                        p.grad_out, p.grad_poses, p.grad_trans, grad_rest)
+    nb.fk_backward_loop(a.poses, a.trans, _rest64(a.rest_joints), a.parents, p.grad_out, p.grad_poses, p.grad_trans,
+                        grad_rest)
 
 
 def resample_poses(p: Resample) -> None:
@@ -30,24 +39,14 @@ def project(p: Project) -> None:
 
 
 def convert_batch(p: StickBatch) -> None:
-    b = p.batch
-    nb.convert_batch_loop(b.poses, b.trans, b.seq_offsets, b.seq_fps,
-                          np.ascontiguousarray(b.rest_joints, dtype=np.float64), b.parents, b.clip_seq, b.clip_start,
-                          b.clip_len, p.clip_yaw, b.dst_fps, p.view_mode, p.out)
+    nb.convert_batch_loop(*_sources(p.batch), p.clip_yaw, p.batch.dst_fps, p.view_mode, p.out)
 
 
 def convert_joints_batch(p: JointsBatch) -> None:
-    b = p.batch
-    nb.convert_joints_batch_loop(b.poses, b.trans, b.seq_offsets, b.seq_fps,
-                                 np.ascontiguousarray(b.rest_joints, dtype=np.float64), b.parents, b.clip_seq,
-                                 b.clip_start, b.clip_len, p.clip_scale, p.clip_camera, b.dst_fps, p.up, p.out)
+    nb.convert_joints_batch_loop(*_sources(p.batch), p.clip_scale, p.clip_camera, p.batch.dst_fps, p.up, p.out)
 
 
-def convert_joints_batch_backward(p: JointsBatch, grad_out):
-    b = p.batch
-    grad_poses, grad_trans = np.empty(b.poses.shape, b.poses.dtype), np.empty(b.trans.shape, b.poses.dtype)
-    nb.convert_joints_batch_backward_loop(b.poses, b.trans, b.seq_offsets, b.seq_fps,
-                                          np.ascontiguousarray(b.rest_joints, dtype=np.float64), b.parents,
-                                          b.clip_seq, b.clip_start, b.clip_len, p.clip_scale, p.clip_camera,
-                                          b.dst_fps, p.up, grad_out, grad_poses, grad_trans)
-    return grad_poses, grad_trans
+def convert_joints_batch_backward(p: JointsBackward) -> None:
+    f = p.fwd
+    nb.convert_joints_batch_backward_loop(*_sources(f.batch), f.clip_scale, f.clip_camera, f.batch.dst_fps, f.up,
+                                          p.grad_out, p.grad_poses, p.grad_trans)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from amass_fast.kernels import reference
-from amass_fast.kernels.prepared import Fk, FkBackward, JointsBatch, Project, Resample, StickBatch
+from amass_fast.kernels.prepared import Fk, FkBackward, JointsBackward, JointsBatch, Project, Resample, StickBatch
 
 
 def fk(p: Fk) -> None:
@@ -27,20 +27,17 @@ def project(p: Project) -> None:
 
 def convert_batch(p: StickBatch) -> None:
     b = p.batch
-    p.out[...] = reference.convert_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents,
-                                         b.clip_seq, b.clip_start, b.clip_len, p.clip_yaw, dst_fps=b.dst_fps,
-                                         window=b.window, view_mode=p.view_mode)
+    p.out[...] = reference.convert_batch(*b.sources, p.clip_yaw, dst_fps=b.dst_fps, window=b.window,
+                                         view_mode=p.view_mode)
 
 
 def convert_joints_batch(p: JointsBatch) -> None:
     b = p.batch
-    p.out[...] = reference.convert_joints_batch(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints, b.parents,
-                                                b.clip_seq, b.clip_start, b.clip_len, p.clip_scale, p.clip_camera,
-                                                dst_fps=b.dst_fps, window=b.window, up=p.up, dim=p.out.shape[-1])
+    p.out[...] = reference.convert_joints_batch(*b.sources, p.clip_scale, p.clip_camera, dst_fps=b.dst_fps,
+                                                window=b.window, up=p.up, dim=p.out.shape[-1])
 
 
-def convert_joints_batch_backward(p: JointsBatch, grad_out):
-    b = p.batch
-    return reference.convert_joints_batch_backward(b.poses, b.trans, b.seq_offsets, b.seq_fps, b.rest_joints,
-                                                   b.parents, b.clip_seq, b.clip_start, b.clip_len, p.clip_scale,
-                                                   p.clip_camera, grad_out, dst_fps=b.dst_fps, up=p.up)
+def convert_joints_batch_backward(p: JointsBackward) -> None:
+    f = p.fwd
+    p.grad_poses[...], p.grad_trans[...] = reference.convert_joints_batch_backward(
+        *f.batch.sources, f.clip_scale, f.clip_camera, p.grad_out, dst_fps=f.batch.dst_fps, up=f.up)
