@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from amass_fast import kernels
 from amass_fast.kernels import reference, runtime
 from amass_fast.kernels.backends import cpp as cpp_adapter
 
@@ -72,6 +73,19 @@ class GridShimCore:
         if shim is None:
             return getattr(self.core, name)
         return lambda *args: shim(*args, block_size=self.block_size)
+
+
+# The backends with an analytic backward that run here: the CPU ones and "gridshim", cpp with the CUDA kernels run on
+# the host (cpu_backend).
+GRAD_BACKENDS = [b for b in ("reference", "numba", "cpp") if b in kernels.available_backends()]
+GRAD_BACKENDS += ["gridshim"] if "cpp" in GRAD_BACKENDS else []
+
+
+@pytest.fixture(params=GRAD_BACKENDS)
+def grad_backend(request, cpu_backend):
+    """Each of GRAD_BACKENDS as the name to pass to kernels.fk / kernels.convert_batch; the grid shim runs blocks of
+    the test module's GRIDSHIM_BLOCK threads (7 unless it sets one)."""
+    return cpu_backend(request.param, getattr(request.module, "GRIDSHIM_BLOCK", 7))
 
 
 @pytest.fixture

@@ -17,13 +17,7 @@ from amass_fast import kernels
 from amass_fast.kernels import reference  # noqa: E402
 
 HAVE = kernels.available_backends()
-CPU_BACKENDS = [b for b in ("reference", "numba", "cpp") if b in HAVE]
-
-
-@pytest.fixture(params=CPU_BACKENDS + (["gridshim"] if "cpp" in HAVE else []))
-def backend(request, cpu_backend):
-    """A backend name for kernels.fk; "gridshim" is cpp with the CUDA kernels run on the host (block size 7)."""
-    return cpu_backend(request.param, 7)  # tests/kernels/conftest.py
+GRIDSHIM_BLOCK = 7  # threads per block of the grid shim (grad_backend: tests/kernels/conftest.py)
 
 
 def skeleton(num_joints: int, seed: int = 0) -> np.ndarray:
@@ -43,18 +37,18 @@ def inputs(frames: int, joints: int, scale: float, seed: int = 1, dtype=torch.fl
 
 @pytest.mark.parametrize("scale, joints", [(0.7, 24), (2e-6, 22), (0.0, 5)],
                          ids=["generic-24", "small-angle-22", "zero-5"])
-def test_fk_gradcheck(backend, scale, joints):
+def test_fk_gradcheck(grad_backend, scale, joints):
     """Generic poses; poses far below the small-angle switch (1e-4 rad, with gradcheck's 1e-6 steps on them);
     the zero pose."""
     parents = skeleton(joints)
     poses, trans, rest = inputs(3, joints, scale)
     if scale == 2e-6:  # one joint generic, so the chain above the small rotations is not the identity
         poses.data[:, 3:6] = 0.5
-    fn = lambda p, t, r: kernels.fk(p, t, r, parents, backend=backend)  # noqa: E731
+    fn = lambda p, t, r: kernels.fk(p, t, r, parents, backend=grad_backend)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (poses, trans, rest), eps=1e-6, atol=1e-5, rtol=1e-4)
 
 
-def test_fk_gradcheck_near_the_small_angle_switch(backend):
+def test_fk_gradcheck_near_the_small_angle_switch(grad_backend):
     """Rotations of 1e-4 rad +- 3e-6: finite differences straddle the switch between series and closed form."""
     parents = skeleton(22)
     poses, trans, rest = inputs(2, 22, 1.0)
@@ -62,7 +56,7 @@ def test_fk_gradcheck_near_the_small_angle_switch(backend):
         poses.mul_(1e-4 / poses.reshape(2, -1, 3).norm(dim=-1).repeat_interleave(3, dim=1)
                    [:, :poses.shape[1]].clamp_min(1e-12))
         poses[:, :6] += 3e-6
-    fn = lambda p, t, r: kernels.fk(p, t, r, parents, backend=backend)  # noqa: E731
+    fn = lambda p, t, r: kernels.fk(p, t, r, parents, backend=grad_backend)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (poses, trans, rest), eps=1e-7, atol=1e-5, rtol=1e-4)
 
 
@@ -74,9 +68,9 @@ def grads(backend: str, dtype, joints: int = 52, frames: int = 64, scale: float 
     return [x.grad.double() for x in (poses, trans, rest)]
 
 
-def test_backends_agree_with_reference_in_float64(backend):
+def test_backends_agree_with_reference_in_float64(grad_backend):
     want = grads("reference", torch.float64, frames=8)
-    for got, ref in zip(grads(backend, torch.float64, frames=8), want):
+    for got, ref in zip(grads(grad_backend, torch.float64, frames=8), want):
         torch.testing.assert_close(got, ref, rtol=0, atol=1e-9)
 
 

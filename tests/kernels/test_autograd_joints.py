@@ -24,13 +24,7 @@ from amass_fast.kernels import reference  # noqa: E402
 from amass_fast.schemas.cameras import Camera  # noqa: E402
 
 HAVE = kernels.available_backends()
-CPU_BACKENDS = [b for b in ("reference", "numba", "cpp") if b in HAVE]
-
-
-@pytest.fixture(params=CPU_BACKENDS + (["gridshim"] if "cpp" in HAVE else []))
-def backend(request, cpu_backend):
-    """A backend name for kernels.convert_batch; "gridshim" is cpp with the CUDA kernels run on the host."""
-    return cpu_backend(request.param, 5)  # tests/kernels/conftest.py
+GRIDSHIM_BLOCK = 5  # threads per block of the grid shim (grad_backend: tests/kernels/conftest.py)
 
 
 # Two sequences at 30 and 20 fps resampled to 25 fps (output frames between source frames: slerp; frame 0 on a
@@ -126,14 +120,14 @@ def test_the_cases_reach_the_branches():
 
 @pytest.mark.parametrize("schema", list(SCHEMAS))
 @pytest.mark.parametrize("kind", ["generic", "small", "switch", "far"])
-def test_gradcheck(backend, schema, kind):
+def test_gradcheck(grad_backend, schema, kind):
     """cpp and the grid shim: the full Jacobian along 6 random output directions; the float64 reference and numba
     (slow per call: Python loops, a thread pool start) in gradcheck's fast mode (random directions on both sides);
     both also agree with cpp's numbers through test_backends_agree_with_reference_in_float64."""
     poses, trans = motion(kind)
     eps = 1e-7 if kind == "switch" else 1e-6
-    assert torch.autograd.gradcheck(projected(call(backend, schema)), (poses, trans), eps=eps, atol=1e-5, rtol=1e-4,
-                                    fast_mode=backend in ("reference", "numba"))
+    assert torch.autograd.gradcheck(projected(call(grad_backend, schema)), (poses, trans), eps=eps, atol=1e-5,
+                                    rtol=1e-4, fast_mode=grad_backend in ("reference", "numba"))
 
 
 def grads(backend: str, schema: str, kind: str, dtype=torch.float64):
@@ -145,11 +139,11 @@ def grads(backend: str, schema: str, kind: str, dtype=torch.float64):
 
 
 @pytest.mark.parametrize("schema", list(SCHEMAS))
-def test_backends_agree_with_reference_in_float64(backend, schema):
-    if backend == "reference":
+def test_backends_agree_with_reference_in_float64(grad_backend, schema):
+    if grad_backend == "reference":
         pytest.skip("the reference itself")
     for kind in ("generic", "far"):
-        for got, want in zip(grads(backend, schema, kind), grads("reference", schema, kind)):
+        for got, want in zip(grads(grad_backend, schema, kind), grads("reference", schema, kind)):
             torch.testing.assert_close(got, want, rtol=0, atol=1e-9)
 
 
