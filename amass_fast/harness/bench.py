@@ -258,7 +258,7 @@ def _fk_alternatives(J: int, rest: np.ndarray, model_path: Path, quick: bool, sk
     from amass_fast import kernels
 
     par = SMPLH_PARENTS[:J]
-    rest_t, par_t = torch.as_tensor(rest[:J], dtype=torch.float32), torch.as_tensor(par)
+    rest_t, par_t = torch.as_tensor(rest[:J], dtype=torch.float32), torch.tensor(par)
     out = [("amass-fast af.fk [cpp]" if "cpp" in _kernel_api()[0] else "amass-fast af.fk",
             lambda p, t: kernels.fk(p, t, rest_t, par_t), None)]
     plan = baselines.fk_plan(par, J)
@@ -481,7 +481,7 @@ def build_cases(frames: int, quick: bool, model_dir: Path, skipped: Optional[lis
                               baseline=kind == "smplh"))
         for J in (52, 22):
             rv = torch.as_tensor(np.ascontiguousarray(poses[:, :3 * J]))
-            rest_t, par_t = torch.as_tensor(rest52[:J], dtype=torch.float32), torch.as_tensor(SMPLH_PARENTS[:J])
+            rest_t, par_t = torch.as_tensor(rest52[:J], dtype=torch.float32), torch.tensor(SMPLH_PARENTS[:J])
 
             def run_torch_fk(rv=rv, rest_t=rest_t, par_t=par_t, trans_t=torch.as_tensor(trans)):
                 with torch.no_grad():
