@@ -36,11 +36,15 @@ int num_threads() { return g_num_threads > 0 ? g_num_threads : omp_get_max_threa
 constexpr int64_t kMinParallel = 64;
 // convert_batch works through clips in chunks so that its keypoint scratch stays small (64 x 250 x 24 values).
 constexpr int64_t kChunkClips = 64;
-// Bytes of one lane group: an AVX2 register (8 floats, 4 doubles), also where the build targets AVX-512. Groups of
-// 16 floats measured 12-15% slower on an AVX-512 Xeon (fk, fk's backward and convert_batch alike): the lane
-// transposes in and out grow with the group and the math gains nothing. GCC splits the vector into what the
-// target has, so the width is correct everywhere.
-constexpr int kLaneBytes = 32;
+// Bytes of one lane group (CMake's AMASS_FAST_LANE_BYTES): 32 by default, an AVX2 register (8 floats, 4 doubles),
+// also where the build targets AVX-512: groups of 16 floats measured 5-15% slower on an AVX-512 Intel Xeon (fk,
+// fk's backward and convert_batch alike; the lane transposes in and out grow with the group). GCC splits a vector
+// into what the target has, so either width is correct everywhere.
+#ifndef AMASS_FAST_LANE_BYTES
+#define AMASS_FAST_LANE_BYTES 32
+#endif
+constexpr int kLaneBytes = AMASS_FAST_LANE_BYTES;
+static_assert(kLaneBytes == 32 || kLaneBytes == 64, "AMASS_FAST_LANE_BYTES must be 32 or 64");
 
 // ---------------------------------------------------------------------------------------------------------------
 // convert_batch's pass A with several output frames per SIMD register (structure of arrays across frames).
