@@ -696,14 +696,16 @@ def _stop_mid_run(c: Check, what: str, args: list[str], ready: Callable[[], bool
 
 
 def _stopped_cleanly(c: Check, what: str, stop: _Stop, signum: int) -> None:
-    name = signal.Signals(signum).name
+    """Exit status 128 + the signal's number and one last line saying so ("interrupted" for Ctrl-C's SIGINT)."""
+    word = "interrupted" if signum == signal.SIGINT else signal.Signals(signum).name
     c.expect(stop.returncode == 128 + signum, f"{what}: exit status {128 + signum} (got {stop.returncode})")
-    c.expect(name in _last_line(stop.err) and "Traceback" not in stop.err,
-             f"{what}: one line naming {name}, no traceback")
+    c.expect(word in _last_line(stop.err) and "Traceback" not in stop.err,
+             f"{what}: one line saying {word}, no traceback")
 
 
-@case(GROUP, "sigterm_sighup_stop_workers", "SIGTERM and SIGHUP to process --jobs 2 once a shard exists: exit "
-      "128+N with one line, no worker left alive or writing, and --resume gives the samples of an uninterrupted run")
+@case(GROUP, "signals_stop_process_workers", "SIGINT, SIGTERM and SIGHUP to process --jobs 2 once a shard exists: "
+      "exit 128+N with one line, no worker left alive or writing, and --resume gives the samples of an uninterrupted "
+      "run")
 def _signals(c: Check) -> None:
     from amass_fast.outputs import writers
 
@@ -714,7 +716,7 @@ def _signals(c: Check) -> None:
     done = _cli(c, "uninterrupted", ["process", "--amass-root", str(tree), "--output", str(reference), *_FLAGS])
     if done is None or not c.expect(done[0] == 0, f"the uninterrupted run succeeds ({_short(done[2], 200)})"):
         return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         name = signal.Signals(signum).name
         out = c.dir / f"{name}.pt"
         parts = Path(f"{out}.parts")
