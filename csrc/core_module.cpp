@@ -37,7 +37,7 @@ constexpr int64_t kMinParallel = 64;
 // convert_batch works through clips in chunks so that its keypoint scratch stays small (64 x 250 x 24 values).
 constexpr int64_t kChunkClips = 64;
 // Bytes of one lane group (CMake's AMASS_FAST_LANE_BYTES): 32 by default, an AVX2 register (8 floats, 4 doubles),
-// also where the build targets AVX-512: groups of 16 floats measured 5-15% slower on an AVX-512 Intel Xeon (fk,
+// also where the build targets AVX-512: groups of 16 floats measured 3-20% slower on an AVX-512 Intel Xeon (fk,
 // fk's backward and convert_batch alike; the lane transposes in and out grow with the group). GCC splits a vector
 // into what the target has, so either width is correct everywhere.
 #ifndef AMASS_FAST_LANE_BYTES
