@@ -124,7 +124,7 @@ def check_planned_size(windows: int, views: int, window: int, schema: str = "sti
 
     clips = windows * views * (2 if mirror else 1)
     size = planned_bytes(clips, window, schema, plain_stick5)
-    if size <= min(MAX_PLANNED_BYTES, runtime.CHECKED_BYTES):
+    if size <= runtime.CHECKED_BYTES:  # small: the system is not asked
         return
     limit, where = MAX_PLANNED_BYTES, "per file"
     available, what = runtime.memory_available()
