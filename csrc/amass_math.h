@@ -219,9 +219,10 @@ struct Mat3 {
 };
 
 // The kinematic tree of one call, passed by value (to kernels as an argument, no device array needed).
-// need_pos / need_rot: bit j set when joint j's position / world rotation must be computed. fk sets all bits;
-// convert sets only what stick5 reads (its joints and their ancestors; rotations of their parents), which skips
-// the feet and the rotations of the leaves.
+// need_pos / need_rot: bit j set when joint j's position / world rotation must be computed. fk and the joints
+// schemas set every position and the rotations of the joints with children (a leaf's rotation moves no joint);
+// stick5 sets only what it reads (its joints and their ancestors; rotations of their parents), which also skips
+// the feet.
 struct Skeleton {
   int32_t parents[kMaxJoints];
   int32_t num_joints;
@@ -521,7 +522,9 @@ AF_HD void rodrigues_backward(const V* aa, const RodriguesTerms<V>& k, const V* 
 
 // From the world rotations G [J] and positions pos [J, 3] of one frame and dL/dpos grad_pos [J, 3]: dL/dw
 // grad_w [J, 3] (each joint's local rotation, in its own frame), dL/dtrans grad_trans [3] and, unless grad_rest
-// is null, dL/drest grad_rest [J, 3] (overwritten). Every joint of skel is used (fk's skeleton).
+// is null, dL/drest grad_rest [J, 3] (overwritten). Every joint's position is used (skel.need_pos all set); a
+// joint whose rotation moves no joint (not in skel.need_rot: a leaf) gets grad_w 0, exactly its derivative, and
+// needs no G.
 template <int MaxJ, typename V>
 AF_HD void joint_chain_backward(const Mat3<V>* G, const V* pos, const elem_t<V>* rest, const Skeleton& skel,
                                 const V* grad_pos, V* grad_w, V* grad_trans, V* grad_rest) {
@@ -541,10 +544,14 @@ AF_HD void joint_chain_backward(const Mat3<V>* G, const V* pos, const elem_t<V>*
   for (int j = J - 1; j >= 0; --j) {
     const V* p = pos + 3 * j;
     const V* b = B + 3 * j;
-    const V v[3] = {A[3 * j] - (p[1] * b[2] - p[2] * b[1]), A[3 * j + 1] - (p[2] * b[0] - p[0] * b[2]),
-                    A[3 * j + 2] - (p[0] * b[1] - p[1] * b[0])};
-    const V* m = G[j].m;
-    for (int i = 0; i < 3; ++i) grad_w[3 * j + i] = m[i] * v[0] + m[3 + i] * v[1] + m[6 + i] * v[2];  // G_j^T v
+    if (has_bit(skel.need_rot, j)) {
+      const V v[3] = {A[3 * j] - (p[1] * b[2] - p[2] * b[1]), A[3 * j + 1] - (p[2] * b[0] - p[0] * b[2]),
+                      A[3 * j + 2] - (p[0] * b[1] - p[1] * b[0])};
+      const V* m = G[j].m;
+      for (int i = 0; i < 3; ++i) grad_w[3 * j + i] = m[i] * v[0] + m[3 + i] * v[1] + m[6 + i] * v[2];  // G_j^T v
+    } else {
+      for (int i = 0; i < 3; ++i) grad_w[3 * j + i] = splat<V>(T(0));
+    }
     if (j == 0) break;
     const int q = skel.parents[j];
     if (grad_rest) {
@@ -1036,8 +1043,13 @@ AF_HD void fk_frame_backward(const V* pose, const V* trans, const elem_t<V>* res
   V pos[3 * kMaxJoints], grad_w[3 * kMaxJoints];
   joint_chain_world(AxisAngleRotationsKept<V>{pose, terms}, rest, skel, trans, pos, G);
   joint_chain_backward<kMaxJoints>(G, pos, rest, skel, grad_pos, grad_w, grad_trans, grad_rest);
-  for (int j = 0; j < skel.num_joints; ++j)
-    rodrigues_backward(pose + 3 * j, terms[j], grad_w + 3 * j, grad_pose + 3 * j);
+  for (int j = 0; j < skel.num_joints; ++j) {
+    if (has_bit(skel.need_rot, j)) {
+      rodrigues_backward(pose + 3 * j, terms[j], grad_w + 3 * j, grad_pose + 3 * j);
+    } else {  // a leaf: its rotation moves no joint (and its terms were not computed)
+      for (int i = 0; i < 3; ++i) grad_pose[3 * j + i] = splat<V>(elem_t<V>(0));
+    }
+  }
 }
 
 // Output frame k of resample_poses: every one of the num_rot rotations slerped, translation lerped.
@@ -1328,18 +1340,16 @@ AF_HD void clip_schema_backward_item(const JointBackwardBatch<T>& bb, int64_t c)
 }
 
 // The world joints' backward of one output frame (source rows of SourceRows form): dL/dpos [22, 3] -> the two
-// source rows' gradients g [2, kRowGrad]. Every joint's world rotation is recomputed (the forward's skeleton may
-// skip the leaves').
+// source rows' gradients g [2, kRowGrad]. skel is the forward's (every position; no rotation of a leaf, whose
+// gradient is 0).
 template <typename T>
 AF_HD void posed_joints_backward(const SourceRows<T>& rows, const T* rest, const Skeleton& skel, const T* grad_pos,
                                  T* g) {
-  Skeleton full = skel;
-  full.need_pos = full.need_rot = (uint64_t(1) << kNumBodyJoints) - 1;
   T t[3], pos[3 * kNumBodyJoints], grad_w[3 * kNumBodyJoints], grad_t[3];
   for (int i = 0; i < 3; ++i) t[i] = (T(1) - rows.alpha) * rows.t0[i] + rows.alpha * rows.t1[i];
   Mat3<T> G[kNumBodyJoints];
-  joint_chain_world(InterpolatedRotations<T, SourceRows<T>>{rows, rows.alpha}, rest, full, t, pos, G);
-  joint_chain_backward<kNumBodyJoints>(G, pos, rest, full, grad_pos, grad_w, grad_t, static_cast<T*>(nullptr));
+  joint_chain_world(InterpolatedRotations<T, SourceRows<T>>{rows, rows.alpha}, rest, skel, t, pos, G);
+  joint_chain_backward<kNumBodyJoints>(G, pos, rest, skel, grad_pos, grad_w, grad_t, static_cast<T*>(nullptr));
   interpolate_frame_backward(rows.p0, rows.p1, rows.alpha, kNumBodyJoints, grad_w, grad_t, g, g + kRowGrad,
                              g + 3 * kNumBodyJoints, g + kRowGrad + 3 * kNumBodyJoints);
 }

@@ -148,9 +148,10 @@ int64_t dim(const A& a, size_t i) {
 
 inline bool positive_finite(double x) { return std::isfinite(x) && x > 0.0; }
 
-// Which joints a skeleton computes: all of them (fk), the 22 body joints (joints schemas), or only what stick5
-// reads of them (convert_batch).
-enum JointNeed { kAllJoints, kBodyJoints, kStickJoints };
+// Which joints' positions a skeleton computes: all of them (fk; the joints schemas, whose skeleton is the 22 body
+// joints), or only what stick5 reads of them (convert_batch). Either way a rotation is computed only where a
+// computed child needs it: a leaf's own rotation moves no joint.
+enum JointNeed { kAllJoints, kStickJoints };
 
 // The kinematic tree from parents [J] (host), computing the joints of `need`.
 inline Skeleton make_skeleton(const HostIndex& parents, int64_t num_joints, JointNeed need, const char* op) {
@@ -170,13 +171,8 @@ inline Skeleton make_skeleton(const HostIndex& parents, int64_t num_joints, Join
                 "] = " + std::to_string(p[j]));
     skel.parents[j] = static_cast<int32_t>(p[j]);
   }
-  const uint64_t all = num_joints == 64 ? ~uint64_t(0) : (uint64_t(1) << num_joints) - 1;
   if (need == kAllJoints) {
-    skel.need_pos = skel.need_rot = all;
-    return skel;
-  }
-  if (need == kBodyJoints) {
-    skel.need_pos = all;
+    skel.need_pos = num_joints == 64 ? ~uint64_t(0) : (uint64_t(1) << num_joints) - 1;
   } else {
     for (int j : {kLHip, kRHip, kLAnkle, kRAnkle, kHead, kLShoulder, kRShoulder, kLWrist, kRWrist})
       for (int a = j; a >= 0; a = skel.parents[a]) skel.need_pos |= uint64_t(1) << a;
@@ -404,7 +400,7 @@ JointBatch<T> joint_sources(Reader<D>& r, nb::handle p, int64_t C, int64_t W, in
   require(D3 == 2 || D3 == 3, r.op,
           std::string("`") + out_name + "` must be [C, window, 22, 3] (joints3d) or [C, window, 22, 2] (joints2d)");
   JointBatch<T> b{};
-  b.clips = clip_sources<T>(r, field(p, "batch"), C, W, kBodyJoints);
+  b.clips = clip_sources<T>(r, field(p, "batch"), C, W, kAllJoints);
   const In<double, D> clip_scale = input<double>(r, p, "clip_scale"), clip_camera = input<double>(r, p, "clip_camera");
   check_shape(clip_scale, r.op, "clip_scale", {C});
   check_shape(clip_camera, r.op, "clip_camera", {C, kCameraFields});

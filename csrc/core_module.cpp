@@ -36,10 +36,10 @@ int num_threads() { return g_num_threads > 0 ? g_num_threads : omp_get_max_threa
 constexpr int64_t kMinParallel = 64;
 // convert_batch works through clips in chunks so that its keypoint scratch stays small (64 x 250 x 24 values).
 constexpr int64_t kChunkClips = 64;
-// Bytes of one lane group (CMake's AMASS_FAST_LANE_BYTES): 32 by default, an AVX2 register (8 floats, 4 doubles),
-// also where the build targets AVX-512: groups of 16 floats measured 3-20% slower on an AVX-512 Intel Xeon (fk,
-// fk's backward and convert_batch alike; the lane transposes in and out grow with the group). GCC splits a vector
-// into what the target has, so either width is correct everywhere.
+// Bytes of one lane group (CMake's AMASS_FAST_LANE_BYTES, AUTO by default): 32, an AVX2 register (8 floats, 4
+// doubles), or 64 on AMD Zen 5 (full-width AVX-512: 15-25% faster there). On an AVX-512 Intel Xeon 16-float groups
+// measured 3-20% slower (fk, fk's backward and convert_batch alike; the lane transposes in and out grow with the
+// group). GCC splits a vector into what the target has, so either width is correct everywhere.
 #ifndef AMASS_FAST_LANE_BYTES
 #define AMASS_FAST_LANE_BYTES 32
 #endif
@@ -538,4 +538,5 @@ NB_MODULE(_core, m) {
   m.def("resampled_length", &af::resampled_length, nanobind::arg("num_frames"), nanobind::arg("src_fps"),
         nanobind::arg("dst_fps"));
   m.attr("max_joints") = af::kMaxJoints;
+  m.attr("lane_bytes") = af::kLaneBytes;  // the build's SIMD lane group (AMASS_FAST_LANE_BYTES)
 }

@@ -21,7 +21,7 @@ cmake -S . -B "$BUILD" "${GENERATOR[@]}" "${CUDA_COMPILER[@]}" \
   -DCMAKE_BUILD_TYPE=Release \
   -DPython_EXECUTABLE="$(command -v "$PYTHON")" \
   -DAMASS_FAST_CUDA="${AMASS_FAST_CUDA:-AUTO}" -DAMASS_FAST_NATIVE_ARCH="${AMASS_FAST_NATIVE_ARCH:-ON}" \
-  -DAMASS_FAST_LANE_BYTES="${AMASS_FAST_LANE_BYTES:-32}"
+  -DAMASS_FAST_LANE_BYTES="${AMASS_FAST_LANE_BYTES:-AUTO}"
 cmake --build "$BUILD" -j "${JOBS:-2}"
 
 for module in _core _cuda; do

@@ -54,6 +54,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from amass_fast.kernels import reference as ref
+from amass_fast.kernels import runtime
 from amass_fast.schemas.skeleton import SMPLH_PARENTS
 from amass_fast.cli.args import MAX_THREADS, THREADS_FLAG, int_range
 
@@ -663,7 +664,9 @@ def _cpu_limits() -> dict:
                 break
     except OSError:
         pass
-    return dict(cores=_cores(), avx2="avx2" in flags, avx512f="avx512f" in flags, fma="fma" in flags)
+    core = runtime.load("_core")
+    return dict(cores=_cores(), avx2="avx2" in flags, avx512f="avx512f" in flags, fma="fma" in flags,
+                lane_bytes=getattr(core, "lane_bytes", None))
 
 
 def _cpu_model() -> str:
@@ -741,7 +744,7 @@ def _training_table(report: dict) -> list[str]:
     lim = report.get("cpu_limits", {})
     lines = [f"training workloads: FK of a batch of {report.get('fk_batch')} poses (poses/s) and convert_batch "
              f"joints3d (source frames/s); {lim.get('cores')} core(s), AVX-512 "
-             f"{'yes' if lim.get('avx512f') else 'no'}",
+             f"{'yes' if lim.get('avx512f') else 'no'}, cpp lane groups of {lim.get('lane_bytes')} bytes",
              f"{'workload':58} {'threads':>7} {'per s':>13}"]
     for r in report.get("fk", []):
         extra = f"   (compile {r['compile_seconds']:.1f} s, not counted)" if r.get("compile_seconds") else ""

@@ -765,8 +765,12 @@ def _signals_other_commands(c: Check) -> None:
     whole, out = c.dir / "whole", c.dir / "stopped"
     done = _cli(c, "humanml3d uninterrupted", [*base, "--out", str(whole)])
     if done is not None and c.expect(done[0] == 0, f"the uninterrupted humanml3d succeeds ({_short(done[2], 200)})"):
-        stop = _stop_mid_run(c, "humanml3d", [*base, "--out", str(out)],
-                             lambda: any((out / "new_joint_vecs").glob("*.npy")), signal.SIGTERM)
+        def a_row_done() -> bool:  # a row's four files (clip and mirror, joints and vectors): --resume keeps it
+            return any(all((out / folder / f"{n}.npy").is_file() for n in (m.stem, m.stem[1:])
+                           for folder in ("new_joints", "new_joint_vecs"))
+                       for m in (out / "new_joint_vecs").glob("M*.npy"))
+
+        stop = _stop_mid_run(c, "humanml3d", [*base, "--out", str(out)], a_row_done, signal.SIGTERM)
         if stop is not None:
             made = len(list((out / "new_joint_vecs").glob("*.npy")))
             c.did += f"humanml3d: exit {stop.returncode} {stop.after_s:.1f} s after SIGTERM with {made} clips; "
