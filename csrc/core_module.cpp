@@ -8,6 +8,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "bindings.h"
@@ -47,10 +50,81 @@ constexpr int kLaneBytes = AMASS_FAST_LANE_BYTES;
 static_assert(kLaneBytes == 32 || kLaneBytes == 64, "AMASS_FAST_LANE_BYTES must be 32 or 64");
 
 // ---------------------------------------------------------------------------------------------------------------
+// Rows into lanes and back (structure of arrays across frames: lane l holds row l's value of each column), for fk,
+// its backward and convert_batch's pass A. Whole blocks of L columns move as L x L transposes in registers (L row
+// loads, L log2 L two-source shuffles, L stores), the last n mod L columns one value at a time: moving single
+// values had cost about half of fk's forward pass.
+
+// The integer vector __builtin_shuffle takes as V's mask.
+template <typename V>
+using MaskOf = typename VecOf<std::conditional_t<sizeof(elem_t<V>) == 4, int32_t, int64_t>, lanes_of<V>()>::type;
+
+// v[i][j] <-> v[j][i] for the L x L block v[0 .. L-1]: log2 L rounds that interleave vector i with vector i + L/2
+// (each round rotates the bits of an element's (row, column) index by one, so log2 L rounds swap the two).
+template <typename V>
+inline void transpose_block(V* v) {
+  constexpr int L = lanes_of<V>();
+  MaskOf<V> lo, hi;
+  for (int i = 0; i < L / 2; ++i) {
+    lo[2 * i] = i;
+    lo[2 * i + 1] = i + L;
+    hi[2 * i] = i + L / 2;
+    hi[2 * i + 1] = i + L / 2 + L;
+  }
+  for (int round = 1; round < L; round *= 2) {
+    V t[L];
+    for (int i = 0; i < L / 2; ++i) {
+      t[2 * i] = __builtin_shuffle(v[i], v[i + L / 2], lo);
+      t[2 * i + 1] = __builtin_shuffle(v[i], v[i + L / 2], hi);
+    }
+    for (int i = 0; i < L; ++i) v[i] = t[i];
+  }
+}
+
+// Columns 0 .. n-1 of the rows row[0 .. L-1] into lanes[0 .. n-1] (lane l = row l).
+template <typename V, typename T>
+void load_columns(const T* const* row, int n, V* lanes) {
+  constexpr int L = lanes_of<V>();
+  const int whole = n - n % L;  // columns in whole blocks
+  for (int c = 0; c < whole; c += L) {
+    V block[L];
+    for (int l = 0; l < L; ++l) std::memcpy(&block[l], row[l] + c, sizeof(V));
+    transpose_block(block);
+    for (int i = 0; i < L; ++i) lanes[c + i] = block[i];
+  }
+  for (int c = whole; c < n; ++c)
+    for (int l = 0; l < L; ++l) lanes[c][l] = row[l][c];
+}
+
+// The first n columns of rows f0 .. f0 + L - 1 of a [num_rows, stride] array; lanes past the last row repeat it.
+template <typename V, typename T>
+void load_lanes(const T* rows, int64_t stride, int64_t num_rows, int64_t f0, int n, V* lanes) {
+  const T* row[lanes_of<V>()];
+  for (int l = 0; l < lanes_of<V>(); ++l) row[l] = rows + std::min<int64_t>(f0 + l, num_rows - 1) * stride;
+  load_columns(row, n, lanes);
+}
+
+// lanes[0 .. n-1] into the first n columns of rows f0 .. of a [num_rows, stride] array (only rows < num_rows).
+template <typename V, typename T>
+void store_lanes(const V* lanes, int64_t stride, int64_t num_rows, int64_t f0, int n, T* rows) {
+  constexpr int L = lanes_of<V>();
+  const int valid = static_cast<int>(std::min<int64_t>(L, num_rows - f0));
+  const int whole = n - n % L;  // columns in whole blocks
+  for (int c = 0; c < whole; c += L) {
+    V block[L];
+    for (int i = 0; i < L; ++i) block[i] = lanes[c + i];
+    transpose_block(block);
+    for (int l = 0; l < valid; ++l) std::memcpy(rows + (f0 + l) * stride + c, &block[l], sizeof(V));
+  }
+  for (int c = whole; c < n; ++c)
+    for (int l = 0; l < valid; ++l) rows[(f0 + l) * stride + c] = lanes[c][l];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // convert_batch's pass A with several output frames per SIMD register (structure of arrays across frames).
 
 // The source values of a lane group for posed_keypoints (amass_math.h SourceRows, vectorised): column c of rows
-// i0 / i1 of every lane, gathered once from the poses (only the columns of the rotations the stick needs).
+// i0 / i1 of every lane, gathered once from the poses (the columns up to the last rotation the points need).
 template <typename V>
 struct LaneRows {
   V p0[3 * kNumBodyJoints], p1[3 * kNumBodyJoints];
@@ -62,14 +136,13 @@ struct LaneRows {
   V trans1(int i) const { return t1[i]; }
 };
 
-// Pose columns that posed_keypoints reads: the axis-angles of the joints in skel.need_rot.
+// Pose columns that posed_keypoints reads: the axis-angles of the joints in skel.need_rot, all below `end` (rows
+// are loaded up to there whole; the columns of the other joints below it are loaded and not read).
 struct NeededColumns {
-  int col[3 * kNumBodyJoints];
-  int count = 0;
+  int end = 0;
   explicit NeededColumns(const Skeleton& skel) {
     for (int j = 0; j < kNumBodyJoints; ++j)
-      if (has_bit(skel.need_rot, j))
-        for (int i = 0; i < 3; ++i) col[count++] = 3 * j + i;
+      if (has_bit(skel.need_rot, j)) end = 3 * (j + 1);
   }
 };
 
@@ -83,21 +156,21 @@ void load_lane_rows(const ClipBatch<T>& a, const NeededColumns& need, int64_t c,
   const int64_t first = a.seq_offsets[s], num_frames = a.seq_offsets[s + 1] - first;
   const T* poses = a.poses + first * a.pose_stride;
   const T* trans = a.trans + 3 * first;
+  const T* r0[L];
+  const T* r1[L];
   for (int l = 0; l < L; ++l) {
     const int64_t k = a.clip_start[c] + std::min<int64_t>(k0 + l, len - 1);
     const SourcePosition sp = source_position(k, num_frames, a.seq_fps[s], a.dst_fps);
-    const T* r0 = poses + sp.i0 * a.pose_stride;
-    const T* r1 = poses + sp.i1 * a.pose_stride;
-    for (int n = 0; n < need.count; ++n) {
-      rows.p0[need.col[n]][l] = r0[need.col[n]];
-      rows.p1[need.col[n]][l] = r1[need.col[n]];
-    }
+    r0[l] = poses + sp.i0 * a.pose_stride;
+    r1[l] = poses + sp.i1 * a.pose_stride;
     for (int i = 0; i < 3; ++i) {
       rows.t0[i][l] = trans[3 * sp.i0 + i];
       rows.t1[i][l] = trans[3 * sp.i1 + i];
     }
     rows.alpha[l] = static_cast<T>(sp.alpha);
   }
+  load_columns(r0, need.end, rows.p0);
+  load_columns(r1, need.end, rows.p1);
 }
 
 // The posed points of output frames k0 .. k0 + lanes - 1 of clip c, as the per-frame item does for each of them:
@@ -119,33 +192,11 @@ void clip_points_group(const ClipBatch<T>& a, const NeededColumns& need, int64_t
   else
     posed_joints<V>(rows, rest, a.skel, pos);
   out += (c * a.window + k0) * N;
-  const int valid = static_cast<int>(std::min<int64_t>(L, len - k0));
-  for (int l = 0; l < valid; ++l)
-    for (int e = 0; e < N; ++e) out[l * N + e] = pos[e][l];
+  store_lanes(pos, N, len - k0, 0, N, out);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // OpenMP loops.
-
-// fk and its backward over lane groups of L frames (structure of arrays across frames, as convert_batch's pass A):
-// the rows' first n columns go into lanes; lanes past the last frame repeat it and are not written back.
-template <typename V, typename T>
-void load_lanes(const T* rows, int64_t stride, int64_t num_rows, int64_t f0, int n, V* lanes) {
-  constexpr int L = lanes_of<V>();
-  for (int l = 0; l < L; ++l) {
-    const T* row = rows + std::min<int64_t>(f0 + l, num_rows - 1) * stride;
-    for (int c = 0; c < n; ++c) lanes[c][l] = row[c];
-  }
-}
-
-template <typename V, typename T>
-void store_lanes(const V* lanes, int64_t stride, int64_t num_rows, int64_t f0, int n, T* rows) {
-  const int valid = static_cast<int>(std::min<int64_t>(lanes_of<V>(), num_rows - f0));
-  for (int l = 0; l < valid; ++l) {
-    T* row = rows + (f0 + l) * stride;
-    for (int c = 0; c < n; ++c) row[c] = lanes[c][l];
-  }
-}
 
 template <typename V, typename T>
 void fk_group(const FkBatch<T>& a, int64_t f0) {
