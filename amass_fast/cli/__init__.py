@@ -23,6 +23,8 @@ import threading
 import warnings
 from typing import Optional, Sequence
 
+from amass_fast.io.stops import STOP_SIGNALS
+
 # (subcommand, module, one-line help), in the order a user meets them.
 COMMANDS = [
     ("demo", "amass_fast.harness.demo", "build a small synthetic AMASS tree and process it (no account, no model files)"),
@@ -80,9 +82,6 @@ class Stopped(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
-
-
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextlib.contextmanager

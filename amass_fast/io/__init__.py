@@ -15,6 +15,7 @@
     atomic        a file appears under its final name only when complete
     progress      progress bars on a terminal, plain lines in a log file
     workers       process and thread pools that end with their caller (Ctrl-C, SIGTERM, SIGHUP, an error)
+    stops         the signals that stop a command (SIGTERM, SIGHUP), for the CLI and the pool workers
 
 May import: amass_fast.schemas, amass_fast.finite and each other; never kernels, process, labels, outputs, cli.
 """

@@ -18,8 +18,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, Optional
 
-STOP_SIGNAL_NAMES = ("SIGTERM", "SIGHUP")
-
+from amass_fast.io.stops import STOP_SIGNALS
 
 class Cancelled(Exception):
     """Raised in a worker thread that finds its pool's ``stop`` set: its caller has stopped."""
@@ -34,9 +33,8 @@ def check(stop: Optional[threading.Event], what: str) -> None:
 def _start_worker(initializer: Optional[Callable[[], None]]) -> None:
     """In each worker process: SIGTERM and SIGHUP end it at once (the default), whatever handler the parent had
     when it forked; the parent terminates its workers itself (stop_processes). Then ``initializer``."""
-    for name in STOP_SIGNAL_NAMES:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
     if initializer is not None:
         initializer()
 
