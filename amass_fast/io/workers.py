@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from amass_fast.io.stops import STOP_SIGNALS
 
+
 class Cancelled(Exception):
     """Raised in a worker thread that finds its pool's ``stop`` set: its caller has stopped."""
 
